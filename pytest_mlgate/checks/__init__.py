@@ -1,0 +1,1 @@
+"""Gate checks: pure functions that measure and return Check records, plus thin recorder mixins."""

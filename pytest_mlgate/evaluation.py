@@ -1,0 +1,208 @@
+"""Models and datasets under test: cached predictions, validated outputs and metrics by name."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.metrics import Metric, resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pytest_mlgate.artifacts import Artifact
+
+#: Set by the plugin while a gate runs: receives every metric a model computes, so that a plain
+#: ``assert candidate.metric(...) >= x`` is recorded as well.
+observer: contextvars.ContextVar[Callable[[str, str, str, float], None] | None] = (
+    contextvars.ContextVar("mlgate_observer", default=None)
+)
+
+
+@dataclass(eq=False)
+class Dataset:
+    """A named table with an optional target column."""
+
+    name: str
+    frame: pd.DataFrame
+    target: str | None = None
+    artifact: Artifact | None = None
+    _y: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def column(self, name: str) -> pd.Series:
+        """A column, or a one-line error naming the dataset and the column."""
+        if name not in self.frame.columns:
+            raise MlgateError(f"dataset '{self.name}': column '{name}' not found "
+                              f"(columns: {', '.join(map(str, self.frame.columns[:20]))})")
+        return self.frame[name]
+
+    @property
+    def y(self) -> np.ndarray:
+        """The target column as an array; errors when missing or incomplete."""
+        if self._y is None:
+            if self.target is None:
+                raise MlgateError(f"dataset '{self.name}': no target column configured ([tool.mlgate] target)")
+            column = self.column(self.target)
+            missing = int(column.isna().sum())
+            if missing:
+                raise MlgateError(f"dataset '{self.name}': target column '{self.target}' has {missing} missing values")
+            self._y = column.to_numpy()
+        return self._y
+
+    def features_for(self, model: Any, role: str) -> pd.DataFrame:
+        """The columns ``model`` was fitted on (``feature_names_in_``), else all but the target."""
+        wanted = getattr(model, "feature_names_in_", None)
+        if wanted is None:
+            return self.frame.drop(columns=[self.target], errors="ignore") if self.target else self.frame
+        missing = [c for c in wanted if c not in self.frame.columns]
+        if missing:
+            raise MlgateError(f"model '{role}' needs column(s) {missing} missing from dataset '{self.name}'")
+        return self.frame[list(wanted)]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this data: file hash, shape and a hash of the column schema."""
+        schema = ",".join(f"{c}:{t}" for c, t in self.frame.dtypes.astype(str).items())
+        return {
+            "name": self.name,
+            "path": str(self.artifact.path) if self.artifact else None,
+            "sha256": self.artifact.sha256 if self.artifact else None,
+            "rows": len(self.frame),
+            "columns": len(self.frame.columns),
+            "schema_sha256": hashlib.sha256(schema.encode()).hexdigest(),
+        }
+
+
+class ModelUnderTest:
+    """A loaded model in a role (``candidate``, ``baseline``) with cached, validated outputs.
+
+    ``predict`` and ``predict_proba`` run at most once per dataset; ``calls`` counts them.
+    """
+
+    def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1):
+        self.role = role
+        self.model = model
+        self.artifact = artifact
+        self.positive_label = positive_label
+        self.calls: dict[tuple[str, str], int] = {}
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return f"<ModelUnderTest {self.role} {type(self.model).__name__}>"
+
+    @property
+    def sha256(self) -> str | None:
+        return self.artifact.sha256 if self.artifact else None
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        return getattr(self.model, "classes_", None)
+
+    @property
+    def pos_label(self) -> Any:
+        """The configured positive label, matched to the model's own class (``"1"`` finds ``1``)."""
+        classes = self.classes
+        if classes is None or self.positive_label in list(classes):
+            return self.positive_label
+        matches = [c for c in classes if str(c) == str(self.positive_label)]
+        return matches[0] if matches else self.positive_label
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.classes is not None or hasattr(self.model, "predict_proba")
+
+    def predict(self, data: Dataset) -> np.ndarray:
+        """Labels (classifier) or values (regressor) for every row of ``data``."""
+        return self._cached("predict", data)
+
+    def predict_proba(self, data: Dataset) -> np.ndarray:
+        """Class probabilities, one column per class in ``classes``."""
+        if not hasattr(self.model, "predict_proba"):
+            raise MlgateError(f"model '{self.role}' ({type(self.model).__name__}) has no predict_proba; "
+                              "use a label metric such as accuracy or f1")
+        return self._cached("predict_proba", data)
+
+    def score(self, data: Dataset) -> np.ndarray:
+        """The positive class's probability for a binary classifier, else the probability matrix."""
+        proba = self.predict_proba(data)
+        if proba.shape[1] != 2:
+            return proba
+        classes = list(self.classes) if self.classes is not None else [0, 1]
+        if self.pos_label not in classes:
+            raise MlgateError(f"model '{self.role}': positive_label {self.positive_label!r} is not one of its "
+                              f"classes {classes}; set [tool.mlgate] positive_label")
+        return proba[:, classes.index(self.pos_label)]
+
+    def output(self, data: Dataset, needs: str) -> np.ndarray:
+        """What a metric needs: labels, a positive-class score, probabilities or values."""
+        if needs == "score":
+            return self.score(data)
+        if needs == "proba":
+            return self.predict_proba(data)
+        return self.predict(data)
+
+    def metric(self, metric: str | Callable[..., float] | Metric, data: Dataset, *,
+               mask: np.ndarray | None = None, observe: bool = True) -> float:
+        """The metric's value on ``data`` (optionally the rows where ``mask`` is true).
+
+        Inside a gate, the value is recorded as an observed check unless ``observe`` is false.
+        """
+        spec = resolve(metric)
+        y, out = data.y, self.output(data, spec.needs)
+        if mask is not None:
+            y, out = y[mask], out[mask]
+        try:
+            value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
+        except ValueError as exc:
+            raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
+        record = observer.get()
+        if record is not None and observe and mask is None:
+            record(self.role, spec.name, data.name, value)
+        return value
+
+    def _cached(self, method: str, data: Dataset) -> np.ndarray:
+        key = (method, id(data))
+        if key not in self._cache:
+            self.calls[(method, data.name)] = self.calls.get((method, data.name), 0) + 1
+            features = data.features_for(self.model, self.role)
+            try:
+                raw = getattr(self.model, method)(features)
+            except Exception as exc:  # any failure of user code must fail the gate closed
+                raise MlgateError(f"model '{self.role}' {method} failed on dataset '{data.name}': "
+                                  f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+            self._cache[key] = _validated(np.asarray(raw), method, self.role, data)
+        return self._cache[key]
+
+
+def _validated(out: np.ndarray, method: str, role: str, data: Dataset) -> np.ndarray:
+    rows = len(data)
+    where = f"model '{role}' {method} on dataset '{data.name}'"
+    if out.ndim == 2 and out.shape[1] == 1 and method == "predict":
+        out = out.ravel()
+    expected_ndim = 2 if method == "predict_proba" else 1
+    if out.ndim != expected_ndim or out.shape[0] != rows:
+        raise MlgateError(f"{where} returned shape {out.shape}, expected {rows} rows"
+                          f"{' x classes' if expected_ndim == 2 else ''}")
+    if out.dtype.kind in "fc":
+        bad = int(np.count_nonzero(~np.isfinite(out).reshape(rows, -1).all(axis=1)))
+        if bad:
+            raise MlgateError(f"{where} returned NaN or infinite values in {bad} of {rows} rows")
+    elif out.dtype.kind == "O":
+        bad = int(np.count_nonzero(pd_isna(out)))
+        if bad:
+            raise MlgateError(f"{where} returned missing values in {bad} of {rows} rows")
+    return out
+
+
+def pd_isna(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(values))

@@ -1,0 +1,7 @@
+"""The ``mlgate`` fixture's class: the recorder core plus every family of gate checks."""
+
+from pytest_mlgate.checks.performance import PerformanceGates
+
+
+class MlGate(PerformanceGates):
+    """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""

@@ -1,0 +1,49 @@
+"""Hooks of pytest-mlgate, added with ``pytest_addhooks``; implement them in a conftest.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pytest_mlgate.config import Settings
+    from pytest_mlgate.decision import Decision
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_mlgate_load_model(path: Path, settings: Settings) -> Any | None:
+    """Load a model file the built-in loaders do not know; return ``None`` to pass.
+
+    Example::
+
+        def pytest_mlgate_load_model(path, settings):
+            if path.suffix == ".onnx":
+                return OnnxModel(path)
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_mlgate_load_dataset(path: Path, settings: Settings) -> pd.DataFrame | None:
+    """Load a dataset file as a DataFrame; return ``None`` to pass.
+
+    Example::
+
+        def pytest_mlgate_load_dataset(path, settings):
+            if path.suffix == ".feather":
+                return pandas.read_feather(path)
+    """
+
+
+def pytest_mlgate_decision(decision: Decision, record: dict[str, Any], config: pytest.Config) -> None:
+    """Called once per gate run with the decision and its JSON record (after files are written).
+
+    Example::
+
+        def pytest_mlgate_decision(decision, record, config):
+            if decision.status == "needs-review":
+                open_review_ticket(record["model"], decision.reasons)
+    """

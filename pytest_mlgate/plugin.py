@@ -1,0 +1,408 @@
+"""pytest wiring of pytest-mlgate: options, marker, fixtures, gate results and the decision.
+
+No ML logic lives here; heavy libraries are imported only when a gate needs them.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_mlgate import artifacts
+from pytest_mlgate.config import KEYS, Key, Settings, _flag, build, read_pyproject
+from pytest_mlgate.decision import SEVERITIES, GateResult
+from pytest_mlgate.errors import ConfigError, MlgateError
+
+if TYPE_CHECKING:
+    from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+    from pytest_mlgate.gates import MlGate
+    from pytest_mlgate.workspace import Workspace
+
+STATE = pytest.StashKey["GateSession"]()
+RECORDER = pytest.StashKey["MlGate"]()
+OBSERVED = pytest.StashKey[dict]()
+PHASES = pytest.StashKey[dict]()
+STANDARD_DATASETS = ("holdout", "reference", "current")
+FLAGS = {"datasets": "--mlgate-dataset"}
+
+
+# ---------------------------------------------------------------- options and configuration
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_mlgate import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlgate", "ML model quality gates (pytest-mlgate)")
+    group.addoption("--mlgate-config", dest="mlgate_config_file", default=None, metavar="PATH",
+                    help="pyproject.toml with [tool.mlgate] (default: the one in the rootdir)")
+    for key in KEYS:
+        flag = FLAGS.get(key.name, "--mlgate-" + key.name.replace("_", "-"))
+        text = f"{key.help} (ini: mlgate_{key.name}; default: {key.default!r})"
+        if key.parse is _flag:
+            group.addoption(flag, dest=f"mlgate_{key.name}", action="store_const", const=True, default=None,
+                            help=text)
+        else:
+            group.addoption(flag, dest=f"mlgate_{key.name}", action="append" if key.repeatable else "store",
+                            default=None, metavar="NAME=VALUE" if key.repeatable else "VALUE", help=text)
+        parser.addini(f"mlgate_{key.name}", help=text, type="linelist" if key.repeatable else "string",
+                      default=None)
+
+
+def _find_pyproject(config: pytest.Config) -> Path | None:
+    explicit = config.getoption("mlgate_config_file")
+    if explicit:
+        path = Path(explicit).resolve()
+        if not path.is_file():
+            raise ConfigError(f"mlgate config: --mlgate-config {explicit}: file not found")
+        return path
+    if config.inipath is not None and config.inipath.name == "pyproject.toml":
+        return config.inipath
+    candidate = config.rootpath / "pyproject.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _ini(config: pytest.Config, key: Key) -> Any:
+    value = config.getini(f"mlgate_{key.name}")
+    return value or None
+
+
+def load_settings(config: pytest.Config) -> tuple[Settings, bool]:
+    """The merged settings, and whether this run is a gate run (anything mlgate is configured)."""
+    pyproject = _find_pyproject(config)
+    table = read_pyproject(pyproject) if pyproject else {}
+    ini = {key.name: _ini(config, key) for key in KEYS}
+    cli = {key.name: config.getoption(f"mlgate_{key.name}") for key in KEYS}
+    root = pyproject.parent if pyproject else config.rootpath
+    settings = build(root, table, ini, cli, source=str(pyproject) if pyproject else None)
+    active = bool(table) or any(v is not None for v in (*ini.values(), *cli.values()))
+    return settings, active
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gate(severity='block', category=None, owner=None, stage='push'): an ML quality gate; severity is "
+        "block (rejects), review (needs approval) or warn (reported only); stage is push, monitor or both.",
+    )
+    try:
+        settings, active = load_settings(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = GateSession(config, settings, active)
+    config.stash[STATE] = session
+    config.pluginmanager.register(session, "mlgate-session")
+    config.pluginmanager.register(_dataset_fixtures(settings), "mlgate-datasets")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(STATE, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+        config.pluginmanager.unregister(name="mlgate-datasets")
+        del config.stash[STATE]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    session = config.stash.get(STATE, None)
+    if session is None or not session.active:
+        return None
+    s = session.settings
+    return f"mlgate: model={s.model} candidate={s.candidate} baseline={s.baseline} stage={s.stage}"
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def _state(config: pytest.Config) -> GateSession:
+    return config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def mlgate_config(request: pytest.FixtureRequest) -> Settings:
+    """The resolved gate settings."""
+    return _state(request.config).settings
+
+
+@pytest.fixture(scope="session")
+def mlgate_workspace(request: pytest.FixtureRequest) -> Workspace:
+    """The session's lazily loaded models and datasets."""
+    return _state(request.config).workspace
+
+
+@pytest.fixture(scope="session")
+def candidate(mlgate_workspace: Workspace) -> ModelUnderTest:
+    """The candidate model under test."""
+    return mlgate_workspace.model("candidate")
+
+
+@pytest.fixture(scope="session")
+def baseline(mlgate_workspace: Workspace) -> ModelUnderTest:
+    """The production model; tests that need it are skipped when none is configured."""
+    model = mlgate_workspace.model("baseline")
+    if model is None:
+        pytest.skip("no baseline configured (first model): not applicable")
+    return model
+
+
+def _dataset_fixture(name: str) -> Any:
+    def fixture(mlgate_workspace: Workspace) -> Dataset:
+        return mlgate_workspace.dataset(name)
+
+    fixture.__doc__ = f"The '{name}' dataset from [tool.mlgate.datasets]."
+    return pytest.fixture(scope="session", name=name)(fixture)
+
+
+def _dataset_fixtures(settings: Settings) -> types.ModuleType:
+    """A fixture for holdout, reference, current and every other configured dataset name."""
+    module = types.ModuleType("pytest_mlgate_datasets")
+    names = [*STANDARD_DATASETS, *(n for n in settings.datasets if n.isidentifier() and n not in STANDARD_DATASETS)]
+    for name in names:
+        setattr(module, f"dataset_{name}", _dataset_fixture(name))
+    return module
+
+
+@pytest.fixture
+def mlgate(request: pytest.FixtureRequest, mlgate_workspace: Workspace) -> MlGate:
+    """The per-gate check recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)``..."""
+    from pytest_mlgate.gates import MlGate
+
+    recorder = MlGate(request.node.nodeid, mlgate_workspace)
+    request.node.stash[RECORDER] = recorder
+    return recorder
+
+
+# ---------------------------------------------------------------- the gate session
+
+
+class GateSession:
+    """Collects gate results (from this process or xdist workers) and decides at session end."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, active: bool):
+        from pytest_mlgate.records import now
+
+        self.config = config
+        self.settings = settings
+        self.active = active
+        self.started = now()
+        self.results: dict[str, GateResult] = {}
+        self.datasets: dict[str, Any] = {}
+        self.order: list[str] = []
+        self.failed_nodes: dict[str, str] = {}
+        self.collect_errors: list[str] = []
+        self.record: dict[str, Any] | None = None
+        self._workspace: Workspace | None = None
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            from pytest_mlgate.workspace import Workspace
+
+            hook = self.config.hook
+            self._workspace = Workspace(
+                self.settings,
+                load_model=lambda path, s: hook.pytest_mlgate_load_model(path=path, settings=s),
+                load_dataset=lambda path, s: hook.pytest_mlgate_load_dataset(path=path, settings=s),
+            )
+        return self._workspace
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_mlgate_load_model(self, path: Path, settings: Settings) -> Any:
+        return artifacts.load_model(path, settings.skops_trusted)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
+        return artifacts.load_dataset(path)
+
+    # -- collection
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not self.active:
+            return
+        keep, drop = [], []
+        for item in items:
+            (keep if self.settings.stage in _stages(item) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+        self.order = [item.nodeid for item in items]
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(report.nodeid or "collection")
+
+    # -- running a gate (in the process that runs it: serial or an xdist worker)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        from pytest_mlgate import evaluation
+
+        observed = item.stash.setdefault(OBSERVED, {})
+        token = evaluation.observer.set(
+            lambda role, metric, data, value: observed.__setitem__((role, metric, data), value))
+        try:
+            return (yield)
+        finally:
+            evaluation.observer.reset(token)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+        report = yield
+        if call.excinfo is not None and call.excinfo.errisinstance(MlgateError):
+            report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+        item.stash.setdefault(PHASES, {})[call.when] = (*_phase_outcome(report, call), report.duration)
+        if call.when == "teardown" and self.active:
+            report.mlgate_gate = _gate_result(item).to_dict()
+            if self._workspace is not None:
+                report.mlgate_datasets = self._workspace.fingerprints()
+        return report
+
+    # -- collecting results (serial session or xdist controller)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "mlgate_gate", None)
+        if payload is not None:
+            self.results[report.nodeid] = GateResult.from_dict(payload)
+            self.datasets.update(getattr(report, "mlgate_datasets", None) or {})
+        elif report.failed:
+            self.failed_nodes[report.nodeid] = str(report.longrepr).strip().splitlines()[-1:][0] \
+                if report.longrepr else "failed"
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.active or hasattr(self.config, "workerinput"):
+            return
+        from pytest_mlgate.decision import decide
+
+        gates = self._gates()
+        decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)))
+        session.exitstatus = _exit_status(decision.status, int(exitstatus), self.settings.review_exit_code)
+        self.record = self._write(decision, int(session.exitstatus))
+        self.config.hook.pytest_mlgate_decision(decision=decision, record=self.record, config=self.config)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.record is None:
+            return
+        from pytest_mlgate.reports.terminal import summary_lines
+
+        terminalreporter.write_sep("=", "mlgate gate summary")
+        lines = summary_lines(self.record)
+        for line in lines[:-1]:
+            terminalreporter.write_line(line)
+        color = {"approved": "green", "rejected": "red"}.get(self.record["decision"], "yellow")
+        terminalreporter.write_line(lines[-1], **{color: True, "bold": True})
+        for name, path in self.record.get("outputs", {}).items():
+            terminalreporter.write_line(f"mlgate {name}: {path}")
+
+    # -- helpers
+
+    def _gates(self) -> list[GateResult]:
+        for nodeid, message in self.failed_nodes.items():
+            if nodeid not in self.results and nodeid:
+                self.results[nodeid] = GateResult(nodeid, "error", message=f"gate did not finish: {message}")
+        ordered = [self.results[n] for n in self.order if n in self.results]
+        return ordered + [g for n, g in self.results.items() if n not in self.order]
+
+    def _interrupted(self, session: pytest.Session, exitstatus: int) -> str | None:
+        if self.collect_errors:
+            return f"collection errors in {', '.join(self.collect_errors)}"
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+            return "interrupted"
+        if session.shouldfail or session.shouldstop:
+            return str(session.shouldfail or session.shouldstop)
+        missing = [n for n in self.order if n not in self.results]
+        if missing:
+            return f"{len(missing)} gate(s) did not run, e.g. {missing[0]}"
+        return None
+
+    def _write(self, decision: Any, exit_status: int) -> dict[str, Any]:
+        from pytest_mlgate.records import decision_record, git_commit, write_atomic, write_json
+        from pytest_mlgate.reports import junit
+
+        s = self.settings
+        record = decision_record(
+            decision, model=s.model, owner=s.owner, stage=s.stage, exit_status=exit_status,
+            artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
+            commit=git_commit(s.root))
+        outputs = {"decision": s.path(s.decision)}
+        if s.junit:
+            outputs["junit"] = s.path(s.junit)
+            write_atomic(outputs["junit"], junit.render(record))
+        record["outputs"] = {k: str(v) for k, v in outputs.items()}
+        write_json(outputs["decision"], record)
+        return record
+
+
+def _stages(item: pytest.Item) -> tuple[str, ...]:
+    marker = item.get_closest_marker("gate")
+    stage = marker.kwargs.get("stage", "push") if marker else "push"
+    if stage == "both":
+        return ("push", "monitor")
+    return tuple(stage) if isinstance(stage, (list, tuple)) else (stage,)
+
+
+def _phase_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str]:
+    """(outcome, message) of one test phase, from the gate's point of view."""
+    if report.passed:
+        return ("passed", "")
+    if report.skipped:
+        reason = getattr(report, "wasxfail", None)
+        if reason is not None:
+            return ("skipped", f"expected failure: {reason}")
+        longrepr = report.longrepr
+        return ("skipped", longrepr[2] if isinstance(longrepr, tuple) else str(longrepr))
+    message = _first_line(call.excinfo.value) if call.excinfo else str(report.longrepr)
+    if call.when == "call" and call.excinfo is not None and (
+            call.excinfo.errisinstance(AssertionError) or call.excinfo.errisinstance(pytest.fail.Exception)):
+        return ("failed", message)
+    return ("error", message)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    if not isinstance(exc, (AssertionError, MlgateError)):
+        line = f"{type(exc).__name__}: {line}"
+    return line[:500]
+
+
+def _gate_result(item: pytest.Item) -> GateResult:
+    from pytest_mlgate.decision import Check
+
+    marker = item.get_closest_marker("gate")
+    options = dict(marker.kwargs) if marker else {}
+    phases = item.stash.get(PHASES, {})
+    outcome, message = "passed", ""
+    for when in ("setup", "call", "teardown"):
+        phase, text, _ = phases.get(when, ("passed", "", 0.0))
+        if phase != "passed" and outcome == "passed" or phase == "error":
+            outcome, message = phase, text
+    severity = options.get("severity", "block")
+    if severity not in SEVERITIES:
+        outcome, message = "error", f"gate marker: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}"
+        severity = "block"
+    recorder = item.stash.get(RECORDER, None)
+    checks = list(recorder.checks) if recorder is not None else []
+    for (role, metric, data), value in item.stash.get(OBSERVED, {}).items():
+        checks.append(Check(f"{metric}@{data}" + ("" if role == "candidate" else f" ({role})"),
+                            outcome if outcome in ("passed", "failed") else "error", metric=metric, dataset=data,
+                            candidate=value if role == "candidate" else None,
+                            baseline=value if role == "baseline" else None, kind="observed",
+                            message=message if outcome == "failed" else ""))
+    stage = options.get("stage", "push")
+    return GateResult(item.nodeid, outcome, severity, options.get("category"), options.get("owner"),
+                      stage if isinstance(stage, str) else ",".join(stage), message,
+                      sum(p[2] for p in phases.values()), checks)
+
+
+def _exit_status(status: str, pytest_status: int, review_code: int) -> int:
+    """approved -> 0, needs-review -> review_code, rejected -> pytest's failure status (at least 1)."""
+    if pytest_status > 1:
+        return pytest_status
+    return {"approved": 0, "needs-review": review_code}.get(status, 1)

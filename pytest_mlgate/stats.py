@@ -1,0 +1,119 @@
+"""Confidence intervals for a metric, or for the paired difference of two models' metric.
+
+Each method stays cheap at a million rows: confusion-matrix metrics resample the joint confusion
+cells (a multinomial bootstrap that never touches rows), mean losses use the normal interval of
+per-row differences, ROC AUC uses DeLong's method. Other metrics fall back to a row bootstrap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from pytest_mlgate.metrics import Metric
+
+
+def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_label: Any,
+             classes: np.ndarray | None, confidence: float, n_boot: int,
+             seed: int) -> tuple[float, float, str]:
+    """CI of ``metric(outputs[0])`` (one output) or of ``metric(outputs[0]) - metric(outputs[1])``.
+
+    Returns ``(low, high, method)``.
+    """
+    rng = np.random.default_rng(seed)
+    if metric.pairing == "confusion":
+        return (*_confusion(metric.name, y, outputs, pos_label, confidence, n_boot, rng), "confusion bootstrap")
+    if metric.pairing == "mean" and metric.row_loss is not None:
+        rows = [metric.row_loss(y, out, pos_label, classes) for out in outputs]
+        return (*_normal(rows[0] - rows[1] if len(rows) == 2 else rows[0], confidence), "paired normal")
+    if metric.pairing == "delong" and outputs[0].ndim == 1:
+        return (*_delong(np.asarray(y) == pos_label, outputs, confidence), "DeLong")
+    return (*_rows(metric, y, outputs, pos_label, classes, confidence, n_boot, rng), "row bootstrap")
+
+
+def _normal(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    mean = float(np.mean(values))
+    half = stats.norm.ppf(0.5 + confidence / 2) * float(np.std(values, ddof=1)) / np.sqrt(len(values))
+    return mean - half, mean + half
+
+
+def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.nanpercentile(draws, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _confusion(name: str, y: np.ndarray, outputs: list[np.ndarray], pos_label: Any,
+               confidence: float, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
+    n = len(y)
+    labels, codes = np.unique(np.concatenate([np.asarray(y), *map(np.asarray, outputs)]), return_inverse=True)
+    k = len(labels)
+    codes = codes.reshape(len(outputs) + 1, n)
+    cell = codes[0]
+    for row in codes[1:]:
+        cell = cell * k + row
+    counts = np.bincount(cell, minlength=k ** (len(outputs) + 1))
+    draws = rng.multinomial(n, counts / n, size=n_boot).reshape((n_boot, k) + (k,) * len(outputs))
+    pos = int(np.searchsorted(labels, pos_label)) if pos_label in labels else None
+    if len(outputs) == 1:
+        return _percentiles(_from_confusion(name, draws, pos), confidence)
+    first, second = draws.sum(axis=3), draws.sum(axis=2)
+    return _percentiles(_from_confusion(name, first, pos) - _from_confusion(name, second, pos), confidence)
+
+
+def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    return np.divide(top, bottom, out=np.zeros(np.broadcast(top, bottom).shape), where=bottom > 0)
+
+
+def _from_confusion(name: str, cm: np.ndarray, pos: int | None) -> np.ndarray:
+    """A metric for each of a stack of confusion matrices ``cm[b, true, predicted]``."""
+    k = cm.shape[1]
+    tp = np.diagonal(cm, axis1=1, axis2=2).astype(float)
+    support, predicted = cm.sum(axis=2), cm.sum(axis=1)
+    if name == "accuracy":
+        return tp.sum(axis=1) / cm.sum(axis=(1, 2))
+    recall = _ratio(tp, support)
+    if name == "balanced_accuracy":
+        present = support > 0
+        return (recall * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    per_class = {"recall": recall, "precision": _ratio(tp, predicted),
+                 "f1": _ratio(2 * tp, support + predicted)}[name]
+    if k <= 2:
+        return per_class[:, pos] if pos is not None else np.zeros(len(cm))
+    return per_class.mean(axis=1)
+
+
+def _delong(positive: np.ndarray, outputs: list[np.ndarray], confidence: float) -> tuple[float, float]:
+    """DeLong's interval for one AUC or the difference of two paired AUCs (Sun & Xu's algorithm)."""
+    m, n = int(positive.sum()), int((~positive).sum())
+    if m < 2 or n < 2:
+        return float("nan"), float("nan")
+    v01, v10, aucs = [], [], []
+    for score in outputs:
+        pos, neg = score[positive], score[~positive]
+        tx, ty = stats.rankdata(pos), stats.rankdata(neg)
+        tz = stats.rankdata(np.concatenate([pos, neg]))
+        aucs.append((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
+        v01.append((tz[:m] - tx) / n)
+        v10.append(1.0 - (tz[m:] - ty) / m)
+    cov = np.atleast_2d(np.cov(np.array(v01))) / m + np.atleast_2d(np.cov(np.array(v10))) / n
+    if len(outputs) == 1:
+        estimate, variance = aucs[0], cov[0, 0]
+    else:
+        estimate, variance = aucs[0] - aucs[1], cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
+    half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(max(variance, 0.0))
+    return float(estimate - half), float(estimate + half)
+
+
+def _rows(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], pos_label: Any,
+          classes: np.ndarray | None, confidence: float, n_boot: int,
+          rng: np.random.Generator) -> tuple[float, float]:
+    y = np.asarray(y)
+    draws = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        values = [metric(y[idx], out[idx], pos_label=pos_label, classes=classes) for out in outputs]
+        draws[b] = values[0] - values[1] if len(values) == 2 else values[0]
+    return _percentiles(draws, confidence)

@@ -1,0 +1,112 @@
+"""The session's models and datasets, loaded lazily once and shared by every gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate import artifacts
+from pytest_mlgate.config import Settings
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+
+Loader = Callable[[Path, Settings], Any]
+
+
+class Workspace:
+    """Loads configured artifacts on first use; a failed load is remembered and raised again."""
+
+    MODEL_ROLES = ("candidate", "baseline")
+
+    def __init__(self, settings: Settings, load_model: Loader | None = None,
+                 load_dataset: Loader | None = None):
+        self.settings = settings
+        self._load_model = load_model or (lambda path, s: artifacts.load_model(path, s.skops_trusted))
+        self._load_dataset = load_dataset or (lambda path, s: artifacts.load_dataset(path))
+        self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
+        self._datasets: dict[str, Dataset | MlgateError] = {}
+        self.extra_models: dict[str, str] = {}
+
+    def model_spec(self, role: str) -> str | None:
+        return self.extra_models.get(role) or getattr(self.settings, role, None)
+
+    def model(self, role: str) -> ModelUnderTest | None:
+        """The model in ``role``; ``None`` when that role is not configured (e.g. no baseline)."""
+        if role not in self._models:
+            self._models[role] = self._remember(self._open_model, role)
+        return self._raise_or_return(self._models[role])
+
+    def dataset(self, name: str) -> Dataset:
+        """The named dataset from ``[tool.mlgate.datasets]``."""
+        if name not in self._datasets:
+            self._datasets[name] = self._remember(self._open_dataset, name)
+        return self._raise_or_return(self._datasets[name])
+
+    def artifacts(self) -> dict[str, Any]:
+        """Hashes of every configured artifact, for the decision record; errors are listed, not raised."""
+        found: dict[str, Any] = {}
+        entries = [(r, self.model_spec(r)) for r in (*self.MODEL_ROLES, *self.extra_models)]
+        entries += list(self.settings.datasets.items())
+        for name, spec in entries:
+            if spec is None or name in found:
+                continue
+            try:
+                found[name] = artifacts.locate(name, spec, self.settings).to_dict()
+            except MlgateError as exc:
+                found[name] = {"name": name, "spec": spec, "error": str(exc)}
+        return found
+
+    def fingerprints(self) -> dict[str, Any]:
+        """Fingerprints of the datasets this process loaded."""
+        return {n: d.fingerprint() for n, d in self._datasets.items() if isinstance(d, Dataset)}
+
+    @staticmethod
+    def _remember(open_: Callable[[str], Any], name: str) -> Any:
+        try:
+            return open_(name)
+        except MlgateError as exc:
+            return exc
+
+    @staticmethod
+    def _raise_or_return(value: Any) -> Any:
+        if isinstance(value, MlgateError):
+            raise MlgateError(str(value))
+        return value
+
+    def _open_model(self, role: str) -> ModelUnderTest | None:
+        spec = self.model_spec(role)
+        if spec is None:
+            if role == "candidate":
+                raise MlgateError("candidate: no model configured ([tool.mlgate] candidate or --mlgate-candidate)")
+            return None
+        artifact = artifacts.locate(role, spec, self.settings)
+        try:
+            model = self._load_model(artifact.path, self.settings)
+        except MlgateError:
+            raise
+        except Exception as exc:  # a corrupt file raises anything; fail closed with one line
+            raise artifacts.describe_error(f"model '{role}'", artifact.path, exc) from None
+        if model is None:
+            raise MlgateError(f"model '{role}': no loader for {artifact.path.name} (built in: "
+                              f"{', '.join(artifacts.MODEL_SUFFIXES)}; add a pytest_mlgate_load_model hook)")
+        if not hasattr(model, "predict"):
+            raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
+        return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label)
+
+    def _open_dataset(self, name: str) -> Dataset:
+        spec = self.settings.datasets.get(name)
+        if spec is None:
+            known = ", ".join(self.settings.datasets) or "none"
+            raise MlgateError(f"dataset '{name}' is not configured ([tool.mlgate.datasets]; configured: {known})")
+        artifact = artifacts.locate(name, spec, self.settings)
+        try:
+            frame = self._load_dataset(artifact.path, self.settings)
+        except MlgateError:
+            raise
+        except Exception as exc:
+            raise artifacts.describe_error(f"dataset '{name}'", artifact.path, exc) from None
+        if frame is None:
+            raise MlgateError(f"dataset '{name}': no loader for {artifact.path.name} (built in: "
+                              f"{', '.join(artifacts.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
+        return Dataset(name, frame, self.settings.target, artifact)
