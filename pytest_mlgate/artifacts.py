@@ -51,6 +51,10 @@ def sha256_file(path: Path) -> str:
 def locate(name: str, spec: str, settings: Settings) -> Artifact:
     """Resolve a configured artifact to a file, hash it and check its pin."""
     version = None
+    if spec.startswith("predlog:"):
+        from pytest_mlgate.predlog import locate as locate_log
+
+        return locate_log(name, spec, settings)
     if spec.startswith("registry:"):
         from pytest_mlgate.registry import resolve_reference
 

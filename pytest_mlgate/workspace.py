@@ -29,6 +29,8 @@ class Workspace:
         self.extra_models: dict[str, str] = {}
 
     def model_spec(self, role: str) -> str | None:
+        if role == "candidate" and self.settings.stage == "monitor" and self.settings.baseline:
+            role = "baseline"  # the monitor stage watches the model in production
         return self.extra_models.get(role) or getattr(self.settings, role, None)
 
     def model(self, role: str) -> ModelUnderTest | None:
@@ -101,7 +103,12 @@ class Workspace:
             raise MlgateError(f"dataset '{name}' is not configured ([tool.mlgate.datasets]; configured: {known})")
         artifact = artifacts.locate(name, spec, self.settings)
         try:
-            frame = self._load_dataset(artifact.path, self.settings)
+            if spec.startswith("predlog:"):
+                from pytest_mlgate.predlog import load_spec
+
+                frame = load_spec(spec, self.settings)
+            else:
+                frame = self._load_dataset(artifact.path, self.settings)
         except MlgateError:
             raise
         except Exception as exc:
