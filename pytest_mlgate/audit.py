@@ -1,0 +1,162 @@
+"""Append-only, hash-chained audit log (JSON Lines).
+
+Each entry carries a sequence number, the previous entry's hash and its own hash (sha256 of its
+canonical JSON without the ``hash`` field), so editing, deleting, inserting or reordering lines
+breaks the chain and :func:`verify` says where. Appends take a file lock, so several CI jobs and
+xdist workers can write at once. Rewriting the whole file consistently is only caught against a
+head hash kept elsewhere: ``mlgate audit verify`` prints it for that purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.records import now
+
+GENESIS = "0" * 64
+LOCK_TIMEOUT = 60.0
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    """The sha256 of an entry's canonical JSON, ``hash`` field excluded."""
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Verification:
+    """The result of checking a log: entry count, head hash and every problem found (with line)."""
+
+    entries: int
+    head: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class AuditLog:
+    """An audit log file; entries are dicts with seq, at, event, model, data, prev and hash."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
+
+    def append(self, event: str, model: str | None = None, **data: Any) -> dict[str, Any]:
+        """Append one entry under the lock and return it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            last = self._last_entry()
+            entry = {"seq": last["seq"] + 1 if last else 1, "at": now(), "event": event, "model": model,
+                     "data": data, "prev": last["hash"] if last else GENESIS}
+            entry["hash"] = entry_hash(entry)
+            line = (json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return entry
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry in file order; a line that is not JSON raises a one-line MlgateError."""
+        for number, line in self._lines():
+            yield _parse(self.path, number, line)
+
+    def find(self, event: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+        """Entries of one event type and/or model, oldest first."""
+        return [e for e in self.entries()
+                if (event is None or e.get("event") == event) and (model is None or e.get("model") == model)]
+
+    def verify(self) -> Verification:
+        """Check sequence numbers, the hash chain and every entry's own hash."""
+        problems: list[str] = []
+        seen: set[int] = set()
+        expected, head, count = 1, GENESIS, 0
+        for number, line in self._lines():
+            count += 1
+            try:
+                entry = _parse(self.path, number, line)
+            except MlgateError as exc:
+                problems.append(str(exc).removeprefix(f"{self.path}: "))
+                continue
+            seq = entry.get("seq")
+            where = f"line {number} (seq {seq})"
+            problem = None
+            if entry.get("hash") != entry_hash(entry):
+                problem = f"{where}: entry edited (its hash does not match its content)"
+            elif not isinstance(seq, int):
+                problem = f"{where}: entry has no sequence number"
+            elif seq in seen:
+                problem = f"{where}: duplicate sequence number: an entry was inserted"
+            elif seq > expected:
+                gap = f"seq {expected}" if seq == expected + 1 else f"seq {expected}-{seq - 1}"
+                problem = f"{where}: {gap} missing: entries deleted or reordered"
+            elif seq < expected:
+                problem = f"{where}: out of order after seq {expected - 1}: entries reordered"
+            elif entry.get("prev") != head:
+                problem = f"{where}: does not chain to the entry before it: an entry was inserted or replaced"
+            if problem:
+                problems.append(problem)
+            if isinstance(seq, int):
+                seen.add(seq)
+                expected = max(expected, seq + 1)
+            head = entry.get("hash", head)
+        return Verification(count, head, problems)
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.strip():
+                    yield number, line
+
+    def _last_entry(self) -> dict[str, Any] | None:
+        """The last entry, read from the end of the file (appends stay O(1) in the log size)."""
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            end = position = fh.tell()
+            tail = b""
+            while position > 0 and tail.count(b"\n") < 2:
+                step = min(65536, position)
+                position -= step
+                fh.seek(position)
+                tail = fh.read(step) + tail
+            lines = [line for line in tail.splitlines() if line.strip()]
+        if not lines:
+            return None
+        if end and not tail.endswith(b"\n"):
+            raise MlgateError(f"{self.path}: last entry is incomplete (a writer was killed); "
+                              "run `mlgate audit verify` and repair the log before appending")
+        return _parse(self.path, None, lines[-1].decode("utf-8"))
+
+
+def _parse(path: Path, number: int | None, line: str) -> dict[str, Any]:
+    where = f"line {number}" if number else "last line"
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        raise MlgateError(f"{path}: {where}: not valid JSON (truncated or edited)") from None
+    if not isinstance(entry, dict):
+        raise MlgateError(f"{path}: {where}: not an audit entry")
+    return entry
+
+
+def open_log(settings: Any) -> AuditLog:
+    """The audit log configured by ``[tool.mlgate] audit``."""
+    return AuditLog(settings.path(settings.audit))

@@ -1,0 +1,98 @@
+"""What happens after a decision: approvals for review gates, the audit entry, promotion.
+
+Used by the plugin at session end and by ``mlgate promote``; plain functions over Settings.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import TYPE_CHECKING, Any
+
+from pytest_mlgate import approvals
+from pytest_mlgate.audit import open_log
+from pytest_mlgate.decision import FAILED, GateResult, decide
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.registry import open_registry
+
+if TYPE_CHECKING:
+    from pytest_mlgate.config import Settings
+
+PROMOTABLE = ("approved",)
+
+
+def actor() -> str:
+    """Who acts: ``MLGATE_ACTOR``, else the CI actor, else the login name."""
+    return os.environ.get("MLGATE_ACTOR") or os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def review_approvals(settings: Settings, gates: list[GateResult],
+                     candidate_sha: str | None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Valid approvals for the failed review gates of this candidate, and the ignored ones."""
+    if not any(g.outcome == FAILED and g.severity == "review" for g in gates):
+        return {}, []
+    return approvals.approvals_for(open_log(settings), settings, settings.model, candidate_sha, gates)
+
+
+def record_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """Append a decision record (all gates and checks) to the audit log; returns the entry."""
+    body = {k: v for k, v in record.items() if k not in ("outputs", "audit", "promotion")}
+    return open_log(settings).append("decision", model=record.get("model"), **body)
+
+
+def promote(settings: Settings, record: dict[str, Any], alias: str, *, by: str, reason: str) -> dict[str, Any]:
+    """Move ``alias`` to the record's candidate when its decision allows it, registering it if needed."""
+    model = record.get("model")
+    if not model:
+        raise MlgateError("promote: the decision names no model ([tool.mlgate] model)")
+    status = record.get("decision")
+    if status not in PROMOTABLE:
+        raise MlgateError(f"promote: not moving {model}@{alias}: the decision is {status} "
+                          f"({'; '.join(record.get('reasons') or []) or 'no reasons recorded'})")
+    candidate = (record.get("artifacts") or {}).get("candidate") or {}
+    sha256 = candidate.get("sha256")
+    if not sha256:
+        raise MlgateError(f"promote: the decision has no candidate sha256 ({candidate.get('error', 'not recorded')})")
+    registry = open_registry(settings)
+    entry = registry.find_sha(model, sha256)
+    if entry is None:
+        from pathlib import Path
+
+        from pytest_mlgate.artifacts import sha256_file
+
+        path = Path(candidate.get("path", ""))
+        if not path.is_file() or sha256_file(path) != sha256:
+            raise MlgateError(f"promote: candidate {path} is gone or changed since the decision (sha256 {sha256})")
+        entry = registry.register(model, path, owner=record.get("owner") or settings.owner, by=by,
+                                  metadata={"git_commit": record.get("git_commit"), "datasets": record.get("datasets")})
+    return registry.set_alias(model, alias, entry["version"], by=by, reason=reason, action="promote",
+                              decision=status, sha256=sha256, approvals=record.get("approvals_used") or [])
+
+
+def redecide(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """A stored needs-review decision re-folded with the approvals recorded since; others unchanged."""
+    if record.get("decision") != "needs-review":
+        return record
+    gates = [GateResult.from_dict(g) for g in record.get("gates", [])]
+    sha256 = ((record.get("artifacts") or {}).get("candidate") or {}).get("sha256")
+    used, ignored = review_approvals(settings, gates, sha256)
+    decision = decide(gates, approved_gates=used)
+    return {**record, "decision": decision.status, "reasons": decision.reasons,
+            "approvals_used": decision.approvals_used, "approvals_ignored": ignored}
+
+
+def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """Audit the decision and, with ``promote`` set, move the alias; returns what happened.
+
+    Errors do not raise: they are returned under ``error`` so the caller can fail the run.
+    """
+    outcome: dict[str, Any] = {}
+    try:
+        outcome["audit"] = record_decision(settings, record)["seq"]
+        if settings.promote:
+            event = promote(settings, record, settings.promote, by=actor(),
+                            reason=f"gate run approved ({record.get('git_commit') or 'no git commit'})")
+            outcome["promotion"] = event
+    except MlgateError as exc:
+        outcome["error"] = str(exc)
+    return outcome
