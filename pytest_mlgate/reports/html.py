@@ -1,0 +1,267 @@
+"""A self-contained HTML gate report: one file, inline CSS and SVG, no scripts, no network.
+
+Sections: the decision; candidate vs baseline with confidence intervals; one section per check
+family that carries a per-row table (drift per feature, fairness per group, feature importance,
+staging latency), drawn generically from ``details["table"]``; every gate with every number;
+the artifacts' hashes and the datasets' fingerprints. Passing gates are collapsed and a CSS-only
+filter hides them, so a run with a hundred gates stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+from typing import Any
+
+from pytest_mlgate.reports.charts import Bar, Comparison, bar_chart, comparison_chart
+from pytest_mlgate.reports.table import number, short_gate
+
+MAX_CHART_ROWS = 60
+BAD = ("failed", "error")
+# Sections drawn from check tables: (kind, title, preferred label columns, preferred value columns).
+FAMILIES = (
+    ("drift", "Drift per feature", ("feature", "column", "name"),
+     ("statistic", "distance", "psi", "score", "p_value")),
+    ("fairness", "Fairness per group", ("group", "value", "name"),
+     ("ratio", "selection_rate", "rate", "metric", "value", "difference")),
+    ("explainability", "Feature importance", ("feature", "name"),
+     ("importance", "mean_abs_shap", "shap", "weight", "value")),
+    ("staging", "Staging latency", ("probe", "name", "batch_size", "percentile", "stage"),
+     ("p95_ms", "p99_ms", "latency_ms", "p50_ms", "ms", "seconds", "value")),
+)
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}
+header{position:sticky;top:0;z-index:2;background:#f6f8fa;border-bottom:1px solid #d0d7de;padding:8px 20px}
+header h1{font-size:18px;margin:0 0 4px} header nav a{margin-right:12px}
+main{padding:0 20px 40px;max-width:1200px}
+.decision{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:700}
+.approved{background:#1a7f37}.rejected{background:#cf222e}.needs-review{background:#9a6700}
+.badge{display:inline-block;min-width:70px;padding:0 6px;border-radius:8px;font-size:12px;text-align:center;
+color:#fff;background:#6e7781}.badge.passed{background:#1a7f37}.badge.failed,.badge.error{background:#cf222e}
+.badge.skipped,.badge.not_applicable,.badge.too_small{background:#9a6700}
+table{border-collapse:collapse;margin:6px 0;font-size:13px}
+th,td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums} tr.bad td{background:#ffebe9}
+details.gate{border:1px solid #d0d7de;border-radius:6px;margin:6px 0;padding:4px 8px}
+details.gate.bad{border-color:#cf222e} summary{cursor:pointer}
+.muted{color:#57606a} .hash{font-family:monospace;font-size:12px;word-break:break-all}
+svg.chart{display:block;margin:8px 0;max-width:100%;height:auto;font-size:12px}
+svg text.small{font-size:11px;fill:#57606a} svg text.bad{fill:#cf222e;font-weight:600}
+svg text.cand{fill:#2f6fdf} svg text.base{fill:#6e7781}
+#only-bad:checked ~ main details.gate.ok{display:none}
+"""
+
+
+def render(record: dict[str, Any]) -> str:
+    """The decision record as one HTML document."""
+    sections = [("comparison", "Metrics", _comparisons(record)),
+                *((kind, title, _family(record, kind, title, *cols)) for kind, title, *cols in FAMILIES),
+                ("gates", "Gates", _gates(record)), ("artifacts", "Artifacts", _artifacts(record))]
+    sections = [s for s in sections if s[2]]
+    title = f"mlgate {record['decision']}: {record.get('model') or 'model'}"
+    return "".join([
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+        _header(record, [(key, name) for key, name, _ in sections]),
+        '<input type="checkbox" id="only-bad"> <label for="only-bad">show only gates that need attention</label>',
+        "<main>", _reasons(record), *(html for *_, html in sections), "</main></body></html>\n",
+    ])
+
+
+def _header(record: dict[str, Any], links: list[tuple[str, str]]) -> str:
+    status = record["decision"]
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(record["counts"].items())) or "no gates"
+    facts = [("owner", record.get("owner") or "not set"), ("stage", record.get("stage") or "push"),
+             ("commit", (record.get("git_commit") or "")[:12] or "n/a"), ("finished", record.get("finished") or "")]
+    return (f'<header><h1>mlgate decision: <span id="decision" class="decision {escape(status)}">'
+            f"{escape(status.upper())}</span> for <span id=\"model\">{escape(record.get('model') or 'model')}</span>"
+            "</h1><div>" + " · ".join(f"{k}: <b id=\"{k}\">{escape(str(v))}</b>" for k, v in facts)
+            + f" · gates: {escape(counts)}</div><nav>"
+            + "".join(f'<a href="#{k}">{escape(t)}</a>' for k, t in links) + "</nav></header>")
+
+
+def _reasons(record: dict[str, Any]) -> str:
+    items = [escape(r) for r in record["reasons"]]
+    items += [escape(f"approved by {a.get('by')}: {a.get('gate')} ({a.get('reason', '')})")
+              for a in record.get("approvals_used", [])]
+    if not items:
+        return '<p id="reasons">Every blocking and review gate passed.</p>'
+    return '<h2>Why</h2><ul id="reasons">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for anything else (None, "inf", text, booleans)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _checks(record: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(gate, check) for gate in record["gates"] for check in gate["checks"]]
+
+
+def _capped(items: list[Any]) -> tuple[list[Any], str]:
+    if len(items) <= MAX_CHART_ROWS:
+        return items, ""
+    return items[:MAX_CHART_ROWS], (f'<p class="muted">Chart shows the first {MAX_CHART_ROWS} of {len(items)}; '
+                                    "every row is in the tables below.</p>")
+
+
+def _comparisons(record: dict[str, Any]) -> str:
+    rows = []
+    for gate, check in _checks(record):
+        candidate, baseline = _num(check.get("candidate")), _num(check.get("baseline"))
+        if candidate is None or baseline is None:
+            continue
+        ci = check.get("ci")
+        ci = (float(ci[0]), float(ci[1])) if ci and _num(ci[0]) is not None and _num(ci[1]) is not None else None
+        rows.append(Comparison(f"{short_gate(gate['gate'])}: {check['name']}", candidate, baseline,
+                               _num(check.get("delta")), ci, check["outcome"] in BAD))
+    if not rows:
+        return ""
+    shown, note = _capped(rows)
+    return ('<section id="comparison"><h2>Candidate vs baseline</h2><p class="muted">Bars: metric values. '
+            "Right: the difference (candidate − baseline) with its confidence interval where the check computed "
+            "one (paired, on the same rows); the dashed line is no difference.</p>"
+            + comparison_chart(shown) + note + "</section>")
+
+
+def _pick(table: list[dict[str, Any]], preferred: tuple[str, ...], numeric: bool) -> str | None:
+    """The first preferred (else any) column whose values are all numbers (or, for labels, present)."""
+    columns = list(dict.fromkeys(k for row in table for k in row))
+
+    def fits(column: str) -> bool:
+        values = [row.get(column) for row in table]
+        if numeric:
+            return all(_num(v) is not None for v in values)
+        return all(v is not None for v in values) and not all(_num(v) is not None for v in values)
+
+    for column in (*[c for c in preferred if c in columns], *columns):
+        if fits(column):
+            return column
+    if not numeric:
+        return next((c for c in preferred if c in columns), None)
+    return None
+
+
+def _row_failed(row: dict[str, Any]) -> bool:
+    return row.get("outcome") in BAD or row.get("failed") is True or row.get("drifted") is True \
+        or row.get("passed") is False
+
+
+def _family(record: dict[str, Any], kind: str, title: str, labels: tuple[str, ...],
+            values: tuple[str, ...]) -> str:
+    checks = [(g, c) for g, c in _checks(record) if c.get("kind") == kind]
+    if not checks:
+        return ""
+    parts = []
+    plain = []
+    for gate, check in checks:
+        table = (check.get("details") or {}).get("table")
+        if isinstance(table, list) and table and all(isinstance(r, dict) for r in table):
+            parts.append(_table_chart(kind, gate, check, table, labels, values))
+        elif _num(check.get("candidate")) is not None:
+            plain.append(Bar(f"{short_gate(gate['gate'])}: {check['name']}", _num(check["candidate"]),
+                             check["outcome"] in BAD))
+    if plain:
+        shown, note = _capped(plain)
+        parts.insert(0, bar_chart(kind, f"{title}: candidate value per check", shown) + note)
+    return f'<section id="{kind}"><h2>{escape(title)}</h2>' + "".join(parts) + "</section>"
+
+
+def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: list[dict[str, Any]],
+                 labels: tuple[str, ...], values: tuple[str, ...]) -> str:
+    label, value = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
+    head = (f"<h3>{escape(short_gate(gate['gate']))} · {escape(check['name'])} "
+            f'<span class="badge {escape(check["outcome"])}">{escape(check["outcome"])}</span></h3>')
+    if check.get("message"):
+        head += f'<p class="muted">{escape(check["message"])}</p>'
+    chart = ""
+    if value is not None:
+        bars = [Bar(str(row.get(label, i)) if label else str(i), float(row[value]), _row_failed(row))
+                for i, row in enumerate(table)]
+        shown, note = _capped(bars)
+        chart = bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown) + note
+    return head + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f'<td class="n">{escape(number(value))}</td>'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="n">{value}</td>'
+    if isinstance(value, (dict, list)):
+        return f"<td>{escape(json.dumps(value))}</td>"
+    return f"<td>{escape('' if value is None else str(value))}</td>"
+
+
+def _html_table(rows: list[dict[str, Any]], columns: list[str] | None = None, hashes: tuple[str, ...] = ()) -> str:
+    columns = columns or list(dict.fromkeys(k for row in rows for k in row))
+    body = []
+    for row in rows:
+        cells = [f'<td class="hash">{escape(str(row.get(c) or ""))}</td>' if c in hashes else _cell(row.get(c))
+                 for c in columns]
+        body.append(f'<tr class="{"bad" if _row_failed(row) else ""}">' + "".join(cells) + "</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
+CHECK_COLUMNS = ("check", "kind", "metric", "dataset", "candidate", "baseline", "delta", "ci", "threshold",
+                 "outcome", "message")
+
+
+def _check_row(check: dict[str, Any]) -> dict[str, Any]:
+    ci = check.get("ci")
+    row = {c: check.get(c) for c in CHECK_COLUMNS if c not in ("check", "ci")}
+    row["check"] = check["name"]
+    row["ci"] = f"[{number(ci[0])}, {number(ci[1])}]" if ci else None
+    return row
+
+
+def _gate(index: int, gate: dict[str, Any]) -> str:
+    outcome = gate["outcome"]
+    bad = outcome in BAD or any(c["outcome"] in BAD for c in gate["checks"])
+    attention = bad or outcome != "passed" or any(c["outcome"] != "passed" for c in gate["checks"])
+    meta = [gate["severity"], gate.get("category"), gate.get("owner") and f"owner {gate['owner']}",
+            f"{gate.get('duration', 0.0):.2f}s"]
+    summary = (f'<summary><span class="badge {escape(outcome)}">{escape(outcome)}</span> '
+               f"<b>{escape(short_gate(gate['gate']))}</b> <span class=\"muted\">"
+               f"{escape(' · '.join(m for m in meta if m))}</span>"
+               + (f" — {escape(gate['message'])}" if gate.get("message") else "") + "</summary>")
+    body = f'<p class="muted">{escape(gate["gate"])}</p>'
+    if gate["checks"]:
+        body += _html_table([_check_row(c) for c in gate["checks"]], list(CHECK_COLUMNS))
+    for check in gate["checks"]:
+        details = {k: v for k, v in (check.get("details") or {}).items() if k != "table"}
+        if details:
+            body += (f'<p class="muted">{escape(check["name"])}: '
+                     + escape(", ".join(f"{k}={number(v) if isinstance(v, float) else v}" for k, v in details.items()))
+                     + "</p>")
+    classes = "gate " + ("bad" if bad else "") + ("" if attention else " ok")
+    return (f'<details class="{classes.strip()}" id="gate-{index}"{" open" if bad else ""}>' + summary + body
+            + "</details>")
+
+
+def _gates(record: dict[str, Any]) -> str:
+    gates = record["gates"]
+    return (f'<section id="gates"><h2>Gates ({len(gates)})</h2>'
+            + ("".join(_gate(i, g) for i, g in enumerate(gates)) or "<p>No gates ran.</p>") + "</section>")
+
+
+def _artifacts(record: dict[str, Any]) -> str:
+    artifacts = list((record.get("artifacts") or {}).values())
+    datasets = list((record.get("datasets") or {}).values())
+    out = '<section id="artifacts"><h2>Artifacts and datasets</h2>'
+    if artifacts:
+        out += "<h3>Artifacts (sha256)</h3>" + _html_table(
+            artifacts, ["name", "spec", "path", "version", "sha256", "error"], hashes=("sha256",))
+    if datasets:
+        out += "<h3>Dataset fingerprints</h3>" + _html_table(
+            datasets, ["name", "path", "rows", "columns", "sha256", "schema_sha256"], hashes=("sha256", "schema_sha256"))
+    if not artifacts and not datasets:
+        out += "<p>No artifacts recorded.</p>"
+    return out + "</section>"
