@@ -1,0 +1,1 @@
+"""Renderers of a decision record: terminal summary, JUnit XML (and more formats by name)."""

@@ -1,0 +1,45 @@
+"""One row per check (a gate without checks gets one row) for every tabular report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = ("gate", "check", "candidate", "baseline", "delta", "threshold", "outcome")
+
+
+def number(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def short_gate(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1]
+
+
+def rows(record: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows of strings keyed by COLUMNS, in gate order."""
+    found = []
+    for gate in record["gates"]:
+        name = short_gate(gate["gate"])
+        severity = "" if gate["severity"] == "block" else f" [{gate['severity']}]"
+        for check in gate["checks"]:
+            found.append({
+                "gate": name + severity, "check": check["name"], "candidate": number(check["candidate"]),
+                "baseline": number(check["baseline"]), "delta": number(check["delta"]),
+                "threshold": check["threshold"] or "", "outcome": check["outcome"],
+            })
+        if not gate["checks"]:
+            found.append({"gate": name + severity, "check": "", "candidate": "", "baseline": "", "delta": "",
+                          "threshold": "", "outcome": gate["outcome"]})
+    return found
+
+
+def headline(record: dict[str, Any]) -> str:
+    """The decision in one line."""
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(record["counts"].items()))
+    owner = f", owner {record['owner']}" if record.get("owner") else ""
+    model = record.get("model") or "model"
+    return f"mlgate decision: {record['decision'].upper()} for {model}{owner} ({counts or 'no gates'})"
