@@ -5,6 +5,7 @@ No ML logic lives here; heavy libraries are imported only when a gate needs them
 
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -323,7 +324,7 @@ class GateSession:
 
     def _write(self, decision: Any, exit_status: int) -> dict[str, Any]:
         from pytest_mlgate.records import decision_record, git_commit, write_atomic, write_json
-        from pytest_mlgate.reports import junit
+        from pytest_mlgate.reports import html, junit, markdown
 
         s = self.settings
         record = decision_record(
@@ -331,9 +332,12 @@ class GateSession:
             artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
             commit=git_commit(s.root))
         outputs = {"decision": s.path(s.decision)}
-        if s.junit:
-            outputs["junit"] = s.path(s.junit)
-            write_atomic(outputs["junit"], junit.render(record))
+        for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):
+            if getattr(s, name):
+                outputs[name] = s.path(getattr(s, name))
+                write_atomic(outputs[name], renderer.render(record))
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            markdown.append_step_summary(Path(os.environ["GITHUB_STEP_SUMMARY"]), record)
         record["outputs"] = {k: str(v) for k, v in outputs.items()}
         write_json(outputs["decision"], record)
         return record

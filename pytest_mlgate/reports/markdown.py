@@ -7,6 +7,7 @@ table are cut at a row boundary with a note saying how many rows were left out.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.reports.table import COLUMNS, number, rows, short_gate
@@ -115,3 +116,11 @@ def render(record: dict[str, Any], limit: int = LIMIT) -> str:
     add(["<details><summary>All checks</summary>", "", *table(record)], keep=4, what="table rows")
     add(["", "</details>", ""], keep=3)
     return "\n".join(out) + "\n"
+
+
+def append_step_summary(path: Path, record: dict[str, Any]) -> None:
+    """Append the summary to a CI job summary file ($GITHUB_STEP_SUMMARY), within what is left of the limit."""
+    used = path.stat().st_size if path.exists() else 0
+    text = render(record, limit=max(LIMIT - used, 8 * 1024))
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(("\n" if used else "") + text)
