@@ -10,6 +10,7 @@ import pytest
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pytest_mlgate.alerts import Alert
     from pytest_mlgate.config import Settings
     from pytest_mlgate.decision import Decision
 
@@ -46,4 +47,18 @@ def pytest_mlgate_decision(decision: Decision, record: dict[str, Any], config: p
         def pytest_mlgate_decision(decision, record, config):
             if decision.status == "needs-review":
                 open_review_ticket(record["model"], decision.reasons)
+    """
+
+
+def pytest_mlgate_alert(alert: Alert, config: pytest.Config) -> None:
+    """Called when a monitoring run does not approve the model in production (after any rollback).
+
+    ``alert.text`` is a short message with the numbers, ``alert.payload()`` Slack-compatible JSON,
+    ``alert.rollback`` what automatic rollback did. Repeats of an open condition are de-duplicated
+    before this hook runs; an exception here is reported and does not change the decision.
+
+    Example::
+
+        def pytest_mlgate_alert(alert, config):
+            pagerduty.trigger(summary=alert.text, dedup_key=alert.key)
     """
