@@ -1,0 +1,115 @@
+"""Metric values and confidence intervals against sklearn and a plain row bootstrap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.metrics import BUILTIN, Metric, register_metric, resolve
+from pytest_mlgate.stats import interval
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 3000)
+    s1 = np.clip(y * 0.3 + rng.normal(0.35, 0.25, len(y)), 0.001, 0.999)
+    s2 = np.clip(y * 0.2 + rng.normal(0.4, 0.25, len(y)), 0.001, 0.999)
+    return y, s1, s2
+
+
+@pytest.mark.parametrize(("name", "reference"), [
+    ("accuracy", skm.accuracy_score), ("f1", skm.f1_score), ("precision", skm.precision_score),
+    ("recall", skm.recall_score), ("balanced_accuracy", skm.balanced_accuracy_score),
+])
+def test_label_metrics_match_sklearn(binary, name, reference):
+    y, s1, _ = binary
+    pred = (s1 > 0.5).astype(int)
+    assert BUILTIN[name](y, pred) == pytest.approx(reference(y, pred))
+
+
+def test_score_and_loss_metrics_match_sklearn(binary):
+    y, s1, _ = binary
+    proba = np.column_stack([1 - s1, s1])
+    assert BUILTIN["roc_auc"](y, s1) == pytest.approx(skm.roc_auc_score(y, s1))
+    assert BUILTIN["average_precision"](y, s1) == pytest.approx(skm.average_precision_score(y, s1))
+    assert BUILTIN["brier"](y, s1) == pytest.approx(skm.brier_score_loss(y, s1))
+    assert BUILTIN["log_loss"](y, proba, classes=np.array([0, 1])) == pytest.approx(skm.log_loss(y, proba))
+
+
+def test_regression_metrics_match_sklearn():
+    y, v = np.array([1.0, 2.0, 4.0, 8.0]), np.array([1.5, 2.0, 3.0, 9.0])
+    assert BUILTIN["mae"](y, v) == pytest.approx(skm.mean_absolute_error(y, v))
+    assert BUILTIN["rmse"](y, v) == pytest.approx(skm.root_mean_squared_error(y, v))
+    assert BUILTIN["r2"](y, v) == pytest.approx(skm.r2_score(y, v))
+    assert not BUILTIN["rmse"].greater_is_better and BUILTIN["r2"].greater_is_better
+
+
+def test_multiclass_label_metrics_are_macro_averaged():
+    y, p = np.array([0, 1, 2, 2, 1, 0]), np.array([0, 2, 2, 2, 1, 1])
+    assert BUILTIN["f1"](y, p) == pytest.approx(skm.f1_score(y, p, average="macro"))
+
+
+def test_custom_metrics_by_callable_and_by_name():
+    def hits(y, p):
+        return float(np.sum(y == p))
+
+    assert resolve(hits)(np.array([1, 0]), np.array([1, 1])) == 1.0
+    register_metric("hits", hits, greater_is_better=True)
+    assert resolve("hits").name == "hits"
+    with pytest.raises(MlgateError, match="unknown metric 'nope'"):
+        resolve("nope")
+
+
+def _row_bootstrap(metric: Metric, y, outputs, **kw):
+    plain = Metric(metric.name, metric.fn, metric.needs, metric.greater_is_better, "bootstrap")
+    return interval(plain, y, outputs, pos_label=1, classes=np.array([0, 1]), confidence=0.95, n_boot=400,
+                    seed=1, **kw)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "f1", "recall", "balanced_accuracy"])
+def test_confusion_bootstrap_agrees_with_row_bootstrap(binary, name):
+    y, s1, s2 = binary
+    p1, p2 = (s1 > 0.5).astype(int), (s2 > 0.5).astype(int)
+    metric = BUILTIN[name]
+    low, high, method = interval(metric, y, [p1, p2], pos_label=1, classes=None, confidence=0.95, n_boot=2000,
+                                 seed=0)
+    ref_low, ref_high, _ = _row_bootstrap(metric, y, [p1, p2])
+    assert method == "confusion bootstrap"
+    width = ref_high - ref_low
+    assert low == pytest.approx(ref_low, abs=0.15 * width) and high == pytest.approx(ref_high, abs=0.15 * width)
+    delta = metric(y, p1) - metric(y, p2)
+    assert low < delta < high
+
+
+def test_delong_agrees_with_row_bootstrap(binary):
+    y, s1, s2 = binary
+    low, high, method = interval(BUILTIN["roc_auc"], y, [s1, s2], pos_label=1, classes=None, confidence=0.95,
+                                 n_boot=10, seed=0)
+    ref_low, ref_high, _ = _row_bootstrap(BUILTIN["roc_auc"], y, [s1, s2])
+    assert method == "DeLong"
+    width = ref_high - ref_low
+    assert low == pytest.approx(ref_low, abs=0.15 * width) and high == pytest.approx(ref_high, abs=0.15 * width)
+
+
+def test_paired_normal_interval_for_mean_losses(binary):
+    y, s1, s2 = binary
+    low, high, method = interval(BUILTIN["brier"], y, [s1, s2], pos_label=1, classes=None, confidence=0.95,
+                                 n_boot=10, seed=0)
+    ref_low, ref_high, _ = _row_bootstrap(BUILTIN["brier"], y, [s1, s2])
+    assert method == "paired normal"
+    width = ref_high - ref_low
+    assert low == pytest.approx(ref_low, abs=0.15 * width) and high == pytest.approx(ref_high, abs=0.15 * width)
+
+
+def test_single_model_interval_covers_the_value(binary):
+    y, s1, _ = binary
+    pred = (s1 > 0.5).astype(int)
+    low, high, _ = interval(BUILTIN["accuracy"], y, [pred], pos_label=1, classes=None, confidence=0.95,
+                            n_boot=1000, seed=0)
+    assert low < skm.accuracy_score(y, pred) < high
+    low, high, _ = interval(BUILTIN["roc_auc"], y, [s1], pos_label=1, classes=None, confidence=0.95,
+                            n_boot=10, seed=0)
+    assert low < skm.roc_auc_score(y, s1) < high
