@@ -204,6 +204,19 @@ def test_html_with_a_hundred_gates_collapses_passing_ones_and_caps_charts() -> N
     assert doc.xpath("//header") and doc.get_element_by_id("only-bad").get("type") == "checkbox"
 
 
+def test_comparison_chart_puts_failures_first_and_shares_the_delta_scale_per_metric() -> None:
+    gates = [GateResult(f"t.py::test_{i}", outcome, checks=[Check(
+        f"auc_{i}", outcome, "roc_auc", "holdout", 0.8 + delta, 0.8, delta, kind="regression")])
+        for i, (outcome, delta) in enumerate([("passed", 0.01), ("failed", -0.1)])]
+    chart = parse_html(html.render(make_record("rejected", gates))).get_element_by_id("comparison")
+    assert [t.text_content() for t in chart.xpath(".//svg/text[@text-anchor='end']")] == [
+        "test_1: auc_1", "test_0: auc_0"]
+    assert chart.xpath(".//rect[@class='bar candidate']")[0].get("fill") == "#d64545"
+    zero = float(chart.xpath(".//line[@class='zero']")[0].get("x1"))
+    offsets = [float(c.get("cx")) - zero for c in chart.xpath(".//circle[@class='delta']")]
+    assert offsets[0] < 0 < offsets[1] and abs(offsets[0] / offsets[1]) == pytest.approx(10, rel=0.01)
+
+
 # ---------------------------------------------------------------- JUnit
 
 

@@ -24,6 +24,7 @@ class Comparison:
     delta: float | None = None
     ci: tuple[float, float] | None = None
     failed: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,13 @@ def _x(value: float, rng: tuple[float, float], lo: float, hi: float) -> float:
 def comparison_chart(rows: list[Comparison], title: str = "Candidate vs baseline") -> str:
     """Paired bars (candidate, baseline) per metric, and the delta with its CI whisker beside them.
 
-    Each row has its own scale (metrics differ in range); the numbers are printed on every row.
+    Bars have a scale per row (metrics differ in range); deltas share a scale per ``group`` (the
+    metric), so a larger drop looks larger. The numbers are printed on every row.
     """
+    reach: dict[str | None, float] = {}
+    for row in rows:
+        key = row.group if row.group is not None else id(row)
+        reach[key] = max(reach.get(key, 0.0), *(abs(v) for v in (row.delta or 0.0, *(row.ci or ()))))
     bars_lo, bars_hi, delta_lo, delta_hi = LABEL, 470.0, 520.0, WIDTH - 20.0
     height = TOP + ROW * 2 * len(rows) + 10
     body = [_text(bars_lo, 14, "■ candidate", cls="cand"), _text(bars_lo + 100, 14, "■ baseline", cls="base"),
@@ -87,14 +93,12 @@ def comparison_chart(rows: list[Comparison], title: str = "Candidate vs baseline
                         f'height="{ROW - 6}" fill="{fill}"><title>{escape(f"{name} {number(value)}")}</title></rect>')
             body.append(_text(x1 + 4, y + offset + ROW - 10, number(value)))
         if row.delta is not None:
-            body.extend(_delta(row, y, delta_lo, delta_hi))
+            body.extend(_delta(row, y, delta_lo, delta_hi, reach[row.group if row.group is not None else id(row)]))
     return _svg("comparison", title, height, body)
 
 
-def _delta(row: Comparison, y: float, lo: float, hi: float) -> list[str]:
-    points = [row.delta, *(row.ci or ())]
-    reach = max(abs(v) for v in points) or 1.0
-    rng = (-reach * 1.1, reach * 1.1)
+def _delta(row: Comparison, y: float, lo: float, hi: float, reach: float) -> list[str]:
+    rng = (-(reach or 1.0) * 1.1, (reach or 1.0) * 1.1)
     mid, cy = _x(0.0, rng, lo, hi), y + ROW
     colour = BAD if row.failed else NEUTRAL
     out = [f'<line class="zero" x1="{mid:.1f}" y1="{y + 2}" x2="{mid:.1f}" y2="{y + 2 * ROW - 4}" stroke="#555" '

@@ -120,14 +120,16 @@ def _comparisons(record: dict[str, Any]) -> str:
         ci = check.get("ci")
         ci = (float(ci[0]), float(ci[1])) if ci and _num(ci[0]) is not None and _num(ci[1]) is not None else None
         rows.append(Comparison(f"{short_gate(gate['gate'])}: {check['name']}", candidate, baseline,
-                               _num(check.get("delta")), ci, check["outcome"] in BAD))
+                               _num(check.get("delta")), ci, check["outcome"] in BAD,
+                               check.get("metric") or check["name"]))
     if not rows:
         return ""
-    shown, note = _capped(rows)
-    return ('<section id="comparison"><h2>Candidate vs baseline</h2><p class="muted">Bars: metric values. '
-            "Right: the difference (candidate − baseline) with its confidence interval where the check computed "
-            "one (paired, on the same rows); the dashed line is no difference.</p>"
-            + comparison_chart(shown) + note + "</section>")
+    shown, note = _capped(sorted(rows, key=lambda r: not r.failed))  # failing rows first, then gate order
+    return ('<section id="comparison"><h2>Candidate vs baseline</h2><details open><summary>'
+            f"{len(rows)} metric(s): bars are the values; right, the difference (candidate − baseline) with its "
+            "confidence interval where the check computed one (paired, same rows); the dashed line is no "
+            "difference; failing checks first, in red.</summary>" + comparison_chart(shown) + note
+            + "</details></section>")
 
 
 def _pick(table: list[dict[str, Any]], preferred: tuple[str, ...], numeric: bool) -> str | None:
