@@ -372,3 +372,40 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     shot.unlink(missing_ok=True)
     run_browser(binary, tmp_path / "profile-3", f"--screenshot={shot}", page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+# ---------------------------------------------------------------- CI templates
+
+CI = Path(__file__).parents[1] / "example_project" / "ci"
+GATE_COMMAND = "pytest gates --mlgate-junit reports/gates.xml --mlgate-html reports/gates.html"
+
+
+def test_github_actions_template_runs_the_gate_and_publishes_junit_and_html() -> None:
+    import yaml
+
+    steps = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["gate"]["steps"]
+    run = " ".join(s.get("run", "") for s in steps)
+    assert GATE_COMMAND in run
+    junit_step = next(s for s in steps if s.get("uses", "").startswith("mikepenz/action-junit-report"))
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert junit_step["if"] == upload["if"] == "always()"
+    assert junit_step["with"]["report_paths"] == "example_project/reports/gates.xml"
+    assert "example_project/reports/gates.html" in upload["with"]["path"]
+
+
+def test_gitlab_template_publishes_junit_report_and_html_artifact() -> None:
+    import yaml
+
+    job = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["model-gate"]
+    assert any(GATE_COMMAND in line for line in job["script"])
+    assert job["artifacts"]["when"] == "always"
+    assert job["artifacts"]["reports"]["junit"] == "example_project/reports/gates.xml"
+    assert "example_project/reports/gates.html" in job["artifacts"]["paths"]
+
+
+def test_jenkinsfile_runs_the_gate_and_uses_the_junit_step_always() -> None:
+    text = (CI / "Jenkinsfile").read_text()
+    assert GATE_COMMAND in text and text.count("{") == text.count("}")
+    post = text[text.index("post {"):]
+    assert "always {" in post and "junit testResults: 'example_project/reports/gates.xml'" in post
+    assert "archiveArtifacts artifacts: 'example_project/reports/gates.html" in post
