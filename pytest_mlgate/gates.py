@@ -1,8 +1,9 @@
 """The ``mlgate`` fixture's class: the recorder core plus every family of gate checks."""
 
+from pytest_mlgate.checks.data_quality import DataQualityGates
 from pytest_mlgate.checks.fairness import FairnessGates
 from pytest_mlgate.checks.performance import PerformanceGates
 
 
-class MlGate(PerformanceGates, FairnessGates):
+class MlGate(PerformanceGates, FairnessGates, DataQualityGates):
     """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""

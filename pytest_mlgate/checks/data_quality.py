@@ -1,0 +1,471 @@
+"""Data quality gates: pandera schemas and per-column quality checks with per-column limits.
+
+Each check returns one :class:`Check` for the whole dataset: the worst column's number as
+``candidate``, the failing columns with their numbers in the message, and one row per column in
+``details["table"]``. Limits are a number or a mapping ``{column: limit, "*": default}``; a column
+mapped to ``None`` is skipped.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pytest_mlgate.checks import schemas
+from pytest_mlgate.checks.profile import (SAMPLE_ROWS, Profile, duplicated_rows, is_numeric, jsonable,
+                                          shared_rows)
+from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluation import Dataset
+from pytest_mlgate.recording import Recorder
+
+if TYPE_CHECKING:
+    from pytest_mlgate.config import Settings
+
+Limit = float | Mapping[str, float | None]
+DataArg = str | Dataset | pd.DataFrame
+OUTLIER_METHODS = {"iqr": 3.0, "zscore": 3.0}
+SHOWN = 5
+LEAKAGE_BINS = 20
+_PROFILES: weakref.WeakKeyDictionary[Dataset, Profile] = weakref.WeakKeyDictionary()
+
+
+def profile(data: Dataset) -> Profile:
+    """The dataset's cached column statistics (rebuilt if its frame was replaced)."""
+    found = _PROFILES.get(data)
+    if found is None or found.frame is not data.frame:
+        found = _PROFILES[data] = Profile(data.frame)
+    return found
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _limit(limit: Limit, column: str, default: float) -> float | None:
+    if not isinstance(limit, Mapping):
+        return float(limit)
+    for key in (column, "*"):
+        if key in limit:
+            return None if limit[key] is None else float(limit[key])
+    return default
+
+
+def _columns(data: Dataset, columns: Iterable[str] | None, eligible: list[str], what: str) -> list[str]:
+    if columns is None:
+        return eligible
+    chosen = list(columns)
+    for column in chosen:
+        data.column(column)
+        if column not in eligible:
+            raise MlgateError(f"dataset '{data.name}': column '{column}' is not {what}")
+    return chosen
+
+
+def _target(data: Dataset, target: str | None, check: str) -> str:
+    name = target or data.target
+    if name is None:
+        raise MlgateError(f"{check}: dataset '{data.name}' has no target column ([tool.mlgate] target or target=)")
+    data.column(name)
+    return name
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.2f}%".replace(".00%", "%")
+
+
+def _outcome_of(rows: list[dict[str, Any]]) -> str:
+    return FAILED if any(r["outcome"] == FAILED for r in rows) else PASSED
+
+
+def _summarise(name: str, metric: str, data: Dataset, table: list[dict[str, Any]], value: str,
+               describe, *, higher_is_worse: bool = True, unit: str = "column(s)", **details: Any) -> Check:
+    """One Check over per-column rows: worst value as candidate, failing columns in the message."""
+    judged = [r for r in table if r["outcome"] in (PASSED, FAILED)]
+    if not judged:
+        return Check(name, NOT_APPLICABLE, metric=metric, dataset=data.name, kind="data_quality",
+                     message=f"{name} on '{data.name}': no applicable columns",
+                     details={"table": table, **details})
+    worst = (max if higher_is_worse else min)(judged, key=lambda r: r[value])
+    failing = [r for r in judged if r["outcome"] == FAILED]
+    limits = {r["limit"] for r in judged}
+    sign = "<=" if higher_is_worse else ">="
+    threshold = f"{sign} {limits.pop():.4g}" if len(limits) == 1 else "per column"
+    if failing:
+        listed = ", ".join(describe(r) for r in failing[:SHOWN])
+        more = f", +{len(failing) - SHOWN} more" if len(failing) > SHOWN else ""
+        message = f"{name} on '{data.name}': {len(failing)} of {len(judged)} {unit} fail: {listed}{more}"
+    else:
+        message = f"{name} on '{data.name}': {len(judged)} {unit} pass, worst {describe(worst)}"
+    return Check(name, _outcome_of(judged), metric=metric, dataset=data.name, candidate=float(worst[value]),
+                 threshold=threshold, kind="data_quality", message=message, details={"table": table, **details})
+
+
+def _empty(name: str, metric: str, data: Dataset) -> Check | None:
+    if len(data):
+        return None
+    return Check(name, TOO_SMALL, metric=metric, dataset=data.name, kind="data_quality",
+                 message=f"{name} on '{data.name}': dataset has no rows", details={"rows": 0, "table": []})
+
+
+# ---------------------------------------------------------------- schema
+
+
+def schema_check(data: Dataset, spec: schemas.SchemaSpec, settings: Settings, reference: Dataset | None = None,
+                 *, max_cases: int = 1000) -> Check:
+    """Validate ``data`` against a pandera schema, file, model or ``"infer"`` (from ``reference``)."""
+    resolved, source = schemas.resolve(spec, settings, reference)
+    return schemas.validate(data, resolved, source, max_cases=max_cases)
+
+
+# ---------------------------------------------------------------- per-column checks
+
+
+def missing(data: Dataset, max_rate: Limit = 0.0, columns: Iterable[str] | None = None) -> Check:
+    """Share of missing values per column must be at most ``max_rate`` (default: none at all)."""
+    if (empty := _empty("no_missing", "missing_rate", data)) is not None:
+        return empty
+    stats, rows = profile(data), []
+    for column in _columns(data, columns, list(data.frame.columns), "a column"):
+        limit = _limit(max_rate, column, 0.0)
+        count = stats.missing(column)
+        rate = count / len(data)
+        outcome = "skipped" if limit is None else (FAILED if rate > limit else PASSED)
+        rows.append({"column": column, "missing": count, "rate": rate, "limit": limit, "outcome": outcome})
+    return _summarise("no_missing", "missing_rate", data, rows, "rate",
+                      lambda r: f"{r['column']} {_pct(r['rate'])} missing ({r['missing']}/{len(data)}) "
+                                f"{'>' if r['outcome'] == FAILED else '<='} {_pct(r['limit'])}",
+                      rows=len(data))
+
+
+def _fences(stats: Profile, column: str, method: str, k: float) -> tuple[float, float]:
+    sample = stats.sampled(column)
+    if method == "iqr":
+        q1, q3 = np.percentile(sample, [25, 75])
+        return q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+    mean, std = sample.mean(), sample.std()
+    return mean - k * std, mean + k * std
+
+
+def outliers(data: Dataset, method: str = "iqr", max_rate: Limit = 0.01, k: float | None = None,
+             columns: Iterable[str] | None = None) -> Check:
+    """Share of values outside the fences per numeric column must be at most ``max_rate``.
+
+    ``iqr``: outside [Q1 - k*IQR, Q3 + k*IQR] (k=3, Tukey's "far out"); ``zscore``: more than k=3
+    standard deviations from the mean. Indicator (two-valued) columns are skipped.
+    """
+    if method not in OUTLIER_METHODS:
+        raise MlgateError(f"no_outliers: method must be one of {', '.join(OUTLIER_METHODS)}, got {method!r}")
+    if (empty := _empty("no_outliers", "outlier_rate", data)) is not None:
+        return empty
+    k = OUTLIER_METHODS[method] if k is None else float(k)
+    stats, rows = profile(data), []
+    for column in _columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
+        limit = _limit(max_rate, column, 0.01)
+        if limit is None or stats.missing(column) == len(data) or stats.is_binary(column):
+            rows.append({"column": column, "outcome": "skipped", "limit": limit})
+            continue
+        low, high = _fences(stats, column, method, k)
+        count = stats.count_outside(column, low, high)
+        rate = count / (len(data) - stats.missing(column))
+        rows.append({"column": column, "outliers": count, "rate": rate, "low": float(low), "high": float(high),
+                     "limit": limit, "outcome": FAILED if rate > limit else PASSED})
+    return _summarise("no_outliers", f"outlier_rate_{method}", data, rows, "rate",
+                      lambda r: f"{r['column']} {_pct(r['rate'])} outside [{r['low']:.4g}, {r['high']:.4g}] "
+                                f"({r['outliers']} values) {'>' if r['outcome'] == FAILED else '<='} "
+                                f"{_pct(r['limit'])}",
+                      method=method, k=k, sample_rows=SAMPLE_ROWS)
+
+
+def skew(data: Dataset, max_abs: Limit = 2.0, columns: Iterable[str] | None = None) -> Check:
+    """Absolute skewness (adjusted Fisher-Pearson) per numeric column must be at most ``max_abs``."""
+    from scipy.stats import skew as sample_skew
+
+    if (empty := _empty("no_skew", "abs_skewness", data)) is not None:
+        return empty
+    stats, rows = profile(data), []
+    for column in _columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
+        limit = _limit(max_abs, column, 2.0)
+        values = stats.sampled(column) if limit is not None else ()
+        if limit is None or len(values) < 3 or stats.is_binary(column) or stats.is_constant(column):
+            rows.append({"column": column, "outcome": "skipped", "limit": limit})
+            continue
+        value = float(sample_skew(values, bias=False))
+        rows.append({"column": column, "skewness": value, "abs_skewness": abs(value), "limit": limit,
+                     "outcome": FAILED if abs(value) > limit else PASSED})
+    return _summarise("no_skew", "abs_skewness", data, rows, "abs_skewness",
+                      lambda r: f"{r['column']} skewness {r['skewness']:+.3g} "
+                                f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g} in absolute value",
+                      sample_rows=SAMPLE_ROWS)
+
+
+def class_balance(data: Dataset, min_share: Limit = 0.05, target: str | None = None) -> Check:
+    """Every class of the target must make up at least ``min_share`` of the rows (per class: ``{label: share}``)."""
+    if (empty := _empty("class_balance", "class_share", data)) is not None:
+        return empty
+    column = _target(data, target, "class_balance")
+    counts = data.frame[column].value_counts(dropna=False)
+    rows = []
+    for label, count in counts.items():
+        limit = _limit(min_share, str(label), 0.05)
+        share = int(count) / len(data)
+        outcome = "skipped" if limit is None else (FAILED if share < limit else PASSED)
+        rows.append({"column": column, "class": jsonable(label), "count": int(count), "share": share,
+                     "limit": limit, "outcome": outcome})
+    check = _summarise("class_balance", "class_share", data, rows, "share", higher_is_worse=False,
+                       describe=lambda r: f"class {r['class']!r} of '{column}' {_pct(r['share'])} "
+                                          f"({r['count']}/{len(data)}) {'<' if r['outcome'] == FAILED else '>='} "
+                                          f"{_pct(r['limit'])}", unit="class(es)", classes=len(counts))
+    if len(counts) < 2:
+        check.outcome = FAILED
+        check.message = f"class_balance on '{data.name}': target '{column}' has a single class ({len(data)} rows)"
+    return check
+
+
+def duplicates(data: Dataset, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
+    """Share of rows that repeat an earlier row (in ``columns``, default all) must be at most ``max_rate``."""
+    if (empty := _empty("no_duplicates", "duplicate_rate", data)) is not None:
+        return empty
+    chosen = _columns(data, columns, list(data.frame.columns), "a column")
+    repeats = duplicated_rows(data.frame, chosen)
+    rate = len(repeats) / len(data)
+    passed = rate <= max_rate
+    positions = repeats[:20].tolist()
+    message = (f"no_duplicates on '{data.name}': {len(repeats)} duplicate row(s) of {len(data)} ({_pct(rate)}) "
+               f"{'<=' if passed else '>'} {_pct(max_rate)}")
+    if not passed:
+        message += f"; first at rows {', '.join(map(str, positions[:SHOWN]))}"
+    table = [{"row": p, **{c: jsonable(v) for c, v in data.frame.iloc[p][chosen].items()}} for p in positions]
+    return Check("no_duplicates", PASSED if passed else FAILED, metric="duplicate_rate", dataset=data.name,
+                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
+                 details={"duplicates": len(repeats), "rows": len(data), "columns": chosen, "table": table})
+
+
+def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Check:
+    """No column may hold fewer than two distinct non-missing values."""
+    if (empty := _empty("no_constant_columns", "constant_columns", data)) is not None:
+        return empty
+    stats = profile(data)
+    rows = []
+    for column in _columns(data, columns, list(data.frame.columns), "a column"):
+        constant = stats.is_constant(column)
+        value = None
+        if constant and stats.missing(column) < len(data):
+            value = jsonable(data.frame[column].dropna().iloc[0])
+        rows.append({"column": column, "constant": int(constant), "value": value, "limit": 0,
+                     "missing": stats.missing(column), "outcome": FAILED if constant else PASSED})
+    return _summarise("no_constant_columns", "constant", data, rows, "constant",
+                      lambda r: f"{r['column']} is constant ({r['value']!r}, {r['missing']} missing)"
+                      if r["constant"] else f"{r['column']} has at least two values")
+
+
+def unseen_categories(data: Dataset, reference: Dataset, max_rate: Limit = 0.0,
+                      columns: Iterable[str] | None = None) -> Check:
+    """Share of rows whose category never occurs in ``reference`` must be at most ``max_rate``, per column."""
+    if (empty := _empty("no_unseen_categories", "unseen_rate", data)) is not None:
+        return empty
+    stats, ref = profile(data), profile(reference)
+    shared = [c for c in stats.categorical if c in reference.frame.columns]
+    rows = []
+    for column in _columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
+        limit = _limit(max_rate, column, 0.0)
+        if limit is None:
+            rows.append({"column": column, "outcome": "skipped", "limit": None})
+            continue
+        known = set(ref.uniques(column).tolist())
+        new = [v for v in stats.uniques(column).tolist() if v not in known]
+        count = int(data.frame[column].isin(new).sum()) if new else 0
+        rate = count / len(data)
+        rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),
+                     "rows": count, "rate": rate, "limit": limit, "outcome": FAILED if rate > limit else PASSED})
+    return _summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
+                      lambda r: f"{r['column']} {_pct(r['rate'])} of rows ({r['rows']}) have categories not in "
+                                f"'{reference.name}' {r['unseen_values'][:SHOWN] or ''} "
+                                f"{'>' if r['outcome'] == FAILED else '<='} {_pct(r['limit'])}",
+                      reference=reference.name)
+
+
+def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
+    """Share of ``data`` rows also present in ``reference`` (equal in every shared column) must be <= ``max_rate``."""
+    if (empty := _empty("no_overlap", "overlap_rate", data)) is not None:
+        return empty
+    shared = [c for c in data.frame.columns if c in reference.frame.columns]
+    chosen = _columns(data, columns, shared, f"a column also in '{reference.name}'")
+    if not chosen:
+        raise MlgateError(f"no_overlap: datasets '{data.name}' and '{reference.name}' share no columns")
+    rows = shared_rows(data.frame, reference.frame, chosen)
+    rate = len(rows) / len(data)
+    passed = rate <= max_rate
+    message = (f"no_overlap on '{data.name}': {len(rows)} of {len(data)} rows ({_pct(rate)}) also in "
+               f"'{reference.name}' {'<=' if passed else '>'} {_pct(max_rate)}")
+    if not passed:
+        message += f"; first at rows {', '.join(map(str, rows[:SHOWN].tolist()))}"
+    table = [{"row": int(p), **{c: jsonable(v) for c, v in data.frame.iloc[int(p)][chosen].items()}} for p in rows[:20]]
+    return Check("no_overlap", PASSED if passed else FAILED, metric="overlap_rate", dataset=data.name,
+                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
+                 details={"overlapping": len(rows), "rows": len(data), "reference": reference.name,
+                          "columns": chosen, "table": table})
+
+
+# ---------------------------------------------------------------- label leakage
+
+
+def _bins(values: pd.Series) -> np.ndarray:
+    """At most LEAKAGE_BINS groups: quantile bins for numbers, the most frequent categories otherwise.
+    Missing values form a group of their own."""
+    if is_numeric(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = numbers[~np.isnan(numbers)]
+        if not len(present):
+            return np.zeros(len(numbers), dtype=np.intp)
+        edges = np.unique(np.quantile(present, np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1]))
+        groups = np.searchsorted(edges, numbers, side="right")
+        groups[np.isnan(numbers)] = len(edges) + 1
+        return groups
+    codes, uniques = pd.factorize(values)
+    if len(uniques) >= LEAKAGE_BINS:  # an identifier-like column: keep the frequent categories only
+        top = np.argsort(-np.bincount(codes[codes >= 0], minlength=len(uniques)))[:LEAKAGE_BINS - 1]
+        remap = np.full(len(uniques), LEAKAGE_BINS - 1)
+        remap[top] = np.arange(len(top))
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    return np.where(codes >= 0, codes, LEAKAGE_BINS).astype(np.intp)
+
+
+def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """ROC AUC of scoring each group by its positive rate, from per-group counts (ties count half)."""
+    total_pos, total_neg = positive.sum(), negative.sum()
+    if not total_pos or not total_neg:
+        return float("nan")
+    rate = positive / np.maximum(positive + negative, 1)
+    order = np.argsort(rate, kind="stable")
+    rate, positive, negative = rate[order], positive[order], negative[order]
+    _, start = np.unique(rate, return_index=True)
+    pos_g, neg_g = np.add.reduceat(positive, start), np.add.reduceat(negative, start)
+    above = total_pos - np.cumsum(pos_g)
+    return float((neg_g * (above + 0.5 * pos_g)).sum() / (total_pos * total_neg))
+
+
+def predictive_power(groups: np.ndarray, y: np.ndarray, regression: bool) -> float:
+    """How well a feature's groups alone predict ``y``: ROC AUC (mean one-vs-rest for several classes)
+    of the groups' class rates, or for a numeric target the correlation ratio (share of variance
+    the group means explain). 0.5 / 0 is no information; 1 predicts perfectly."""
+    size = int(groups.max()) + 1
+    if regression:
+        counts = np.bincount(groups, minlength=size)
+        means = np.bincount(groups, weights=y, minlength=size) / np.maximum(counts, 1)
+        total = ((y - y.mean()) ** 2).sum()
+        return float((counts * (means - y.mean()) ** 2).sum() / total) if total else float("nan")
+    classes, codes = np.unique(y, return_inverse=True)
+    table = np.bincount(groups * len(classes) + codes, minlength=size * len(classes)).reshape(size, len(classes))
+    columns = [1] if len(classes) == 2 else range(len(classes))
+    aucs = [_auc(table[:, k], table.sum(axis=1) - table[:, k]) for k in columns]
+    return float(np.nanmean(aucs)) if not all(np.isnan(aucs)) else float("nan")
+
+
+def label_leakage(data: Dataset, max_score: Limit = 0.95, target: str | None = None,
+                  columns: Iterable[str] | None = None) -> Check:
+    """No single feature may predict the target almost perfectly on its own (score <= ``max_score``).
+
+    The score is the ROC AUC of the feature's quantile bins (or categories) for a class target and
+    the correlation ratio for a numeric target with many values; estimated on the seeded sample.
+    """
+    if (empty := _empty("no_label_leakage", "single_feature_score", data)) is not None:
+        return empty
+    column = _target(data, target, "no_label_leakage")
+    stats = profile(data)
+    features = _columns(data, columns, [c for c in data.frame.columns if c != column], "a feature column")
+    sample = stats.sample_frame([*features, column])
+    sample = sample[sample[column].notna()]
+    y = sample[column].to_numpy()
+    regression = is_numeric(sample[column]) and y.dtype.kind == "f" and len(np.unique(y)) > LEAKAGE_BINS
+    rows = []
+    for feature in features:
+        limit = _limit(max_score, feature, 0.95)
+        score = predictive_power(_bins(sample[feature]), y, regression) if limit is not None else float("nan")
+        judged = limit is not None and not np.isnan(score)
+        rows.append({"column": feature, "score": score if judged else None, "limit": limit,
+                     "outcome": (FAILED if score > limit else PASSED) if judged else "skipped"})
+    measure = "correlation ratio" if regression else "ROC AUC"
+    return _summarise("no_label_leakage", "single_feature_score", data, rows, "score",
+                      lambda r: f"{r['column']} alone predicts '{column}' with {measure} {r['score']:.4f} "
+                                f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g}",
+                      target=column, score=measure, sample_rows=SAMPLE_ROWS)
+
+
+# ---------------------------------------------------------------- the mixin
+
+
+class DataQualityGates(Recorder):
+    """``mlgate.schema`` and the data quality helpers: ``no_missing``, ``no_outliers``, ``no_skew``,
+    ``class_balance``, ``no_duplicates``, ``no_constant_columns``, ``no_unseen_categories``,
+    ``no_label_leakage``, ``no_overlap``. Datasets are names (``"holdout"``), Datasets or DataFrames."""
+
+    def schema(self, dataset: DataArg, schema: schemas.SchemaSpec, *, reference: DataArg = "reference",
+               max_cases: int = 1000) -> list[Check]:
+        """Validate lazily against a pandera DataFrameSchema, DataFrameModel, YAML/JSON file (relative
+        to the project root) or ``"infer"`` (columns, dtypes and nullability of ``reference``)."""
+        __tracebackhide__ = True
+        ref = self._data(reference) if isinstance(schema, str) and schema == "infer" else None
+        return self.record(schema_check(self._data(dataset), schema, self.settings, ref, max_cases=max_cases))
+
+    def no_missing(self, dataset: DataArg = "holdout", max_rate: Limit = 0.0, *,
+                   columns: Iterable[str] | None = None) -> list[Check]:
+        """At most ``max_rate`` missing values per column (default 0)."""
+        __tracebackhide__ = True
+        return self.record(missing(self._data(dataset), max_rate, columns))
+
+    def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: Limit = 0.01, *,
+                    k: float | None = None, columns: Iterable[str] | None = None) -> list[Check]:
+        """At most ``max_rate`` (default 1%) values beyond the ``iqr`` or ``zscore`` fences per numeric column."""
+        __tracebackhide__ = True
+        return self.record(outliers(self._data(dataset), method, max_rate, k, columns))
+
+    def no_skew(self, dataset: DataArg = "holdout", max_abs: Limit = 2.0, *,
+                columns: Iterable[str] | None = None) -> list[Check]:
+        """Absolute skewness at most ``max_abs`` (default 2) per numeric column."""
+        __tracebackhide__ = True
+        return self.record(skew(self._data(dataset), max_abs, columns))
+
+    def class_balance(self, dataset: DataArg = "holdout", min_share: Limit = 0.05, *,
+                      target: str | None = None) -> list[Check]:
+        """Each target class at least ``min_share`` (default 5%) of the rows."""
+        __tracebackhide__ = True
+        return self.record(class_balance(self._data(dataset), min_share, target))
+
+    def no_duplicates(self, dataset: DataArg = "holdout", max_rate: float = 0.0, *,
+                      columns: Iterable[str] | None = None) -> list[Check]:
+        """At most ``max_rate`` rows repeating an earlier row (default 0)."""
+        __tracebackhide__ = True
+        return self.record(duplicates(self._data(dataset), max_rate, columns))
+
+    def no_constant_columns(self, dataset: DataArg = "holdout", *,
+                            columns: Iterable[str] | None = None) -> list[Check]:
+        """Every column holds at least two distinct values."""
+        __tracebackhide__ = True
+        return self.record(constant_columns(self._data(dataset), columns))
+
+    def no_unseen_categories(self, dataset: DataArg = "holdout", reference: DataArg = "reference",
+                             max_rate: Limit = 0.0, *, columns: Iterable[str] | None = None) -> list[Check]:
+        """At most ``max_rate`` rows per categorical column with a value never seen in ``reference``."""
+        __tracebackhide__ = True
+        return self.record(unseen_categories(self._data(dataset), self._data(reference), max_rate, columns))
+
+    def no_label_leakage(self, dataset: DataArg = "reference", max_score: Limit = 0.95, *,
+                         target: str | None = None, columns: Iterable[str] | None = None) -> list[Check]:
+        """No single feature predicts the target with a score above ``max_score`` (default 0.95)."""
+        __tracebackhide__ = True
+        return self.record(label_leakage(self._data(dataset), max_score, target, columns))
+
+    def no_overlap(self, dataset: DataArg = "holdout", reference: DataArg = "reference", max_rate: float = 0.0, *,
+                   columns: Iterable[str] | None = None) -> list[Check]:
+        """At most ``max_rate`` rows of ``dataset`` also present in ``reference`` (default 0)."""
+        __tracebackhide__ = True
+        return self.record(overlap(self._data(dataset), self._data(reference), max_rate, columns))
+
+    def _data(self, data: DataArg) -> Dataset:
+        if isinstance(data, pd.DataFrame):
+            return Dataset("frame", data, self.settings.target if self.settings.target in data.columns else None)
+        return self.dataset(data)

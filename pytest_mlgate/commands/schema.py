@@ -1,0 +1,47 @@
+"""``mlgate schema infer DATA [-o schema.yaml]``: write a starting pandera schema from a dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate.errors import MlgateError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("schema", help="pandera schemas for data quality gates",
+                                   description="Work with the pandera schemas used by mlgate.schema().")
+    actions = parser.add_subparsers(title="schema commands", metavar="ACTION", required=True)
+    infer = actions.add_parser("infer", help="infer a schema from a CSV or Parquet file (pandera's inference)",
+                               description="Write pandera's inferred schema of DATA (columns, dtypes, "
+                                           "nullability, value ranges) as a starting point to edit.")
+    infer.add_argument("data", type=Path, metavar="DATA", help="a .csv or .parquet dataset")
+    infer.add_argument("-o", "--output", type=Path, default=None, metavar="PATH",
+                       help="write here (.yaml, .yml or .json) instead of printing YAML")
+    infer.set_defaults(run=run_infer)
+
+
+def run_infer(args: argparse.Namespace) -> int:
+    from pytest_mlgate.artifacts import DATASET_SUFFIXES, describe_error, load_dataset
+    from pytest_mlgate.checks.schemas import infer, to_text
+
+    if not args.data.is_file():
+        raise MlgateError(f"{args.data}: file not found")
+    try:
+        frame = load_dataset(args.data)
+    except Exception as exc:  # a corrupt or non-tabular file raises anything
+        raise describe_error("schema infer", args.data, exc) from None
+    if frame is None:
+        raise MlgateError(f"{args.data}: not a tabular file (supported: {', '.join(DATASET_SUFFIXES)})")
+    output = args.output
+    if output is not None and output.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise MlgateError(f"--output {output}: use a .yaml, .yml or .json file name")
+    text = to_text(infer(frame), output)
+    if output is None:
+        print(text, end="")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}: {len(frame.columns)} columns inferred from {len(frame)} rows of {args.data}")
+    return 0
