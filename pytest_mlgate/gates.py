@@ -1,9 +1,11 @@
 """The ``mlgate`` fixture's class: the recorder core plus every family of gate checks."""
 
+from pytest_mlgate.checks.compliance import ComplianceGates
 from pytest_mlgate.checks.data_quality import DataQualityGates
+from pytest_mlgate.checks.explainability import ExplainabilityGates
 from pytest_mlgate.checks.fairness import FairnessGates
 from pytest_mlgate.checks.performance import PerformanceGates
 
 
-class MlGate(PerformanceGates, FairnessGates, DataQualityGates):
+class MlGate(PerformanceGates, FairnessGates, DataQualityGates, ExplainabilityGates, ComplianceGates):
     """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""
