@@ -76,8 +76,8 @@ class GateProject:
     def gates(self, source: str) -> None:
         self.pytester.makepyfile(test_gates=source)
 
-    def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "no:cacheprovider", *args)
+    def run(self, *args: str, **kwargs) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "no:cacheprovider", *args, **kwargs)
 
     def run_subprocess(self, *args: str) -> pytest.RunResult:
         return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)

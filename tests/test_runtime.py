@@ -277,7 +277,7 @@ def test_interrupt():
 def test_never_runs(mlgate):
     mlgate.at_least("accuracy", 0.1)
 """)
-    result = project.run()
+    result = project.run(no_reraise_ctrlc=True)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert project.decision["decision"] == "rejected"
     assert project.decision["reasons"][0].startswith("run incomplete")
