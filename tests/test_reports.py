@@ -300,7 +300,10 @@ def test_gate_run_writes_markdown_html_and_step_summary(project, status: str, mo
     assert summary.read_text() == "earlier\n\n" + md
     page = parse_html((project.path / "reports" / "gate.html").read_text())
     assert page.get_element_by_id("decision").text_content() == status.upper()
-    assert "roc_auc@holdout" in page.get_element_by_id("gates").text_content()
+    check = project.decision["gates"][0]["checks"][0]
+    gates_text = page.get_element_by_id("gates").text_content()
+    assert check["message"] in gates_text and f"{check['candidate']:.4g}" in gates_text
+    assert project.decision["artifacts"]["candidate"]["sha256"] in page.get_element_by_id("artifacts").text_content()
     result.stdout.fnmatch_lines([f"mlgate markdown: *summary.md", f"mlgate html: *gate.html"])
     # A stored decision re-renders to the same files.
     stored = str(project.path / "reports" / "mlgate-decision.json")
