@@ -50,7 +50,7 @@ def approve(log: AuditLog, settings: Settings, *, model: str, candidate: str, ga
     key = os.environ.get(KEY_ENV)
     if key:
         approval["signature"] = signature(approval, key)
-    log.append("approval", model=model, **approval)
+    log.append("approval", approval, model=model)
     return approval
 
 

@@ -53,8 +53,8 @@ class AuditLog:
         self.path = Path(path)
         self.lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
 
-    def append(self, event: str, model: str | None = None, **data: Any) -> dict[str, Any]:
-        """Append one entry under the lock and return it."""
+    def append(self, event: str, data: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+        """Append one entry (``data`` must be JSON-able) under the lock and return it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
             last = self._last_entry()

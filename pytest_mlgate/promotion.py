@@ -37,7 +37,7 @@ def review_approvals(settings: Settings, gates: list[GateResult],
 def record_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """Append a decision record (all gates and checks) to the audit log; returns the entry."""
     body = {k: v for k, v in record.items() if k not in ("outputs", "audit", "promotion")}
-    return open_log(settings).append("decision", model=record.get("model"), **body)
+    return open_log(settings).append("decision", body, model=record.get("model"))
 
 
 def promote(settings: Settings, record: dict[str, Any], alias: str, *, by: str, reason: str) -> dict[str, Any]:
@@ -89,10 +89,67 @@ def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
     outcome: dict[str, Any] = {}
     try:
         outcome["audit"] = record_decision(settings, record)["seq"]
-        if settings.promote:
-            event = promote(settings, record, settings.promote, by=actor(),
-                            reason=f"gate run approved ({record.get('git_commit') or 'no git commit'})")
-            outcome["promotion"] = event
+        if settings.promote and record.get("decision") not in PROMOTABLE:
+            outcome["refused"] = f"{record.get('model')}@{settings.promote} not moved: the decision is {record.get('decision')}"
+        elif settings.promote:
+            outcome["promotion"] = promote(settings, record, settings.promote, by=actor(),
+                                           reason=f"gate run approved ({record.get('git_commit') or 'no git commit'})")
     except MlgateError as exc:
         outcome["error"] = str(exc)
     return outcome
+
+
+def session_approvals(settings: Settings, gates: list[GateResult]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Approvals for a gate run: bound to the candidate's current sha256 (none if it cannot be read)."""
+    from pytest_mlgate.artifacts import locate
+
+    if not settings.candidate:
+        return {}, []
+    try:
+        sha256 = locate("candidate", settings.candidate, settings).sha256
+    except MlgateError:
+        return {}, []
+    return review_approvals(settings, gates, sha256)
+
+
+def owner_of(settings: Settings) -> str | None:
+    """The configured owner, else the owner recorded in the registry for the model."""
+    if settings.owner or not settings.model:
+        return settings.owner
+    registry = open_registry(settings, audit=False)
+    if settings.model not in registry.models():
+        return None
+    return registry.index(settings.model).get("owner")
+
+
+def start_session(settings: Settings) -> dict[str, Any] | None:
+    """Run the training trigger if configured; an error is returned, not raised (the run fails closed)."""
+    if not settings.section("training"):
+        return None
+    from pytest_mlgate.training import maybe_train
+
+    try:
+        return maybe_train(settings, open_registry(settings))
+    except MlgateError as exc:
+        return {"status": "error", "error": str(exc)}
+
+
+def summary_lines(record: dict[str, Any]) -> list[str]:
+    """Terminal lines about training, the audit entry and promotion of a finished run."""
+    lines = []
+    training = record.get("training")
+    if training:
+        lines.append(f"mlgate training: {training['status']}"
+                     + (f" ({training['version']})" if training.get("version") else "")
+                     + (f": {training['error']}" if training.get("error") else ""))
+    lifecycle = record.get("lifecycle") or {}
+    if "audit" in lifecycle:
+        lines.append(f"mlgate audit: decision appended as entry {lifecycle['audit']}")
+    event = lifecycle.get("promotion")
+    if event:
+        lines.append(f"mlgate promoted {record.get('model')}@{event['alias']}: {event['from'] or 'none'} -> {event['to']}")
+    if "refused" in lifecycle:
+        lines.append(f"mlgate promotion refused: {lifecycle['refused']}")
+    if "error" in lifecycle:
+        lines.append(f"mlgate error: {lifecycle['error']}")
+    return lines

@@ -218,7 +218,7 @@ class Registry:
 
     def _log(self, event: str, name: str, **data: Any) -> None:
         if self.audit is not None:
-            self.audit.append(event, model=name, **data)
+            self.audit.append(event, data, model=name)
 
 
 def alias_stack(index: dict[str, Any], alias: str) -> list[str]:

@@ -1,0 +1,66 @@
+"""``mlgate audit verify|show [--model NAME]``: check and read the audit log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from pytest_mlgate.commands._project import add_config, settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("audit", help="verify or show the hash-chained audit log",
+                                   description="The append-only audit log ([tool.mlgate] audit).")
+    commands = parser.add_subparsers(title="audit commands", metavar="ACTION", required=True)
+    verify = commands.add_parser("verify", help="check the hash chain; exit 1 and say where when tampered")
+    verify.set_defaults(run=run_verify)
+    show = commands.add_parser("show", help="print the history readably")
+    show.add_argument("--model", default=None, help="only entries of this model")
+    show.add_argument("--json", action="store_true", help="print the raw entries (JSON Lines)")
+    show.set_defaults(run=run_show)
+    for sub in (verify, show):
+        add_config(sub)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from pytest_mlgate.audit import open_log
+
+    log = open_log(settings(args))
+    result = log.verify()
+    for problem in result.problems:
+        print(f"{log.path}: {problem}")
+    if not result.ok:
+        print(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
+        return 1
+    print(f"audit log OK: {result.entries} entries, head {result.head}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from pytest_mlgate.audit import open_log
+
+    for entry in open_log(settings(args)).find(model=args.model):
+        print(json.dumps(entry, sort_keys=True) if args.json else describe(entry))
+    return 0
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One readable line for an audit entry."""
+    data = entry.get("data") or {}
+    event = entry.get("event")
+    if event == "decision":
+        counts = " ".join(f"{k}={v}" for k, v in sorted((data.get("counts") or {}).items()))
+        sha = ((data.get("artifacts") or {}).get("candidate") or {}).get("sha256") or "?"
+        text = f"{data.get('decision')} ({data.get('stage')}) candidate {sha[:12]} owner {data.get('owner')} {counts}"
+        if data.get("reasons"):
+            text += f": {data['reasons'][0]}" + (f" (+{len(data['reasons']) - 1} more)" if len(data["reasons"]) > 1 else "")
+    elif event == "register":
+        text = f"{data.get('version')} sha256 {str(data.get('sha256'))[:12]} owner {data.get('owner')} by {data.get('by')}"
+    elif event == "approval":
+        text = f"{data.get('gate')} for {str(data.get('candidate'))[:12]} by {data.get('by')}: {data.get('reason')}"
+    elif "alias" in data:
+        text = f"{data['alias']}: {data.get('from') or 'none'} -> {data.get('to')} by {data.get('by')}: {data.get('reason')}"
+    else:
+        text = json.dumps(data, sort_keys=True)[:200]
+    return f"{entry.get('seq'):>5}  {entry.get('at')}  {event:<9} {entry.get('model') or '-'}  {text}"
