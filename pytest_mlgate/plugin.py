@@ -198,6 +198,7 @@ class GateSession:
         self.failed_nodes: dict[str, str] = {}
         self.collect_errors: list[str] = []
         self.record: dict[str, Any] | None = None
+        self.training: dict[str, Any] | None = None
         self._workspace: Workspace | None = None
 
     @property
@@ -220,6 +221,13 @@ class GateSession:
     @pytest.hookimpl(trylast=True)
     def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
         return artifacts.load_dataset(path)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.active and not hasattr(self.config, "workerinput"):
+            from pytest_mlgate.promotion import start_session
+
+            self.training = start_session(self.settings)
 
     # -- collection
 
@@ -280,11 +288,14 @@ class GateSession:
         if not self.active or hasattr(self.config, "workerinput"):
             return
         from pytest_mlgate.decision import decide
+        from pytest_mlgate.promotion import session_approvals
 
         gates = self._gates()
-        decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)))
+        approved, ignored = session_approvals(self.settings, gates)
+        decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)), approved_gates=approved)
         session.exitstatus = _exit_status(decision.status, int(exitstatus), self.settings.review_exit_code)
-        self.record = self._write(decision, int(session.exitstatus))
+        self.record = self._write(decision, int(session.exitstatus), ignored)
+        session.exitstatus = self.record["exit_status"]
         self.config.hook.pytest_mlgate_decision(decision=decision, record=self.record, config=self.config)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -300,6 +311,10 @@ class GateSession:
         terminalreporter.write_line(lines[-1], **{color: True, "bold": True})
         for name, path in self.record.get("outputs", {}).items():
             terminalreporter.write_line(f"mlgate {name}: {path}")
+        from pytest_mlgate.promotion import summary_lines as lifecycle_lines
+
+        for line in lifecycle_lines(self.record):
+            terminalreporter.write_line(line)
 
     # -- helpers
 
@@ -311,6 +326,8 @@ class GateSession:
         return ordered + [g for n, g in self.results.items() if n not in self.order]
 
     def _interrupted(self, session: pytest.Session, exitstatus: int) -> str | None:
+        if self.training and self.training.get("error"):
+            return f"training failed: {self.training['error']}"
         if self.collect_errors:
             return f"collection errors in {', '.join(self.collect_errors)}"
         if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
@@ -322,15 +339,20 @@ class GateSession:
             return f"{len(missing)} gate(s) did not run, e.g. {missing[0]}"
         return None
 
-    def _write(self, decision: Any, exit_status: int) -> dict[str, Any]:
+    def _write(self, decision: Any, exit_status: int, ignored: list[dict[str, Any]]) -> dict[str, Any]:
+        from pytest_mlgate.promotion import after_decision, owner_of
         from pytest_mlgate.records import decision_record, git_commit, write_atomic, write_json
         from pytest_mlgate.reports import html, junit, markdown
 
         s = self.settings
         record = decision_record(
-            decision, model=s.model, owner=s.owner, stage=s.stage, exit_status=exit_status,
+            decision, model=s.model, owner=owner_of(s), stage=s.stage, exit_status=exit_status,
             artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
             commit=git_commit(s.root))
+        record.update(approvals_ignored=ignored, training=self.training)
+        record["lifecycle"] = after_decision(s, record)  # audit entry and --mlgate-promote
+        if record["lifecycle"].get("error") and exit_status == 0:
+            record["exit_status"] = 1
         outputs = {"decision": s.path(s.decision)}
         for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):
             if getattr(s, name):
