@@ -34,16 +34,22 @@ def gates_for(status: str) -> list[GateResult]:
                        "drift@current", "failed" if drift_bad else "passed", kind="drift",
                        threshold="<= 0.1", message="income drifted: KS 0.31 > 0.1" if drift_bad else "",
                        details={"method": "ks", "table": [
+                           {"feature": "debt", "statistic": 0.02, "p_value": 0.6, "effect_value": 0.01,
+                            "drifted": False, "outcome": "stable"},
                            {"feature": "income", "statistic": 0.31 if drift_bad else 0.03, "p_value": 1e-5,
-                            "drifted": drift_bad},
-                           {"feature": "debt", "statistic": 0.02, "p_value": 0.6, "drifted": False}]})]),
+                            "effect_value": 0.4 if drift_bad else 0.02, "drifted": drift_bad,
+                            "outcome": "drifted" if drift_bad else "stable"},
+                           {"feature": "region", "rows": 3, "outcome": "too_small"}]})]),
         GateResult("gates/test_g.py::test_parity", "failed" if parity_bad else "passed", severity="review",
                    message="selection_rate ratio 0.7 < 0.8" if parity_bad else "", checks=[Check(
                        "selection_rate[sex]", "failed" if parity_bad else "passed", "selection_rate",
                        candidate=0.7 if parity_bad else 0.9, threshold=">= 0.8", kind="fairness",
                        message="selection_rate ratio 0.7 < 0.8 (groups f 0.3, m 0.43)" if parity_bad else "",
-                       details={"table": [{"group": "f", "selection_rate": 0.3, "ratio": 0.7 if parity_bad else 0.9},
-                                          {"group": "m", "selection_rate": 0.43, "ratio": 1.0}]})]),
+                       details={"table": [
+                           {"group": "f", "rows": 990, "selection_rate": 0.3 if parity_bad else 0.39,
+                            "selection_rate_ci": [0.27, 0.33] if parity_bad else [0.36, 0.42], "status": "judged"},
+                           {"group": "m", "rows": 1010, "selection_rate": 0.43, "selection_rate_ci": [0.4, 0.46],
+                            "status": "judged"}]})]),
         GateResult("gates/test_g.py::test_importance", "passed", checks=[Check(
             "importance", kind="explainability", details={"table": [
                 {"feature": "income", "importance": 0.5}, {"feature": "debt", "importance": 0.3}]})]),
@@ -162,8 +168,19 @@ def test_html_shows_decision_owner_charts_checks_and_hashes(record: dict) -> Non
     comparison = doc.get_element_by_id("comparison")
     assert len(comparison.xpath(".//line[@class='whisker']")) == 1  # only the regression check has a CI
     assert "Δ 0.02 [0.011, 0.029]" in comparison.text_content()
-    drift_bars = doc.get_element_by_id("drift").xpath(".//rect[@class='bar']")
-    assert [bar.get("fill") for bar in drift_bars][0] == ("#d64545" if record["decision"] == "rejected" else "#2f6fdf")
+    drift = doc.get_element_by_id("drift")
+    assert drift.xpath(".//svg/title")[0].text == "drift@current: effect_value by feature"
+    labels = [t.text for t in drift.xpath(".//svg/text[@text-anchor='end']")]
+    fills = [bar.get("fill") for bar in drift.xpath(".//rect[@class='bar']")]
+    if record["decision"] == "rejected":  # the drifted feature first, in red; the untestable one has no bar
+        assert labels == ["income", "debt"] and fills == ["#d64545", "#2f6fdf"]
+    else:
+        assert labels == ["debt", "income"] and fills == ["#2f6fdf", "#2f6fdf"]
+    assert "too_small" in drift.text_content()  # the untestable feature is still in the table
+    fairness = doc.get_element_by_id("fairness")
+    assert fairness.xpath(".//svg/title")[0].text == "selection_rate[sex]: selection_rate by group"
+    assert len(fairness.xpath(".//line[@class='whisker']")) == 2
+    assert "0.43 [0.4, 0.46]" in fairness.text_content()
     assert HASH in doc.get_element_by_id("artifacts").text_content()
     assert "ef" * 32 in doc.get_element_by_id("artifacts").text_content()
     gates = doc.get_element_by_id("gates")

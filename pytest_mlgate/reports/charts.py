@@ -34,6 +34,7 @@ class Bar:
     label: str
     value: float
     failed: bool = False
+    ci: tuple[float, float] | None = None
 
 
 def _svg(kind: str, title: str, height: int, body: list[str]) -> str:
@@ -119,8 +120,8 @@ def _delta(row: Comparison, y: float, lo: float, hi: float, reach: float) -> lis
 
 def bar_chart(kind: str, title: str, bars: list[Bar], unit: str = "") -> str:
     """Horizontal bars for one value per row (negative values grow left of the zero line)."""
-    lo, hi = LABEL, WIDTH - 70.0
-    rng = _scale([b.value for b in bars])
+    lo, hi = LABEL, WIDTH - (170.0 if any(b.ci for b in bars) else 70.0)
+    rng = _scale([v for b in bars for v in (b.value, *(b.ci or ()))])
     zero = _x(0.0, rng, lo, hi)
     height = TOP + ROW * len(bars) + 10
     body = [_text(lo, 14, title + (f" ({unit})" if unit else ""), cls="small")]
@@ -131,6 +132,13 @@ def bar_chart(kind: str, title: str, bars: list[Bar], unit: str = "") -> str:
         body.append(_text(LABEL - 8, y + ROW - 9, _label(bar.label), anchor="end", cls="bad" if bar.failed else ""))
         body.append(f'<rect class="bar" x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{ROW - 6}" '
                     f'fill="{fill}"><title>{escape(f"{bar.label}: {number(bar.value)}")}</title></rect>')
-        body.append(_text(max(x0, x1) + 4, y + ROW - 9, number(bar.value)))
+        text_x = max(x0, x1)
+        if bar.ci is not None:
+            a, b = (_x(v, rng, lo, hi) for v in bar.ci)
+            body.append(f'<line class="whisker" x1="{a:.1f}" y1="{y + ROW / 2:.1f}" x2="{b:.1f}" y2="{y + ROW / 2:.1f}" '
+                        'stroke="#1f2328" stroke-width="1.5"/>')
+            text_x = max(text_x, a, b)
+        body.append(_text(text_x + 4, y + ROW - 9, number(bar.value)
+                          + (f" [{number(bar.ci[0])}, {number(bar.ci[1])}]" if bar.ci else "")))
     body.append(f'<line class="zero" x1="{zero:.1f}" y1="{TOP}" x2="{zero:.1f}" y2="{height - 10}" stroke="#555"/>')
     return _svg(kind, title, height, body)

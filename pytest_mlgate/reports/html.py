@@ -19,16 +19,18 @@ from pytest_mlgate.reports.table import number, short_gate
 
 MAX_CHART_ROWS = 60
 BAD = ("failed", "error")
+COUNTS = ("rows", "rank", "n", "count", "support")
 # Sections drawn from check tables: (kind, title, preferred label columns, preferred value columns).
 FAMILIES = (
     ("drift", "Drift per feature", ("feature", "column", "name"),
-     ("statistic", "distance", "psi", "score", "p_value")),
+     ("effect_value", "statistic", "distance", "psi", "score", "p_value")),
     ("fairness", "Fairness per group", ("group", "value", "name"),
-     ("ratio", "selection_rate", "rate", "metric", "value", "difference")),
+     ("selection_rate", "accuracy", "true_positive_rate", "false_positive_rate", "recall", "ratio", "rate",
+      "metric", "value", "difference")),
     ("explainability", "Feature importance", ("feature", "name"),
      ("importance", "mean_abs_shap", "shap", "weight", "value")),
-    ("staging", "Staging latency", ("probe", "name", "batch_size", "percentile", "stage"),
-     ("p95_ms", "p99_ms", "latency_ms", "p50_ms", "ms", "seconds", "value")),
+    ("staging", "Staging latency", ("probe", "name", "batch", "batch_size", "le_ms", "percentile", "stage"),
+     ("p95_ms", "p99_ms", "latency_ms", "p50_ms", "ms", "requests", "seconds", "value")),
 )
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """
@@ -133,25 +135,29 @@ def _comparisons(record: dict[str, Any]) -> str:
 
 
 def _pick(table: list[dict[str, Any]], preferred: tuple[str, ...], numeric: bool) -> str | None:
-    """The first preferred (else any) column whose values are all numbers (or, for labels, present)."""
+    """The column to chart: the first preferred one that fits, else the first other one that does.
+
+    A value column fits when every present value is a number (rows without one get no bar); a label
+    column fits when every row has it and it is not purely numeric. Counts are never a fallback value.
+    """
     columns = list(dict.fromkeys(k for row in table for k in row))
 
     def fits(column: str) -> bool:
         values = [row.get(column) for row in table]
         if numeric:
-            return all(_num(v) is not None for v in values)
+            present = [v for v in values if v is not None]
+            return bool(present) and all(_num(v) is not None for v in present)
         return all(v is not None for v in values) and not all(_num(v) is not None for v in values)
 
-    for column in (*[c for c in preferred if c in columns], *columns):
-        if fits(column):
-            return column
-    if not numeric:
+    others = [c for c in columns if c not in preferred and not (numeric and c in COUNTS)]
+    found = next((c for c in (*[c for c in preferred if c in columns], *others) if fits(c)), None)
+    if found is None and not numeric:
         return next((c for c in preferred if c in columns), None)
-    return None
+    return found
 
 
 def _row_failed(row: dict[str, Any]) -> bool:
-    return row.get("outcome") in BAD or row.get("failed") is True or row.get("drifted") is True \
+    return row.get("outcome") in (*BAD, "drifted") or row.get("failed") is True or row.get("drifted") is True \
         or row.get("passed") is False
 
 
@@ -163,8 +169,8 @@ def _family(record: dict[str, Any], kind: str, title: str, labels: tuple[str, ..
     parts = []
     plain = []
     for gate, check in checks:
-        table = (check.get("details") or {}).get("table")
-        if isinstance(table, list) and table and all(isinstance(r, dict) for r in table):
+        table = _table_of(check)
+        if table:
             parts.append(_table_chart(kind, gate, check, table, labels, values))
         elif _num(check.get("candidate")) is not None:
             plain.append(Bar(f"{short_gate(gate['gate'])}: {check['name']}", _num(check["candidate"]),
@@ -173,6 +179,17 @@ def _family(record: dict[str, Any], kind: str, title: str, labels: tuple[str, ..
         shown, note = _capped(plain)
         parts.insert(0, bar_chart(kind, f"{title}: candidate value per check", shown) + note)
     return f'<section id="{kind}"><h2>{escape(title)}</h2>' + "".join(parts) + "</section>"
+
+
+def _table_of(check: dict[str, Any]) -> list[dict[str, Any]]:
+    table = (check.get("details") or {}).get("table")
+    return table if isinstance(table, list) and table and all(isinstance(r, dict) for r in table) else []
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(_num(v) is not None for v in value):
+        return float(value[0]), float(value[1])
+    return None
 
 
 def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: list[dict[str, Any]],
@@ -184,9 +201,11 @@ def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: 
         head += f'<p class="muted">{escape(check["message"])}</p>'
     chart = ""
     if value is not None:
-        bars = [Bar(str(row.get(label, i)) if label else str(i), float(row[value]), _row_failed(row))
-                for i, row in enumerate(table)]
-        shown, note = _capped(bars)
+        # A "<value>_ci" column ([low, high]) becomes whiskers, as fairness tables carry.
+        bars = [Bar(str(row.get(label, i)) if label else str(i), float(row[value]), _row_failed(row),
+                    _interval(row.get(f"{value}_ci")))
+                for i, row in enumerate(table) if _num(row.get(value)) is not None]
+        shown, note = _capped(sorted(bars, key=lambda b: not b.failed))
         chart = bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown) + note
     return head + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
 
@@ -243,6 +262,10 @@ def _gate(index: int, gate: dict[str, Any]) -> str:
             body += (f'<p class="muted">{escape(check["name"])}: '
                      + escape(", ".join(f"{k}={number(v) if isinstance(v, float) else v}" for k, v in details.items()))
                      + "</p>")
+        table = _table_of(check)
+        if table:
+            body += (f"<details><summary>{escape(check['name'])}: table ({len(table)} rows)</summary>"
+                     f"{_html_table(table)}</details>")
     classes = "gate " + ("bad" if bad else "") + ("" if attention else " ok")
     return (f'<details class="{classes.strip()}" id="gate-{index}"{" open" if bad else ""}>' + summary + body
             + "</details>")
