@@ -7,10 +7,11 @@ from html import escape
 
 from pytest_mlgate.reports.table import number
 
-WIDTH = 760
-LABEL = 230
+WIDTH = 820
+LABEL = 270
 ROW = 24
 TOP = 26
+MIN_DELTA_SPAN = 0.02
 CANDIDATE, BASELINE, BAD, NEUTRAL = "#2f6fdf", "#9aa5b1", "#d64545", "#3f9c5a"
 
 
@@ -49,8 +50,9 @@ def _text(x: float, y: float, text: str, anchor: str = "start", cls: str = "") -
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{escape(text)}</text>'
 
 
-def _label(text: str, limit: int = 34) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _label(text: str, limit: int = 40) -> str:
+    """Long labels keep their end, which tells rows apart (``…_by_region: recall[region=east]``)."""
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
 def _scale(values: list[float]) -> tuple[float, float]:
@@ -69,13 +71,15 @@ def comparison_chart(rows: list[Comparison], title: str = "Candidate vs baseline
     """Paired bars (candidate, baseline) per metric, and the delta with its CI whisker beside them.
 
     Bars have a scale per row (metrics differ in range); deltas share a scale per ``group`` (the
-    metric), so a larger drop looks larger. The numbers are printed on every row.
+    metric), so a larger drop looks larger, and span at least ±2% of the baseline so that a tiny
+    difference looks tiny. The numbers are printed on every row.
     """
-    reach: dict[str | None, float] = {}
+    reach: dict[str | int, float] = {}
     for row in rows:
         key = row.group if row.group is not None else id(row)
-        reach[key] = max(reach.get(key, 0.0), *(abs(v) for v in (row.delta or 0.0, *(row.ci or ()))))
-    bars_lo, bars_hi, delta_lo, delta_hi = LABEL, 470.0, 520.0, WIDTH - 20.0
+        points = (row.delta or 0.0, *(row.ci or ()), MIN_DELTA_SPAN * abs(row.baseline or 0.0))
+        reach[key] = max(reach.get(key, 0.0), *(abs(v) for v in points))
+    bars_lo, bars_hi, delta_lo, delta_hi = LABEL, 500.0, 560.0, WIDTH - 20.0
     height = TOP + ROW * 2 * len(rows) + 10
     body = [_text(bars_lo, 14, "■ candidate", cls="cand"), _text(bars_lo + 100, 14, "■ baseline", cls="base"),
             _text((delta_lo + delta_hi) / 2, 14, "delta (CI)", anchor="middle")]
