@@ -29,26 +29,27 @@ NAME_PATTERNS: dict[str, str] = {
     "address": r"street|address|postcode|zip_?code",
     "ip_address": r"^ip(_?addr(ess)?)?$",
 }
+# Most specific first: a value matching several kinds counts as the first (an SSN is not a phone number).
 VALUE_PATTERNS: dict[str, str] = {
     "email": r"[\w.+-]+@[\w-]+(\.[\w-]+)+",
-    "phone": r"\+?\(?\d{1,4}\)?[\s.-]?\(?\d{2,4}\)?([\s.-]?\d{2,4}){2,3}",
     "national_id": r"\d{3}-\d{2}-\d{4}|[A-Z]{2}\d{6}[A-D]|\d{2}[01]\d[0-3]\d{5,7}",
-    "person_name": r"[A-Z][a-z]+(-[A-Z][a-z]+)?\s[A-Z][a-z]+(-[A-Z][a-z]+)?",
     "ip_address": r"(\d{1,3}\.){3}\d{1,3}",
+    "person_name": r"[A-Z][a-z]+(-[A-Z][a-z]+)?\s[A-Z][a-z]+(-[A-Z][a-z]+)?",
+    # 7 to 15 digits with the usual separators, but not an ISO date
+    "phone": r"(?!\d{4}-\d{2}-\d{2}$)(?=(\D*\d){7,15}\D*$)\+?\(?\d[\d\s().-]{5,}\d",
 }
 DEFAULT_REQUIRED = ("owner", "intended_use", "risk_level", "training_data")
 ALIASES = {"risk": "risk_level", "training_data_description": "training_data"}
 
 
-def _compiled(patterns: Mapping[str, str], flags: int = 0) -> dict[str, re.Pattern[str]]:
-    return {k: re.compile(v, flags) for k, v in patterns.items()}
+NAME_RX = {kind: re.compile(pattern) for kind, pattern in NAME_PATTERNS.items()}
 
 
 def scan_column(name: str, values: Any, *, min_share: float = 0.5, sample: int = 1000, seed: int = 0
                 ) -> dict[str, Any]:
     """What about one column looks like a personal identifier: its name, and the share of values matching."""
     lowered = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
-    by_name = [kind for kind, rx in _compiled(NAME_PATTERNS).items() if rx.search(lowered)]
+    by_name = [kind for kind, rx in NAME_RX.items() if rx.search(lowered)]
     row: dict[str, Any] = {"column": str(name), "name_match": ", ".join(by_name) or None,
                            "value_match": None, "share": 0.0}
     import pandas as pd
@@ -61,7 +62,7 @@ def scan_column(name: str, values: Any, *, min_share: float = 0.5, sample: int =
         series = series.sample(sample, random_state=seed)
     text = series.astype(str).str.strip()
     if len(text):
-        shares = {kind: float(text.str.fullmatch(rx.pattern).mean()) for kind, rx in _compiled(VALUE_PATTERNS).items()}
+        shares = {kind: float(text.str.fullmatch(pattern).mean()) for kind, pattern in VALUE_PATTERNS.items()}
         kind, share = max(shares.items(), key=lambda item: item[1])
         if share >= min_share:
             row["value_match"], row["share"] = kind, share
