@@ -102,10 +102,13 @@ def _failed(data: Dataset, source: str, cases: pd.DataFrame, max_cases: int) -> 
     counts = cases.groupby(["column", "check"], sort=False, dropna=False).size()
     failed_checks = [{"column": jsonable(c), "check": jsonable(k), "cases": int(n)} for (c, k), n in counts.items()]
     table = [{k: jsonable(v) for k, v in row.items()} for row in cases.head(max_cases).to_dict("records")]
-    shown = "; ".join(_case(row) for row in table[:SHOWN_CASES])
-    more = f"; +{len(cases) - SHOWN_CASES} more in the report" if len(cases) > SHOWN_CASES else ""
+    firsts = cases.drop_duplicates(["column", "check"]).head(SHOWN_CASES)
+    shown = "; ".join(f"{_case({k: jsonable(v) for k, v in row.items()})} ({int(counts[(row['column'], row['check'])])} "
+                      f"case{'s' if counts[(row['column'], row['check'])] > 1 else ''})"
+                      for row in firsts.to_dict("records"))
+    more = f"; +{len(counts) - SHOWN_CASES} more check(s)" if len(counts) > SHOWN_CASES else ""
     message = (f"dataset '{data.name}' fails schema {source}: {len(counts)} check(s) failed, "
-               f"{len(cases)} failure case(s): {shown}{more}")
+               f"{len(cases)} failure case(s): {shown}{more}; all cases in the report")
     return Check("schema", FAILED, metric="schema_failures", dataset=data.name, candidate=float(len(cases)),
                  threshold="== 0", kind="data_quality", message=message,
                  details={"schema": source, "rows": len(data), "failed_checks": failed_checks,
