@@ -38,7 +38,7 @@ def profile(data: Dataset) -> Profile:
     """The dataset's cached column statistics (rebuilt if its frame was replaced)."""
     found = _PROFILES.get(data)
     if found is None or found.frame is not data.frame:
-        found = _PROFILES[data] = Profile(data.frame)
+        found = _PROFILES[data] = Profile(data.frame, sample_rows=SAMPLE_ROWS)
     return found
 
 
