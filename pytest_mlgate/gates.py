@@ -2,10 +2,12 @@
 
 from pytest_mlgate.checks.compliance import ComplianceGates
 from pytest_mlgate.checks.data_quality import DataQualityGates
+from pytest_mlgate.checks.drift import DriftGates
 from pytest_mlgate.checks.explainability import ExplainabilityGates
 from pytest_mlgate.checks.fairness import FairnessGates
 from pytest_mlgate.checks.performance import PerformanceGates
 
 
-class MlGate(PerformanceGates, FairnessGates, DataQualityGates, ExplainabilityGates, ComplianceGates):
+class MlGate(PerformanceGates, FairnessGates, DataQualityGates, ExplainabilityGates, ComplianceGates,
+            DriftGates):
     """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""
