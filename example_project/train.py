@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from data import CATEGORICAL, NUMERIC, TARGET, credit_frame
+from registry_data import register_production
 
 HERE = Path(__file__).parent
 FEATURES = NUMERIC + CATEGORICAL
@@ -59,6 +60,7 @@ def main() -> None:
         model.fit(train[FEATURES], train[TARGET])
         sio.dump(model, models / f"{name}.skops")
         print(f"trained {name}: models/{name}.skops")
+    register_production(HERE)  # the baseline is served from the registry: registry:credit-risk@production
 
 
 if __name__ == "__main__":
