@@ -70,7 +70,7 @@ def make_record(status: str, gates: list[GateResult] | None = None) -> dict:
                                  "sha256": HASH, "version": None}},
         datasets={"holdout": {"name": "holdout", "path": "/p/data/h.csv", "sha256": "cd" * 32, "rows": 2000,
                               "columns": 7, "schema_sha256": "ef" * 32}},
-        started="2026-11-27T06:00:00+00:00", commit="0123456789abcdef")
+        started="2026-11-27T06:00:00+00:00", commit="0123456789abcdef") | {"lifecycle": {"audit": 7}}
 
 
 @pytest.fixture(params=STATUSES)
@@ -95,6 +95,7 @@ def test_markdown_puts_decision_first_then_failing_gates_with_numbers(record: di
     first = text.splitlines()[0]
     assert first.startswith("## ") and f"**{record['decision'].upper()}**" in first and "`credit-risk`" in first
     assert "owner: risk-ml@example.org" in text and "`0123456789ab`" in text
+    assert "\naudit: 7\n" in text
     table_rows = [line for line in text.splitlines() if line.startswith("| test_")]
     assert len(table_rows) == 6
     if record["decision"] == "approved":
@@ -182,6 +183,7 @@ def test_html_shows_decision_owner_charts_checks_and_hashes(record: dict) -> Non
     assert len(fairness.xpath(".//line[@class='whisker']")) == 2
     assert "0.43 [0.4, 0.46]" in fairness.text_content()
     assert HASH in doc.get_element_by_id("artifacts").text_content()
+    assert '{"audit": 7}' in doc.get_element_by_id("artifacts").text_content()
     assert "ef" * 32 in doc.get_element_by_id("artifacts").text_content()
     gates = doc.get_element_by_id("gates")
     assert len(gates.xpath(".//details[contains(@class, 'gate')]")) == 6

@@ -20,6 +20,8 @@ from pytest_mlgate.reports.table import number, short_gate
 MAX_CHART_ROWS = 60
 BAD = ("failed", "error")
 COUNTS = ("rows", "rank", "n", "count", "support")
+# What else the run recorded (audit entry, promotion, training, ignored approvals), shown as JSON.
+RUN_KEYS = ("lifecycle", "approvals_used", "approvals_ignored", "training")
 # Sections drawn from check tables: (kind, title, preferred label columns, preferred value columns).
 FAMILIES = (
     ("drift", "Drift per feature", ("feature", "column", "name"),
@@ -289,4 +291,7 @@ def _artifacts(record: dict[str, Any]) -> str:
             datasets, ["name", "path", "rows", "columns", "sha256", "schema_sha256"], hashes=("sha256", "schema_sha256"))
     if not artifacts and not datasets:
         out += "<p>No artifacts recorded.</p>"
+    run = [{"item": key, "value": record[key]} for key in RUN_KEYS if record.get(key)]
+    if run:
+        out += "<h3>Audit, approvals and lifecycle</h3>" + _html_table(run)
     return out + "</section>"

@@ -47,6 +47,9 @@ def header(record: dict[str, Any]) -> list[str]:
         lines.append("**Why:**")
         lines.extend(f"- {cell(reason)}" for reason in record["reasons"])
         lines.append("")
+    lifecycle = record.get("lifecycle") or {}
+    if lifecycle:
+        lines.extend([" · ".join(f"{k}: {cell(v)}" for k, v in lifecycle.items()), ""])
     for approval in record.get("approvals_used", []):
         lines.append(f"- approved by {cell(approval.get('by'))}: {cell(approval.get('gate'))} "
                      f"({cell(approval.get('reason', ''))})")
