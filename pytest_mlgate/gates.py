@@ -6,8 +6,9 @@ from pytest_mlgate.checks.drift import DriftGates
 from pytest_mlgate.checks.explainability import ExplainabilityGates
 from pytest_mlgate.checks.fairness import FairnessGates
 from pytest_mlgate.checks.performance import PerformanceGates
+from pytest_mlgate.checks.staging import StagingGates
 
 
 class MlGate(PerformanceGates, FairnessGates, DataQualityGates, ExplainabilityGates, ComplianceGates,
-            DriftGates):
+             DriftGates, StagingGates):
     """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""

@@ -18,8 +18,11 @@ from pytest_mlgate.decision import SEVERITIES, GateResult
 from pytest_mlgate.errors import ConfigError, MlgateError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pytest_mlgate.evaluation import Dataset, ModelUnderTest
     from pytest_mlgate.gates import MlGate
+    from pytest_mlgate.staging import StagingServer
     from pytest_mlgate.workspace import Workspace
 
 STATE = pytest.StashKey["GateSession"]()
@@ -177,6 +180,16 @@ def mlgate(request: pytest.FixtureRequest, mlgate_workspace: Workspace) -> MlGat
     recorder = MlGate(request.node.nodeid, mlgate_workspace)
     request.node.stash[RECORDER] = recorder
     return recorder
+
+
+@pytest.fixture(scope="session")
+def staging(mlgate_workspace: Workspace) -> Iterator[StagingServer]:
+    """The candidate served by ``[tool.mlgate.staging] command`` on a free 127.0.0.1 port, healthy;
+    stopped with its child processes at the end of the session (also on failure or interrupt)."""
+    from pytest_mlgate.staging import serve_candidate
+
+    with serve_candidate(mlgate_workspace) as server:
+        yield server
 
 
 # ---------------------------------------------------------------- the gate session

@@ -1,0 +1,636 @@
+"""Staging: serve the candidate with the user's own command, load-test it and probe it with bad input.
+
+Everything here talks to 127.0.0.1 only and stops whatever it started. The server contract is
+small: ``GET <health>`` answers 200 once the model is loaded, and ``POST <predict>`` takes
+``{"rows": [{feature: value, ...}, ...]}``. httpx, psutil and the server are the ``staging``
+extra; this module is imported only by the gates that use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import gc
+import json
+import math
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pytest_mlgate.errors import ConfigError, MlgateError
+
+try:
+    import httpx
+    import psutil
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise MlgateError(f"staging gates need the staging extra ({exc.name} is missing): "
+                      "pip install 'pytest-mlgate[staging]'") from None
+
+if TYPE_CHECKING:
+    from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+    from pytest_mlgate.workspace import Workspace
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+UNSEEN = "__mlgate_unseen__"
+HISTOGRAM_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class StagingConfig:
+    """``[tool.mlgate.staging]``: how to start the server and the default size of a load run."""
+
+    command: str | list[str] | None = None
+    health: str = "/health"
+    predict: str = "/predict"
+    startup_timeout: float = 60.0
+    shutdown_timeout: float = 5.0
+    request_timeout: float = 10.0
+    requests: int = 300
+    concurrency: int = 8
+    duration: float = 30.0
+    rate: float | None = None
+
+
+def _positive(kind: type) -> Any:
+    def parse(key: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or \
+                (kind is int and value != int(value)):
+            word = "a positive integer" if kind is int else "a positive number"
+            raise ConfigError(f"mlgate config: [tool.mlgate.staging] key '{key}' must be {word}, got {value!r}")
+        return kind(value)
+    return parse
+
+
+def _path(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ConfigError(f"mlgate config: [tool.mlgate.staging] key '{key}' must be a URL path "
+                          f"starting with '/', got {value!r}")
+    return value
+
+
+def _command(key: str, value: Any) -> str | list[str]:
+    ok = (isinstance(value, str) and value.strip()) or \
+        (isinstance(value, list) and value and all(isinstance(v, str) for v in value))
+    if not ok:
+        raise ConfigError(f"mlgate config: [tool.mlgate.staging] key '{key}' must be a command string "
+                          f"or a list of arguments, got {value!r}")
+    text = value if isinstance(value, str) else " ".join(value)
+    if "{port}" not in text:
+        raise ConfigError(f"mlgate config: [tool.mlgate.staging] key '{key}' must contain the {{port}} "
+                          f"placeholder (and usually {{model}}), got {value!r}")
+    return value
+
+
+PARSERS = {
+    "command": _command, "health": _path, "predict": _path,
+    "startup_timeout": _positive(float), "shutdown_timeout": _positive(float),
+    "request_timeout": _positive(float), "requests": _positive(int), "concurrency": _positive(int),
+    "duration": _positive(float), "rate": _positive(float),
+}
+
+
+def staging_config(section: Mapping[str, Any]) -> StagingConfig:
+    """Validate ``[tool.mlgate.staging]``; every bad key is a ConfigError naming it."""
+    unknown = sorted(set(section) - set(PARSERS))
+    if unknown:
+        raise ConfigError(f"mlgate config: [tool.mlgate.staging] unknown key '{unknown[0]}' "
+                          f"(known: {', '.join(PARSERS)})")
+    return StagingConfig(**{key: PARSERS[key](key, value) for key, value in section.items()})
+
+
+# ---------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _argv(command: str | list[str], model: Path, port: int) -> list[str]:
+    tokens = shlex.split(command) if isinstance(command, str) else list(command)
+    return [t.replace("{model}", str(model)).replace("{port}", str(port)) for t in tokens]
+
+
+class StagingServer:
+    """A running serving process on 127.0.0.1 with a small HTTP client; stop() ends its process group."""
+
+    def __init__(self, config: StagingConfig, model: Path, cwd: Path, port: int | None = None):
+        if config.command is None:
+            raise MlgateError("staging: no serving command configured ([tool.mlgate.staging] command, "
+                              "with {model} and {port} placeholders)")
+        self.config = config
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.argv = _argv(config.command, model, self.port)
+        fd, log = tempfile.mkstemp(prefix="mlgate-staging-", suffix=".log")
+        self.log = Path(log)
+        env = {**os.environ, "MLGATE_MODEL": str(model), "MLGATE_PORT": str(self.port)}
+        try:
+            self.process = subprocess.Popen(self.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fd,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            self.log.unlink(missing_ok=True)
+            raise MlgateError(f"staging: cannot start {self.argv[0]!r}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        self._tree: list[psutil.Process] = []
+        self.client = httpx.Client(base_url=self.url, timeout=config.request_timeout)
+        atexit.register(self.stop)
+
+    def __repr__(self) -> str:
+        return f"<StagingServer {self.url} pid {self.pid}>"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_healthy(self) -> None:
+        """Poll the health path until it answers 200; otherwise stop and raise with the output's tail."""
+        deadline = time.monotonic() + self.config.startup_timeout
+        while True:
+            if not self.running:
+                self._fail(f"exited with code {self.process.returncode} before becoming healthy")
+            if self.healthy(timeout=1.0):
+                return
+            if time.monotonic() > deadline:
+                self._fail(f"did not become healthy on {self.url}{self.config.health} within "
+                           f"{self.config.startup_timeout:g}s")
+            self._remember_tree()
+            time.sleep(0.1)
+
+    def healthy(self, timeout: float = 2.0) -> bool:
+        """Whether the process runs and its health path answers 200."""
+        if not self.running:
+            return False
+        try:
+            return self.client.get(self.config.health, timeout=timeout).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.post(path, **kwargs)
+
+    def predict(self, rows: list[dict[str, Any]]) -> httpx.Response:
+        """POST ``{"rows": rows}`` to the predict path."""
+        return self.client.post(self.config.predict, json={"rows": rows})
+
+    def tail(self, lines: int = 8, width: int = 600) -> str:
+        """The last lines of the server's output, on one line."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return "(no output)"
+        last = [line.strip() for line in text.strip().splitlines()[-lines:] if line.strip()]
+        joined = " | ".join(last) or "(no output)"
+        return joined if len(joined) <= width else "…" + joined[-width:]
+
+    def tree(self) -> list[psutil.Process]:
+        """The server process and its children (as far as they still run)."""
+        self._remember_tree()
+        return [p for p in self._tree if p.is_running()]
+
+    def stop(self) -> None:
+        """Terminate the process group, then kill whatever of it is left; idempotent."""
+        atexit.unregister(self.stop)
+        self._remember_tree()
+        if self.running:
+            _signal_group(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(self.config.shutdown_timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.pid, signal.SIGKILL)
+                self.process.wait()
+        else:
+            self.process.wait()
+        for proc in self._tree[1:]:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(self._tree[1:], timeout=self.config.shutdown_timeout)
+        self.client.close()
+
+    def close(self) -> None:
+        """Stop the server and remove its output file."""
+        self.stop()
+        self.log.unlink(missing_ok=True)
+
+    def _remember_tree(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+            known = {p.pid for p in self._tree}
+            self._tree = (self._tree or [root]) + [c for c in root.children(recursive=True) if c.pid not in known]
+        except psutil.NoSuchProcess:
+            pass
+
+    def _fail(self, reason: str) -> None:
+        self.stop()
+        raise MlgateError(f"staging server {shlex.join(self.argv)!r} {reason}; output: {self.tail()}")
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def serve(config: StagingConfig, model: Path, cwd: Path) -> Iterator[StagingServer]:
+    """Start the server, wait until it is healthy, yield it, and always stop it."""
+    server = StagingServer(config, model, cwd)
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.close()
+
+
+@contextmanager
+def serve_candidate(workspace: Workspace) -> Iterator[StagingServer]:
+    """Serve the configured candidate artifact with ``[tool.mlgate.staging]`` command."""
+    from pytest_mlgate.artifacts import locate
+
+    settings = workspace.settings
+    config = staging_config(settings.section("staging"))
+    spec = workspace.model_spec("candidate")
+    if spec is None:
+        raise MlgateError("candidate: no model configured ([tool.mlgate] candidate or --mlgate-candidate)")
+    with serve(config, locate("candidate", spec, settings).path, settings.root) as server:
+        yield server
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+def feature_rows(model: Any, data: Dataset, role: str = "candidate", limit: int = 200) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows of the model's features as JSON-ready dicts."""
+    frame = data.features_for(model, role).head(limit)
+    return json.loads(frame.to_json(orient="records"))
+
+
+def bodies(rows: list[dict[str, Any]], batch: int = 1) -> list[bytes]:
+    """Request bodies of ``batch`` consecutive rows each."""
+    if not rows:
+        raise MlgateError("staging: no rows to send (the dataset is empty)")
+    return [json.dumps({"rows": [rows[(i + k) % len(rows)] for k in range(batch)]}).encode()
+            for i in range(0, len(rows), batch)]
+
+
+# ---------------------------------------------------------------- load generation
+
+
+@dataclass
+class LoadResult:
+    """What a load run measured: one latency per answered request, status counts, transport errors."""
+
+    latencies_ms: list[float]
+    statuses: dict[str, int]
+    transport_errors: dict[str, int]
+    elapsed_s: float
+    concurrency: int
+    rate: float | None = None
+    resources: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.statuses.values()) + sum(self.transport_errors.values())
+
+    @property
+    def ok(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s.startswith("2"))
+
+    @property
+    def error_rate(self) -> float:
+        return (self.sent - self.ok) / self.sent if self.sent else 1.0
+
+    @property
+    def throughput(self) -> float:
+        """Successful requests per second."""
+        return self.ok / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else math.inf
+
+    def histogram(self) -> list[dict[str, Any]]:
+        """Latency counts per bucket (``le_ms`` is the bucket's upper edge)."""
+        slots = np.searchsorted(HISTOGRAM_EDGES_MS, self.latencies_ms, side="left")
+        counts = np.bincount(slots, minlength=len(HISTOGRAM_EDGES_MS) + 1)
+        edges = [*(str(e) for e in HISTOGRAM_EDGES_MS), "inf"]
+        return [{"le_ms": e, "requests": int(n)} for e, n in zip(edges, counts) if n]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests": self.sent, "ok": self.ok, "elapsed_s": self.elapsed_s, "concurrency": self.concurrency,
+            "target_rate": self.rate, "throughput_rps": self.throughput, "error_rate": self.error_rate,
+            "p50_ms": self.percentile(50), "p95_ms": self.percentile(95), "p99_ms": self.percentile(99),
+            "statuses": dict(self.statuses), "transport_errors": dict(self.transport_errors), **self.resources,
+        }
+
+
+def _local(url: str) -> str:
+    host = httpx.URL(url).host
+    if host not in LOCAL_HOSTS:
+        raise MlgateError(f"staging: load and probes go to 127.0.0.1 only, not {host!r}")
+    return url
+
+
+def run_load(url: str, path: str, payloads: Sequence[bytes], *, requests: int, concurrency: int,
+             duration: float, rate: float | None = None, timeout: float = 10.0) -> LoadResult:
+    """POST ``payloads`` (cycled) to ``url + path`` from ``concurrency`` concurrent clients.
+
+    Stops after ``requests`` requests or ``duration`` seconds, whichever comes first; with
+    ``rate`` (requests/s) request i is not sent before ``i / rate`` seconds into the run.
+    """
+    if not payloads:
+        raise MlgateError("staging: no request bodies for the load run")
+    return asyncio.run(_load(_local(url), path, payloads, requests, concurrency, duration, rate, timeout))
+
+
+async def _load(url: str, path: str, payloads: Sequence[bytes], requests: int, concurrency: int,
+                duration: float, rate: float | None, timeout: float) -> LoadResult:
+    result = LoadResult([], {}, {}, 0.0, concurrency, rate)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"content-type": "application/json"}
+    counter = iter(range(requests))
+    start = time.perf_counter()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            if rate is not None:
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            if time.perf_counter() - start >= duration:
+                return
+            sent = time.perf_counter()
+            try:
+                response = await client.post(path, content=payloads[i % len(payloads)], headers=headers)
+            except httpx.HTTPError as exc:
+                name = type(exc).__name__
+                result.transport_errors[name] = result.transport_errors.get(name, 0) + 1
+                continue
+            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+            status = str(response.status_code)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
+class ResourceMonitor:
+    """Samples a process tree's resident memory in a thread; CPU from its CPU times over the run."""
+
+    def __init__(self, server: StagingServer, interval: float = 0.05):
+        self.server = server
+        self.interval = interval
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="mlgate-resources", daemon=True)
+
+    def __enter__(self) -> ResourceMonitor:
+        self._cpu0, self._t0 = self._cpu(), time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_percent = (self._cpu() - self._cpu0) / max(time.perf_counter() - self._t0, 1e-9) * 100
+
+    def result(self) -> dict[str, float]:
+        return {"server_peak_rss_mb": self.peak_rss / 2**20, "server_cpu_percent": self.cpu_percent}
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for proc in self.server.tree():
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    def _sample(self) -> None:
+        while True:
+            rss = 0
+            for proc in self.server.tree():
+                try:
+                    rss += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_rss = max(self.peak_rss, rss)
+            if self._stop.wait(self.interval):
+                return
+
+
+def load_test(server: StagingServer, payloads: Sequence[bytes], *, requests: int | None = None,
+              concurrency: int | None = None, duration: float | None = None,
+              rate: float | None = None) -> LoadResult:
+    """A bounded load run against the server's predict path, with the server's resource use."""
+    c = server.config
+    with ResourceMonitor(server) as monitor:
+        result = run_load(server.url, c.predict, payloads, requests=requests or c.requests,
+                          concurrency=concurrency or c.concurrency, duration=duration or c.duration,
+                          rate=rate if rate is not None else c.rate, timeout=c.request_timeout)
+    result.resources = monitor.result()
+    return result
+
+
+# ---------------------------------------------------------------- probes
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One malformed (or control) request and the answers that are acceptable."""
+
+    name: str
+    description: str
+    body: bytes | None
+    accept: tuple[str, ...] = ("4",)
+
+
+def probe_battery(row: dict[str, Any], categorical: Sequence[str], oversize_bytes: int = 2**20) -> list[Probe]:
+    """A valid control request, then the malformed ones; ``body`` None means not applicable."""
+    numeric = [k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    num = numeric[0] if numeric else None
+    cat = next((c for c in categorical if c in row), None)
+
+    def body(payload: Any) -> bytes:
+        return json.dumps(payload, allow_nan=True).encode()
+
+    def with_value(column: str | None, value: Any) -> bytes | None:
+        return None if column is None else body({"rows": [{**row, column: value}]})
+
+    first = next(iter(row), None)
+    big = body({"rows": [row] * (oversize_bytes // max(len(body(row)), 1) + 1)})
+    return [
+        Probe("valid", "a well-formed row (control)", body({"rows": [row]}), ("2",)),
+        Probe("missing_field", f"row without '{first}'", body({"rows": [{k: v for k, v in row.items() if k != first}]})),
+        Probe("wrong_type", f"'{num}' as a string", with_value(num, "not-a-number")),
+        Probe("null_value", f"'{num}' null", with_value(num, None)),
+        Probe("nan", f"'{num}' NaN", with_value(num, math.nan)),
+        Probe("infinity", f"'{num}' Infinity", with_value(num, math.inf)),
+        Probe("extreme_value", f"'{num}' 1e308", with_value(num, 1e308)),
+        Probe("unseen_category", f"'{cat}' = {UNSEEN!r}", with_value(cat, UNSEEN)),
+        Probe("empty_batch", "no rows", body({"rows": []})),
+        Probe("wrong_shape", "rows is a string", body({"rows": "x"})),
+        Probe("invalid_json", "a truncated JSON document", b'{"rows": [{'),
+        Probe("oversized_body", f"{len(big) / 2**20:.1f} MiB of rows", big),
+    ]
+
+
+def run_probes(server: StagingServer, probes: Sequence[Probe]) -> list[dict[str, Any]]:
+    """Send each probe; a probe passes when answered with an accepted status and the server stays up."""
+    table, down = [], None
+    for probe in probes:
+        row = {"probe": probe.name, "request": probe.description, "expect": "/".join(f"{a}xx" for a in probe.accept)}
+        if probe.body is None:
+            table.append({**row, "status": None, "server_up": None, "outcome": "not_applicable",
+                          "detail": "no column of that kind in the request row"})
+            continue
+        if down is not None:
+            table.append({**row, "status": None, "server_up": False, "outcome": "not_run",
+                          "detail": f"server down since probe '{down}'"})
+            continue
+        status, detail = _send(server, probe.body)
+        up = server.healthy()
+        ok = up and status is not None and str(status)[0] in probe.accept
+        if not up:
+            down = probe.name
+            code = server.process.poll()
+            detail = (detail + "; " if detail else "") + (
+                f"server exited with code {code}" if code is not None else "server stopped answering its health check")
+        table.append({**row, "status": status, "server_up": up, "outcome": "passed" if ok else "failed",
+                      "detail": detail})
+    return table
+
+
+def _send(server: StagingServer, body: bytes) -> tuple[int | None, str]:
+    try:
+        response = server.post(server.config.predict, content=body, headers={"content-type": "application/json"})
+    except httpx.HTTPError as exc:
+        return None, f"no answer: {type(exc).__name__}"
+    return response.status_code, response.text[:120].replace("\n", " ")
+
+
+# ---------------------------------------------------------------- in process
+
+
+def _features(model: ModelUnderTest, data: Dataset, rows: int) -> Any:
+    return data.features_for(model.model, model.role).head(rows)
+
+
+def predict_latency(model: ModelUnderTest, data: Dataset, batch: int, repeats: int = 50,
+                    warmup: int = 5) -> dict[str, float]:
+    """p50/p95/p99 milliseconds of ``model.predict`` on ``batch`` rows, after ``warmup`` calls."""
+    frame = _features(model, data, batch)
+    times = []
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        model.model.predict(frame)
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    p50, p95, p99 = np.percentile(times, [50, 95, 99])
+    return {"batch": len(frame), "repeats": repeats, "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99)}
+
+
+def memory_growth(model: ModelUnderTest, data: Dataset, repeats: int = 50, rows: int = 100) -> dict[str, float]:
+    """Python-heap memory still held after ``repeats`` predictions, measured with tracemalloc (MiB)."""
+    frame = _features(model, data, rows)
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        for _ in range(3):
+            model.model.predict(frame)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for _ in range(repeats):
+            model.model.predict(frame)
+        gc.collect()
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        if started:
+            tracemalloc.stop()
+    return {"repeats": repeats, "rows": len(frame), "growth_mb": (after - before) / 2**20,
+            "peak_mb": (peak - before) / 2**20}
+
+
+def flip_rate(model: ModelUnderTest, data: Dataset, noise: float = 0.01, rows: int = 2000,
+              seed: int = 0) -> tuple[float, list[dict[str, Any]]]:
+    """Share of predictions that change when numeric features get Gaussian noise of ``noise`` x std.
+
+    Returns the rate with all numeric features perturbed, and a table per perturbed feature.
+    """
+    frame = _features(model, data, rows)
+    numeric = [c for c in frame.columns if is_numeric(frame[c])]
+    rng = np.random.default_rng(seed)
+    clean = np.asarray(model.model.predict(frame))
+
+    def flips(columns: list[str]) -> float:
+        noisy = frame.copy()
+        for column in columns:
+            values = noisy[column].to_numpy(dtype=float)
+            noisy[column] = values + rng.normal(0, noise * (np.nanstd(values) or 1.0), len(values))
+        return float(np.mean(np.asarray(model.model.predict(noisy)) != clean))
+
+    table = [{"feature": c, "flip_rate": flips([c])} for c in numeric]
+    return (flips(numeric) if numeric else 0.0), table
+
+
+def input_behaviour(model: ModelUnderTest, data: Dataset, rows: int = 20) -> list[dict[str, Any]]:
+    """What the model does in process with NaN in each numeric feature and an unseen category."""
+    frame = _features(model, data, rows)
+    table = []
+    for column in frame.columns:
+        case, value = ("nan", math.nan) if is_numeric(frame[column]) else ("unseen_category", UNSEEN)
+        bad = frame.copy()
+        bad[column] = value
+        table.append({"feature": column, "case": case, **_behaviour(model.model, bad)})
+    return table
+
+
+def is_numeric(column: Any) -> bool:
+    """Numbers, not booleans."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return is_numeric_dtype(column) and not is_bool_dtype(column)
+
+
+def _behaviour(model: Any, frame: Any) -> dict[str, Any]:
+    try:
+        out = np.asarray(model.predict(frame))
+    except Exception as exc:  # the point is to see what the model does with bad input
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return {"result": "rejected", "detail": f"{type(exc).__name__}: {text}"[:160]}
+    finite = bool(np.all(np.isfinite(out))) if out.dtype.kind in "fc" else not any(v is None for v in out.ravel())
+    if not finite:
+        return {"result": "silent_nan", "detail": "returned missing or non-finite predictions"}
+    return {"result": "predicted", "detail": f"predictions {np.unique(out)[:5].tolist()}"}
