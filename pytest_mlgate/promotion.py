@@ -64,9 +64,17 @@ def promote(settings: Settings, record: dict[str, Any], alias: str, *, by: str, 
         if not path.is_file() or sha256_file(path) != sha256:
             raise MlgateError(f"promote: candidate {path} is gone or changed since the decision (sha256 {sha256})")
         entry = registry.register(model, path, owner=record.get("owner") or settings.owner, by=by,
-                                  metadata={"git_commit": record.get("git_commit"), "datasets": record.get("datasets")})
+                                  metadata=version_metadata(record))
     return registry.set_alias(model, alias, entry["version"], by=by, reason=reason, action="promote",
                               decision=status, sha256=sha256, approvals=record.get("approvals_used") or [])
+
+
+def version_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    """What a promoted version keeps from its decision: commit, dataset fingerprints, measured metrics."""
+    metrics = {f"{c['name']}": c["candidate"] for g in record.get("gates", []) for c in g.get("checks", [])
+               if c.get("candidate") is not None}
+    return {"git_commit": record.get("git_commit"), "datasets": record.get("datasets"), "metrics": metrics,
+            "decision": record.get("decision"), "decided": record.get("finished")}
 
 
 def redecide(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:

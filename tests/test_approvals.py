@@ -68,6 +68,9 @@ def test_approved_run_is_audited_and_promoted(project, monkeypatch):
     events = [(e["event"], e["data"].get("to") or e["data"].get("version") or e["data"].get("decision"))
               for e in audit(project).entries()]
     assert events == [("decision", "approved"), ("register", "v1"), ("promote", "v1")]
+    metadata = entry["metadata"]
+    assert metadata["decision"] == "approved" and metadata["datasets"]["holdout"]["rows"] == 2000
+    assert metadata["metrics"]["roc_auc@holdout"] > 0.6
     decision = audit(project).find("decision")[0]["data"]
     assert decision["owner"] == "risk-ml@example.org"
     assert [c["candidate"] > 0.6 for g in decision["gates"] for c in g["checks"]] == [True, True]
@@ -179,7 +182,9 @@ def test_registry_baseline_and_candidate_references_in_a_gate_run(project):
     reg.register("credit-risk", project.path / "strong.skops", owner="o")
     reg.register("credit-risk", project.path / "good.skops", owner="o")
     reg.set_alias("credit-risk", "production", "v1", by="me", reason="first")
-    project.configure(candidate="registry:credit-risk@v2", baseline="registry:credit-risk@production")
+    reg.register("credit-holdout", project.path / "holdout.csv", owner="data-team")
+    project.configure(candidate="registry:credit-risk@v2", baseline="registry:credit-risk@production",
+                      datasets='holdout = "registry:credit-holdout@v1"')
     project.gates("""
 def test_regression(mlgate):
     mlgate.no_regression("roc_auc", max_relative_drop=0.5)
@@ -187,6 +192,7 @@ def test_regression(mlgate):
     assert project.run().ret == 0
     artifacts = project.decision["artifacts"]
     assert (artifacts["candidate"]["version"], artifacts["baseline"]["version"]) == ("v2", "v1")
+    assert artifacts["holdout"]["version"] == "v1" and project.decision["datasets"]["holdout"]["rows"] == 2000
     tampered, _ = reg.artifact("credit-risk", "v1")
     tampered.chmod(0o644)
     tampered.write_bytes(b"not a model")
