@@ -176,3 +176,16 @@ def test_cli_register_list_show_rollback(tmp_path: Path, monkeypatch: pytest.Mon
     assert "no earlier version" in capsys.readouterr().err
     assert main(["registry", "show", "../etc"]) == 2
     assert "invalid model name '../etc'" in capsys.readouterr().err
+
+
+def test_escaping_reference_rejects_a_gate_run(project):
+    project.configure(candidate="registry:../x@production", baseline=None)
+    project.gates("""
+def test_auc(candidate, holdout):
+    assert candidate.metric("roc_auc", holdout) >= 0.5
+""")
+    result = project.run()
+    assert result.ret == 1
+    assert project.decision["decision"] == "rejected"
+    result.stdout.fnmatch_lines(["*registry: invalid model name '../x'*"])
+    assert not (project.path / ".mlgate" / "x").exists()
