@@ -351,7 +351,7 @@ document.body.setAttribute('data-probe', JSON.stringify({
 </script>"""
 
 
-def browser() -> str | None:
+def browser() -> str:
     found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     if found is None:
         if os.environ.get("MLGATE_REQUIRE_BROWSER"):
@@ -370,10 +370,9 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     binary = browser()
     record = make_record("rejected", gates_for("rejected") + many_checks(94))
     page = tmp_path / "gate.html"
-    page.write_text(html.render(record))
+    page.write_text(text := html.render(record))
     # The probe runs inline script, which the report's own CSP forbids: measure a copy without it.
     probe = tmp_path / "probe.html"
-    text = html.render(record)
     text = text.replace(f'<meta http-equiv="Content-Security-Policy" content="{html.CSP}">', "")
     probe.write_text(text.replace("</body>", PROBE + "</body>"))
     dom = run_browser(binary, tmp_path / "profile-1", "--dump-dom", probe.as_uri()).stdout
