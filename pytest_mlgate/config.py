@@ -97,6 +97,8 @@ KEYS: tuple[Key, ...] = (
     Key("baseline", _text, None, "production model to compare against (optional)"),
     Key("target", _text, None, "target column in the datasets"),
     Key("positive_label", _label, 1, "positive class label for binary metrics"),
+    Key("decision_threshold", _number(0.0, 1.0), None,
+        "binary labels from score >= threshold instead of the model's predict (one inference per model)"),
     Key("sensitive", _names, (), "sensitive attribute columns"),
     Key("datasets", _mapping, {}, "named datasets, NAME=PATH", repeatable=True),
     Key("sha256", _mapping, {}, "expected sha256 of an artifact, NAME=HEX", repeatable=True),
@@ -133,6 +135,7 @@ class Settings:
     baseline: str | None = None
     target: str | None = None
     positive_label: Any = 1
+    decision_threshold: float | None = None
     sensitive: tuple[str, ...] = ()
     datasets: dict[str, str] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)

@@ -84,16 +84,21 @@ class Dataset:
 class ModelUnderTest:
     """A loaded model in a role (``candidate``, ``baseline``) with cached, validated outputs.
 
-    ``predict`` and ``predict_proba`` run at most once per dataset; ``calls`` counts them.
+    ``predict`` and ``predict_proba`` run at most once per dataset; ``calls`` counts them. With a
+    ``threshold``, a binary classifier's labels come from ``score >= threshold`` and its
+    ``predict`` is never called.
     """
 
-    def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1):
+    def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1,
+                 threshold: float | None = None):
         self.role = role
         self.model = model
         self.artifact = artifact
         self.positive_label = positive_label
+        self.threshold = threshold
         self.calls: dict[tuple[str, str], int] = {}
         self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._values: dict[tuple[Any, int], float] = {}
 
     def __repr__(self) -> str:
         return f"<ModelUnderTest {self.role} {type(self.model).__name__}>"
@@ -121,7 +126,14 @@ class ModelUnderTest:
 
     def predict(self, data: Dataset) -> np.ndarray:
         """Labels (classifier) or values (regressor) for every row of ``data``."""
-        return self._cached("predict", data)
+        classes = self.classes
+        if self.threshold is None or classes is None or len(classes) != 2:
+            return self._cached("predict", data)
+        key = ("labels", id(data))
+        if key not in self._cache:
+            other = classes[0] if classes[1] == self.pos_label else classes[1]
+            self._cache[key] = np.where(self.score(data) >= self.threshold, self.pos_label, other)
+        return self._cache[key]
 
     def predict_proba(self, data: Dataset) -> np.ndarray:
         """Class probabilities, one column per class in ``classes``."""
@@ -156,15 +168,21 @@ class ModelUnderTest:
         Inside a gate, the value is recorded as an observed check unless ``observe`` is false.
         """
         spec = resolve(metric)
-        y, out = data.y, self.output(data, spec.needs)
-        if mask is not None:
-            y, out = y[mask], out[mask]
-        try:
-            value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
-        except ValueError as exc:
-            raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
+        key = (spec.fn, id(data))
+        if mask is not None or key not in self._values:
+            y, out = data.y, self.output(data, spec.needs)
+            if mask is not None:
+                y, out = y[mask], out[mask]
+            try:
+                value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
+            except ValueError as exc:
+                raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
+            if mask is not None:
+                return value
+            self._values[key] = value
+        value = self._values[key]
         record = observer.get()
-        if record is not None and observe and mask is None:
+        if record is not None and observe:
             record(self.role, spec.name, data.name, value)
         return value
 

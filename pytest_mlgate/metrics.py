@@ -44,8 +44,8 @@ def _sk(name: str) -> Callable[..., Any]:
 
 def _averaged(fn_name: str) -> Callable[..., float]:
     def compute(y, pred, pos_label=1, classes=None):
-        labels = np.union1d(np.unique(y), np.unique(pred))
-        if len(labels) <= 2:
+        binary = len(classes) <= 2 if classes is not None else len(np.union1d(np.unique(y), np.unique(pred))) <= 2
+        if binary:
             return _sk(fn_name)(y, pred, pos_label=pos_label, average="binary", zero_division=0)
         return _sk(fn_name)(y, pred, average="macro", zero_division=0)
     return compute

@@ -48,8 +48,10 @@ def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
 def _confusion(name: str, y: np.ndarray, outputs: list[np.ndarray], pos_label: Any,
                confidence: float, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
     n = len(y)
-    labels, codes = np.unique(np.concatenate([np.asarray(y), *map(np.asarray, outputs)]), return_inverse=True)
-    k = len(labels)
+    import pandas as pd
+
+    codes, labels = pd.factorize(np.concatenate([np.asarray(y), *map(np.asarray, outputs)]), sort=True)
+    labels, k = np.asarray(labels), len(labels)
     codes = codes.reshape(len(outputs) + 1, n)
     cell = codes[0]
     for row in codes[1:]:

@@ -94,7 +94,8 @@ class Workspace:
                               f"{', '.join(artifacts.MODEL_SUFFIXES)}; add a pytest_mlgate_load_model hook)")
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
-        return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label)
+        return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
+                              threshold=self.settings.decision_threshold)
 
     def _open_dataset(self, name: str) -> Dataset:
         spec = self.settings.datasets.get(name)

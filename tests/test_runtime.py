@@ -318,7 +318,7 @@ def test_projects_without_mlgate_config_are_untouched(pytester):
     pytester.makepyfile("def test_a():\n    assert True\n")
     result = pytester.runpytest()
     assert result.ret == 0
-    assert "mlgate" not in result.stdout.str()
+    assert "gate summary" not in result.stdout.str() and "mlgate decision" not in result.stdout.str()
     assert not (pytester.path / "reports").exists()
 
 
@@ -343,3 +343,18 @@ def test_auc(candidate, holdout, shadow):
     result = project.run()
     assert result.ret == 0
     assert (project.path / "hook.json").read_text() == '["approved", "approved"]'
+
+
+def test_decision_threshold_labels_from_scores_without_predict(project):
+    project.configure(candidate="strong.skops", baseline="good.skops", extra="decision_threshold = 0.7")
+    project.gates("""
+import numpy as np
+
+def test_labels(mlgate, candidate, holdout):
+    labels = candidate.predict(holdout)
+    assert np.array_equal(labels, np.where(candidate.score(holdout) >= 0.7, 1, 0))
+    mlgate.no_regression("f1", max_absolute_drop=0.5)
+    assert ("predict", "holdout") not in candidate.calls
+    assert candidate.calls == {("predict_proba", "holdout"): 1}
+""")
+    project.run().assert_outcomes(passed=1)

@@ -139,7 +139,8 @@ def regression(metric: str | Callable[..., float] | Metric, data: Dataset, candi
         sel = slice(None) if piece.mask is None else piece.mask
         y, c, b = y_all[sel], out_c[sel], out_b[sel]
         kwargs = {"pos_label": candidate.pos_label, "classes": candidate.classes}
-        value, base = spec(y, c, **kwargs), spec(y, b, **kwargs)
+        value = candidate.metric(spec, data, mask=piece.mask, observe=False)
+        base = baseline.metric(spec, data, mask=piece.mask, observe=False)
         low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, **kwargs)
         checks.append(_judge(name, spec, data, value, base, (low, high), method, level, n, criterion,
                              max_absolute_drop, max_relative_drop))
