@@ -79,20 +79,23 @@ def connect(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
 class PredictionLogger:
     """Wrap ``model`` so that every ``predict`` is logged to the SQLite file at ``path``.
 
-    The request path only times the call and queues a tuple; serialisation and batched inserts
-    happen in a writer thread. Call :meth:`close` (or use ``with``) to flush before exit.
+    The request path only times the call and queues a tuple; serialisation and inserts happen in
+    a writer thread, one transaction per ``flush_interval`` seconds (what a killed process can
+    lose). ``max_queue`` bounds memory: beyond it rows are dropped and counted in ``dropped``.
+    Call :meth:`close` (or use ``with``) to write the rest before exit.
     """
 
     def __init__(self, model: Any, path: str | Path, *, version: str | None = None,
-                 sha256: str | None = None, method: str = "predict", batch_size: int = 512,
+                 sha256: str | None = None, method: str = "predict", flush_interval: float = 0.1,
                  max_queue: int = 100_000):
         if not hasattr(model, method):
             raise MlgateError(f"prediction logger: {type(model).__name__} has no {method}()")
         self.model, self.path, self.version, self.sha256 = model, Path(path), version, sha256
-        self.method, self.batch_size = method, batch_size
+        self.method, self.flush_interval = method, flush_interval
         self.dropped = 0
         self._call = getattr(model, method)
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
+        self._wake = threading.Event()
         self._conn = connect(self.path, create=True)
         self._writer = threading.Thread(target=self._write_loop, name="mlgate-predlog", daemon=True)
         self._writer.start()
@@ -132,11 +135,13 @@ class PredictionLogger:
         """Block until everything queued so far is written (or ``timeout`` passes)."""
         deadline = time.monotonic() + timeout
         while self._queue.unfinished_tasks and time.monotonic() < deadline and self._writer.is_alive():
+            self._wake.set()
             time.sleep(0.002)
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread."""
         if self._writer.is_alive():
+            self._wake.set()
             self._queue.put(_STOP)
             self._writer.join()
         self._conn.close()
@@ -145,12 +150,16 @@ class PredictionLogger:
         try:
             self._queue.put_nowait(item)
         except queue.Full:  # never block or fail a prediction because the log is behind
-            self.dropped += 1
+            self.dropped += len(item[2])
 
     def _write_loop(self) -> None:
+        # One transaction per flush_interval, not per prediction: commits dominate the cost.
         while True:
             batch = [self._queue.get()]
-            while len(batch) < self.batch_size:
+            if batch[0] is not _STOP:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+            while True:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
@@ -181,12 +190,15 @@ class PredictionLogger:
         ids = _ids(request_id, records)
         outputs = _outputs(output, len(records))
         latency = seconds * 1000.0 / max(len(records), 1)
-        return [(rid, ts, self.version, self.sha256, json.dumps(rec, default=_plain), out, latency, error)
+        return [(rid, ts, self.version, self.sha256, _encode(rec), out, latency, error)
                 for rid, rec, out in zip(ids, records, outputs)]
 
 
 def _rows(features: Any) -> list[dict[str, Any]]:
-    return features.to_dict("records") if hasattr(features, "to_dict") else [dict(r) for r in features]
+    if hasattr(features, "columns"):  # ~40x faster than DataFrame.to_dict("records") on one row
+        columns = list(map(str, features.columns))
+        return [dict(zip(columns, values)) for values in features.to_numpy().tolist()]
+    return [dict(r) for r in features]
 
 
 def _ids(request_id: list[str] | None, records: list[Any]) -> list[str]:
@@ -197,15 +209,21 @@ def _outputs(output: Any, n: int) -> list[str | None]:
     if output is None:
         return [None] * n
     values = output.tolist() if hasattr(output, "tolist") else list(output)
-    return [json.dumps(v, default=_plain) for v in values]
+    return [_encode(v) for v in values]
 
 
 def _plain(value: Any) -> Any:
+    """JSON for what ``json`` does not know: numpy scalars, timestamps, pandas' missing values."""
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
     if hasattr(value, "item"):
         return value.item()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+_encode = json.JSONEncoder(default=_plain).encode
 
 
 # ---------------------------------------------------------------- reading windows
@@ -222,6 +240,8 @@ def parse_duration(text: str) -> float:
 def parse_time(text: str | float | datetime) -> float:
     """Unix seconds from an ISO 8601 time (UTC unless it says otherwise), a datetime or a number."""
     if isinstance(text, (int, float)):
+        return float(text)
+    if re.fullmatch(r"\d+(\.\d+)?", str(text)):
         return float(text)
     try:
         moment = text if isinstance(text, datetime) else datetime.fromisoformat(str(text))

@@ -137,7 +137,7 @@ WRITER = textwrap.dedent("""
         def predict(self, rows):
             return [r["x"] * 2 for r in rows]
 
-    logger = PredictionLogger(Model(), sys.argv[1], batch_size=64)
+    logger = PredictionLogger(Model(), sys.argv[1], flush_interval=0.01)
     i = 0
     while True:
         logger.predict([{"x": float(i), "text": "y" * 200}], request_id=f"r{i}", timestamp=1000.0 + i)
