@@ -98,7 +98,8 @@ def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
     try:
         outcome["audit"] = record_decision(settings, record)["seq"]
         if settings.promote and record.get("decision") not in PROMOTABLE:
-            outcome["refused"] = f"{record.get('model')}@{settings.promote} not moved: the decision is {record.get('decision')}"
+            outcome["refused"] = (f"{record.get('model')}@{settings.promote} not moved: "
+                                  f"the decision is {record.get('decision')}")
         elif settings.promote:
             outcome["promotion"] = promote(settings, record, settings.promote, by=actor(),
                                            reason=f"gate run approved ({record.get('git_commit') or 'no git commit'})")
@@ -155,7 +156,8 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
         lines.append(f"mlgate audit: decision appended as entry {lifecycle['audit']}")
     event = lifecycle.get("promotion")
     if event:
-        lines.append(f"mlgate promoted {record.get('model')}@{event['alias']}: {event['from'] or 'none'} -> {event['to']}")
+        lines.append(f"mlgate promoted {record.get('model')}@{event['alias']}: "
+                     f"{event['from'] or 'none'} -> {event['to']}")
     if "refused" in lifecycle:
         lines.append(f"mlgate promotion refused: {lifecycle['refused']}")
     if "error" in lifecycle:

@@ -74,7 +74,8 @@ def test_failed_training_rejects(project):
     result = project.run()
     assert result.ret == 1
     reasons = project.decision["reasons"]
-    assert reasons[0].startswith("run incomplete: training failed: training: command") and "exited 1: no GPU today" in reasons[0]
+    assert reasons[0].startswith("run incomplete: training failed: training: command")
+    assert "exited 1: no GPU today" in reasons[0]
 
 
 def test_training_config_is_validated(tmp_path: Path):

@@ -30,5 +30,6 @@ def run(args: argparse.Namespace) -> int:
     approval = approve(open_log(config), config, model=model_name(config, args.model),
                        candidate=args.candidate, gate=args.gate, by=args.by, reason=args.reason)
     signed = "signed" if "signature" in approval else "unsigned"
-    print(f"approved {approval['gate']} for {approval['model']} {approval['candidate'][:12]} by {approval['by']} ({signed})")
+    print(f"approved {approval['gate']} for {approval['model']} {approval['candidate'][:12]} "
+          f"by {approval['by']} ({signed})")
     return 0

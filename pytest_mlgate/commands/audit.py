@@ -53,14 +53,17 @@ def describe(entry: dict[str, Any]) -> str:
         counts = " ".join(f"{k}={v}" for k, v in sorted((data.get("counts") or {}).items()))
         sha = ((data.get("artifacts") or {}).get("candidate") or {}).get("sha256") or "?"
         text = f"{data.get('decision')} ({data.get('stage')}) candidate {sha[:12]} owner {data.get('owner')} {counts}"
-        if data.get("reasons"):
-            text += f": {data['reasons'][0]}" + (f" (+{len(data['reasons']) - 1} more)" if len(data["reasons"]) > 1 else "")
+        reasons = data.get("reasons") or []
+        if reasons:
+            text += f": {reasons[0]}" + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
     elif event == "register":
-        text = f"{data.get('version')} sha256 {str(data.get('sha256'))[:12]} owner {data.get('owner')} by {data.get('by')}"
+        text = (f"{data.get('version')} sha256 {str(data.get('sha256'))[:12]} owner {data.get('owner')} "
+                f"by {data.get('by')}")
     elif event == "approval":
         text = f"{data.get('gate')} for {str(data.get('candidate'))[:12]} by {data.get('by')}: {data.get('reason')}"
     elif "alias" in data:
-        text = f"{data['alias']}: {data.get('from') or 'none'} -> {data.get('to')} by {data.get('by')}: {data.get('reason')}"
+        text = (f"{data['alias']}: {data.get('from') or 'none'} -> {data.get('to')} "
+                f"by {data.get('by')}: {data.get('reason')}")
     else:
         text = json.dumps(data, sort_keys=True)[:200]
     return f"{entry.get('seq'):>5}  {entry.get('at')}  {event:<9} {entry.get('model') or '-'}  {text}"

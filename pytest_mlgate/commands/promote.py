@@ -46,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
         raise MlgateError(f"promote: audit log {log.path} fails verification ({check.problems[0]}); not promoting")
     record = redecide(config, latest_decision(log.find("decision", model=name), args.candidate))
     event = promote(config, record, args.alias, by=args.by or actor(), reason=args.reason)
-    print(f"promoted {name}@{event['alias']}: {event['from'] or 'none'} -> {event['to']} (decision {record['decision']})")
+    print(f"promoted {name}@{event['alias']}: {event['from'] or 'none'} -> {event['to']} "
+          f"(decision {record['decision']})")
     return 0
