@@ -144,7 +144,8 @@ def test_promotion_killed_at_random_points_leaves_registry_readable(registry: Re
         assert index["aliases"]["production"] in ("v1", "v2")
         assert len(index["history"]) > changes  # the worker was killed in the middle of promoting
         changes = len(index["history"])
-        assert [v["version"] for v in index["versions"]] == [f"v{n}" for n in range(1, len(index["versions"]) + 1)]
+        numbers = [int(v["version"][1:]) for v in index["versions"]]
+        assert numbers[:2] == [1, 2] and numbers == sorted(set(numbers))  # a killed registration skips a number
         for entry in index["versions"]:  # every listed version is complete and intact
             assert resolve_reference(f"registry:credit@{entry['version']}", settings)[1] == entry["version"]
         assert resolve_reference("registry:credit@production", settings)[1] in ("v1", "v2")
