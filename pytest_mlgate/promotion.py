@@ -105,6 +105,8 @@ def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
                                            reason=f"gate run approved ({record.get('git_commit') or 'no git commit'})")
     except MlgateError as exc:
         outcome["error"] = str(exc)
+    except OSError as exc:  # an unwritable audit log or registry, a lock held too long
+        outcome["error"] = f"{exc.filename or 'registry/audit'}: {exc.strerror or type(exc).__name__}"
     return outcome
 
 

@@ -211,3 +211,14 @@ def test_regression(mlgate):
 ])
 def test_gate_matching(approved, nodeid, match):
     assert gate_matches(approved, nodeid) is match
+
+
+def test_unwritable_audit_log_fails_an_approved_run(project):
+    setup(project)
+    (project.path / "audit-dir").mkdir()
+    path = project.path / "pyproject.toml"
+    path.write_text(path.read_text().replace("[tool.mlgate]\n", '[tool.mlgate]\naudit = "audit-dir"\n'))
+    result = project.run()
+    assert result.ret == 1
+    assert project.decision["decision"] == "approved" and project.decision["exit_status"] == 1
+    result.stdout.fnmatch_lines(["mlgate error: *audit-dir*"])
