@@ -36,7 +36,7 @@ def review_approvals(settings: Settings, gates: list[GateResult],
 
 def record_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """Append a decision record (all gates and checks) to the audit log; returns the entry."""
-    body = {k: v for k, v in record.items() if k not in ("outputs", "audit", "promotion")}
+    body = {k: v for k, v in record.items() if k not in ("outputs", "lifecycle")}
     return open_log(settings).append("decision", body, model=record.get("model"))
 
 
