@@ -328,6 +328,10 @@ class GateSession:
 
         for line in lifecycle_lines(self.record):
             terminalreporter.write_line(line)
+        from pytest_mlgate.monitor import summary_lines as monitor_lines
+
+        for line in monitor_lines(self.record.get("monitor")):
+            terminalreporter.write_line(line)
 
     # -- helpers
 
@@ -364,6 +368,10 @@ class GateSession:
             commit=git_commit(s.root))
         record.update(approvals_ignored=ignored, training=self.training)
         record["lifecycle"] = after_decision(s, record)  # audit entry and --mlgate-promote
+        from pytest_mlgate.monitor import after_run  # monitor stage: alerts and --mlgate-auto-rollback
+
+        record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
+            alert=alert, config=self.config))
         if record["lifecycle"].get("error") and exit_status == 0:
             record["exit_status"] = 1
         outputs = {"decision": s.path(s.decision)}

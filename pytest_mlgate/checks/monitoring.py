@@ -1,0 +1,173 @@
+"""Monitoring checks on a prediction-log window: latency, error rate, live metric, drift.
+
+Latency and error rate are measured here; the live metric and drift reuse the drift module's
+``concept_drift``, ``data_drift`` and ``prediction_drift`` on the window.
+
+The window is a dataset like any other (``current = "predlog:logs/predictions.sqlite?window=24h"``);
+it carries the log's own columns (:data:`pytest_mlgate.predlog.META`) next to the features, and the
+target where late labels arrived (``mlgate feedback add``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pytest_mlgate.checks.drift import DriftOptions, concept_drift, data_drift, prediction_drift
+from pytest_mlgate.decision import FAILED, PASSED, TOO_SMALL, Check
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.metrics import Metric
+from pytest_mlgate.predlog import META
+from pytest_mlgate.recording import Recorder
+
+KIND = "monitor"
+# Derived datasets live as long as their source: models cache predictions by dataset identity.
+_DERIVED: weakref.WeakKeyDictionary[Dataset, dict[str, Dataset]] = weakref.WeakKeyDictionary()
+
+
+def _log_column(data: Dataset, column: str) -> Any:
+    if column not in data.frame.columns:
+        raise MlgateError(f"dataset '{data.name}' has no '{column}' column: monitoring checks need a "
+                          "prediction-log window (predlog:PATH?window=24h)")
+    return data.frame[column]
+
+
+def _too_small(name: str, data: Dataset, n: int, min_size: int, what: str = "rows") -> Check:
+    return Check(name, TOO_SMALL, dataset=data.name, kind=KIND, details={"rows": n},
+                 message=f"{name}: {n} {what} in '{data.name}' < {min_size}, too small to judge")
+
+
+def latency(data: Dataset, limits: dict[str, float], *, min_size: int = 30) -> list[Check]:
+    """One check per percentile in ``limits`` (e.g. ``{"p95": 50.0}``, milliseconds) over logged latency."""
+    values = _log_column(data, "latency_ms").dropna().to_numpy(dtype=float)
+    percentiles = {name: _percentile(name) for name in limits}
+    if len(values) < min_size:
+        return [_too_small(f"latency_{name}", data, len(values), min_size) for name in limits]
+    measured = {name: float(np.percentile(values, q)) for name, q in percentiles.items()}
+    table = [{"percentile": p, "latency_ms": round(float(np.percentile(values, _percentile(p))), 4)}
+             for p in ("p50", "p90", "p95", "p99")]
+    checks = []
+    for name, limit in limits.items():
+        value, passed = measured[name], measured[name] <= limit
+        message = (f"latency {name} {value:.3g} ms {'<=' if passed else '>'} {limit:g} ms "
+                   f"over {len(values)} logged predictions")
+        checks.append(Check(f"latency_{name}", PASSED if passed else FAILED, metric=f"latency_{name}_ms",
+                            dataset=data.name, candidate=value, threshold=f"<= {limit:g} ms", message=message,
+                            kind=KIND, details={"rows": len(values), "max_ms": float(values.max()),
+                                                "table": table}))
+    return checks
+
+
+def _percentile(name: str) -> float:
+    try:
+        q = float(name.lstrip("p"))
+    except ValueError:
+        q = -1.0
+    if not name.startswith("p") or not 0 < q <= 100:
+        raise MlgateError(f"latency: percentile names look like p50, p95 or p99.9, got {name!r}")
+    return q
+
+
+def error_rate(data: Dataset, max_rate: float, *, min_size: int = 30, confidence: float = 0.95) -> Check:
+    """The share of logged predictions that raised must be at most ``max_rate``."""
+    from scipy.stats import binomtest
+
+    errors = _log_column(data, "error")
+    n, k = len(errors), int(errors.notna().sum())
+    if n < min_size:
+        return _too_small("error_rate", data, n, min_size, "logged predictions")
+    rate = k / n
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    passed = rate <= max_rate
+    kinds = errors.dropna().astype(str).str.split("(").str[0].value_counts().head(10)
+    return Check("error_rate", PASSED if passed else FAILED, metric="error_rate", dataset=data.name,
+                 candidate=rate, threshold=f"<= {max_rate:g}", ci=(float(ci.low), float(ci.high)), kind=KIND,
+                 message=(f"error rate {rate:.4g} ({k} of {n} predictions) {'<=' if passed else '>'} {max_rate:g}"),
+                 details={"rows": n, "errors": k,
+                          "table": [{"error": e, "count": int(c)} for e, c in kinds.items()]})
+
+
+def labelled(data: Dataset) -> Dataset:
+    """The rows of a window whose label has arrived, as a dataset of their own."""
+    if data.target is None:
+        raise MlgateError(f"dataset '{data.name}': no target column configured ([tool.mlgate] target)")
+    mask = _log_column(data, data.target).notna().to_numpy()
+
+    def build() -> Dataset:
+        frame = data.frame.loc[mask].reset_index(drop=True)
+        frame[data.target] = frame[data.target].infer_objects()
+        return Dataset(f"{data.name}[labelled]", frame, data.target, data.artifact)
+
+    return _derived(data, "labelled", build)
+
+
+def _derived(data: Dataset, kind: str, build: Callable[[], Dataset]) -> Dataset:
+    found = _DERIVED.setdefault(data, {})
+    if kind not in found:
+        found[kind] = build()
+    return found[kind]
+
+
+def model_inputs(model: ModelUnderTest, data: Dataset) -> list[str]:
+    """The columns the model reads (``feature_names_in_``), else every logged feature column."""
+    wanted = getattr(model.model, "feature_names_in_", None)
+    if wanted is not None:
+        return [str(c) for c in wanted]
+    return [c for c in data.frame.columns if c not in META and c != data.target]
+
+
+class MonitoringGates(Recorder):
+    """``mlgate.latency`` / ``error_rate`` / ``live_metric`` / ``no_production_drift`` on a log window."""
+
+    def latency(self, dataset: str | Dataset = "current", *, min_size: int | None = None,
+                **limits: float) -> list[Check]:
+        """Logged latency percentiles must stay under limits in ms, e.g. ``latency(p95=50, p99=200)``."""
+        __tracebackhide__ = True
+        if not limits:
+            raise MlgateError("latency: give at least one percentile limit, e.g. p95=50 (milliseconds)")
+        return self.record(*latency(self.dataset(dataset), limits, min_size=min_size or self.settings.min_slice_size))
+
+    def error_rate(self, max_rate: float, dataset: str | Dataset = "current", *,
+                   min_size: int | None = None) -> list[Check]:
+        """The share of logged predictions that failed must be at most ``max_rate``."""
+        __tracebackhide__ = True
+        s = self.settings
+        return self.record(error_rate(self.dataset(dataset), max_rate, min_size=min_size or s.min_slice_size,
+                                      confidence=s.confidence))
+
+    def live_metric(self, metric: str | Callable[..., float] | Metric, dataset: str | Dataset = "current",
+                    holdout: str | Dataset = "holdout", *, max_drop: float | None = None,
+                    max_relative_drop: float | None = None, min_rows: int | None = None) -> list[Check]:
+        """Production's metric on the labelled rows of the window may not drop more than allowed below
+        its figure on the holdout set (concept drift, measured where late labels arrived)."""
+        __tracebackhide__ = True
+        s = self.settings
+        return self.record(*concept_drift(
+            metric, self._production(), self.dataset(holdout), labelled(self.dataset(dataset)),
+            max_drop=max_drop, max_relative_drop=max_relative_drop,
+            min_rows=s.min_slice_size if min_rows is None else min_rows,
+            confidence=s.confidence, n_boot=s.bootstrap, seed=s.seed))
+
+    def no_production_drift(self, reference: str | Dataset = "reference", dataset: str | Dataset = "current",
+                            **options: Any) -> list[Check]:
+        """Neither the production model's inputs nor its scores may drift from ``reference`` to the window.
+
+        ``options`` are the drift options of ``mlgate.no_drift`` (method, alpha, min_psi...).
+        """
+        __tracebackhide__ = True
+        model, ref, cur = self._production(), self.dataset(reference), self.dataset(dataset)
+        drift_options = DriftOptions.from_settings(self.settings, **options)
+        return self.record(
+            *data_drift(ref.frame, cur.frame, model_inputs(model, cur), drift_options, names=(ref.name, cur.name)),
+            *prediction_drift(model, ref, cur, drift_options))
+
+    def _production(self) -> ModelUnderTest:
+        """The model in production: the candidate role, which the monitor stage points at production."""
+        model = self.model("candidate")
+        if model is None:
+            raise MlgateError("monitoring: no production model configured ([tool.mlgate] baseline)")
+        return model

@@ -1,0 +1,102 @@
+"""What a monitoring run does after its decision: resolve or raise alerts, roll production back.
+
+Called by the plugin at session end in the monitor stage (``--mlgate-stage monitor``); plain
+functions over Settings and the decision record, so they run and are tested without pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pytest_mlgate import alerts
+from pytest_mlgate.errors import MlgateError
+
+if TYPE_CHECKING:
+    from pytest_mlgate.config import Settings
+
+ACTOR = "mlgate monitor"
+
+
+def after_run(settings: Settings, record: dict[str, Any],
+              hook: Callable[[alerts.Alert], Any] | None = None) -> dict[str, Any] | None:
+    """Approved: close the model's open alerts. Otherwise roll back (auto_rollback and rejected) and alert.
+
+    Returns what happened, JSON-able, for the decision record; ``None`` outside the monitor stage.
+    Nothing here changes the decision: failures are reported in the returned data.
+    """
+    if settings.stage != "monitor":
+        return None
+    if record["decision"] == "approved":
+        return {"resolved": alerts.resolve(settings, settings.model)}
+    rollback = roll_back(settings, record) if settings.auto_rollback and record["decision"] == "rejected" else None
+    alert = build_alert(record, rollback, str(settings.path(settings.decision)))
+    try:
+        report = alerts.dispatch(alert, settings, hook)
+    except MlgateError as exc:  # bad [tool.mlgate.alerts] or an unreadable state file
+        report = {"sent": False, "suppressed": False, "error": str(exc), "deliveries": []}
+    return {"alert": report, "rollback": rollback, "text": alert.text}
+
+
+def build_alert(record: dict[str, Any], rollback: dict[str, Any] | None = None,
+                decision_file: str | None = None) -> alerts.Alert:
+    """The alert for a decision record: its failing gates with their messages, and the rollback."""
+    failing = [{"gate": g["gate"], "severity": g["severity"], "outcome": g["outcome"], "message": g["message"]}
+               for g in record["gates"] if g["outcome"] in ("failed", "error")]
+    production = (record.get("artifacts") or {}).get("baseline") or (record.get("artifacts") or {}).get("candidate") or {}
+    return alerts.Alert(
+        model=record.get("model"), decision=record["decision"], stage=record.get("stage", "monitor"),
+        reasons=list(record.get("reasons") or []), failing=failing,
+        production={k: production.get(k) for k in ("spec", "version", "sha256")},
+        rollback=rollback, decision_file=decision_file)
+
+
+def roll_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """Move the production alias back to its previous version (audited by the registry).
+
+    Refuses, with the reason under ``error``, when production is not a registry alias or moved
+    since the run loaded it (so a concurrent promotion is never undone blindly).
+    """
+    from pytest_mlgate.registry import PREFIX, VERSION, open_registry, parse_reference
+
+    spec = settings.baseline
+    if not spec or not spec.startswith(PREFIX):
+        return {"error": f"production (baseline = {spec!r}) is not a registry alias; nothing rolled back"}
+    try:
+        name, alias = parse_reference(spec)
+        if VERSION.fullmatch(alias):
+            return {"error": f"production is pinned to {spec}, not an alias; nothing rolled back"}
+        registry = open_registry(settings)
+        evaluated = ((record.get("artifacts") or {}).get("baseline") or {}).get("version")
+        current = registry.index(name)["aliases"].get(alias)
+        if evaluated is None or current != evaluated:
+            return {"model": name, "alias": alias,
+                    "error": f"{name}@{alias} is {current} but the run evaluated {evaluated}; nothing rolled back"}
+        reason = f"monitoring run rejected {name}@{alias} ({current}): " + "; ".join(record.get("reasons") or [])[:500]
+        event = registry.rollback(name, alias, by=ACTOR, reason=reason)
+    except MlgateError as exc:
+        return {"error": str(exc)}
+    return {"model": name, "alias": alias, "from": event["from"], "to": event["to"], "at": event["at"]}
+
+
+def summary_lines(outcome: dict[str, Any] | None) -> list[str]:
+    """Terminal lines for what :func:`after_run` did."""
+    if not outcome:
+        return []
+    if "resolved" in outcome:
+        return [f"mlgate monitor: production approved; {outcome['resolved']} open alert condition(s) resolved"]
+    lines = []
+    if outcome.get("rollback"):
+        lines.append(f"mlgate monitor: {alerts.rollback_text(outcome['rollback'])}")
+    report = outcome["alert"]
+    if report.get("error"):
+        lines.append(f"mlgate alert: NOT sent: {report['error']}")
+    elif report["suppressed"]:
+        lines.append(f"mlgate alert: suppressed, same condition already alerted ({report['count']} occurrences, "
+                     f"key {report['key']})")
+    else:
+        for delivery in report["deliveries"]:
+            status = "delivered" if delivery["ok"] else \
+                f"delivery FAILED after {delivery['attempts']} attempt(s): {delivery['error']}"
+            lines.append(f"mlgate alert: {delivery['channel']} {status}")
+    return lines
