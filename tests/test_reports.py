@@ -54,8 +54,9 @@ def gates_for(status: str) -> list[GateResult]:
             "importance", kind="explainability", details={"table": [
                 {"feature": "income", "importance": 0.5}, {"feature": "debt", "importance": 0.3}]})]),
         GateResult("gates/test_g.py::test_latency", "passed", checks=[Check(
-            "p95 latency", kind="staging", candidate=12.5, threshold="<= 50", details={"table": [
-                {"batch_size": 1, "p50_ms": 2.0, "p95_ms": 3.1}, {"batch_size": 100, "p50_ms": 8.0, "p95_ms": 12.5}]})]),
+            f"{q} latency", kind="staging", candidate=value, threshold="<= 50", details={"table": [
+                {"batch": 1, "p50_ms": 2.0, "p95_ms": 3.1}, {"batch": 100, "p50_ms": 8.0, "p95_ms": 12.5}]})
+            for q, value in (("p50", 8.0), ("p95", 12.5))]),
         GateResult("gates/test_g.py::test_small", "passed", checks=[Check(
             "roc_auc@holdout[region=east]", "too_small", "roc_auc", "holdout", kind="performance",
             message="roc_auc@holdout[region=east]: 12 rows < 30, too small to judge")]),
@@ -97,7 +98,7 @@ def test_markdown_puts_decision_first_then_failing_gates_with_numbers(record: di
     assert "owner: risk-ml@example.org" in text and "`0123456789ab`" in text
     assert "\naudit: 7\n" in text
     table_rows = [line for line in text.splitlines() if line.startswith("| test_")]
-    assert len(table_rows) == 6
+    assert len(table_rows) == 7
     if record["decision"] == "approved":
         assert "### Failing gates" not in text and "**Why:**" not in text
     else:
@@ -182,6 +183,10 @@ def test_html_shows_decision_owner_charts_checks_and_hashes(record: dict) -> Non
     assert fairness.xpath(".//svg/title")[0].text == "selection_rate[sex]: selection_rate by group"
     assert len(fairness.xpath(".//line[@class='whisker']")) == 2
     assert "0.43 [0.4, 0.46]" in fairness.text_content()
+    staging = doc.get_element_by_id("staging")  # two checks sharing one latency table: one chart
+    assert len(staging.xpath(".//svg")) == 1 and "(same table as above)" in staging.text_content()
+    assert [t.text for t in staging.xpath(".//svg/text[@text-anchor='end']")] == ["1", "100"]
+    assert staging.xpath(".//svg/title")[0].text == "p50 latency: p95_ms by batch"
     assert HASH in doc.get_element_by_id("artifacts").text_content()
     assert '{"audit": 7}' in doc.get_element_by_id("artifacts").text_content()
     assert "ef" * 32 in doc.get_element_by_id("artifacts").text_content()

@@ -170,9 +170,14 @@ def _family(record: dict[str, Any], kind: str, title: str, labels: tuple[str, ..
         return ""
     parts = []
     plain = []
+    drawn: set[str] = set()
     for gate, check in checks:
         table = _table_of(check)
-        if table:
+        key = json.dumps(table, sort_keys=True)
+        if table and key in drawn:  # e.g. one latency table shared by the p50/p95/p99 checks
+            parts.append(_heading(gate, check) + '<p class="muted">(same table as above)</p>')
+        elif table:
+            drawn.add(key)
             parts.append(_table_chart(kind, gate, check, table, labels, values))
         elif _num(check.get("candidate")) is not None:
             plain.append(Bar(f"{short_gate(gate['gate'])}: {check['name']}", _num(check["candidate"]),
@@ -194,13 +199,18 @@ def _interval(value: Any) -> tuple[float, float] | None:
     return None
 
 
-def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: list[dict[str, Any]],
-                 labels: tuple[str, ...], values: tuple[str, ...]) -> str:
-    label, value = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
+def _heading(gate: dict[str, Any], check: dict[str, Any]) -> str:
     head = (f"<h3>{escape(short_gate(gate['gate']))} · {escape(check['name'])} "
             f'<span class="badge {escape(check["outcome"])}">{escape(check["outcome"])}</span></h3>')
     if check.get("message"):
         head += f'<p class="muted">{escape(check["message"])}</p>'
+    return head
+
+
+def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: list[dict[str, Any]],
+                 labels: tuple[str, ...], values: tuple[str, ...]) -> str:
+    label, value = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
+    head = _heading(gate, check)
     chart = ""
     if value is not None:
         # A "<value>_ci" column ([low, high]) becomes whiskers, as fairness tables carry.
