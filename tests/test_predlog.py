@@ -213,3 +213,23 @@ def test_window(current):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*current: prediction log not found: *nowhere.sqlite*"])
     assert project.decision["decision"] == "rejected"
+
+
+def test_feedback_command_joins_labels_from_a_file(tmp_path, model, rows, monkeypatch, capsys):
+    from pytest_mlgate.cli import main
+
+    _log(model, tmp_path / "logs" / "p.sqlite", rows)
+    (tmp_path / "pyproject.toml").write_text('[tool.mlgate]\ntarget = "defaulted"\n[tool.mlgate.datasets]\n'
+                                             'current = "predlog:logs/p.sqlite?window=24h"\n')
+    rows.assign(request_id=[f"r{i}" for i in range(len(rows))]).iloc[:30].to_csv(tmp_path / "labels.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["feedback", "add", "labels.csv"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"added 30 labels to {tmp_path / 'logs' / 'p.sqlite'}: 30 matched logged predictions, 0 unknown request ids")
+    frame = predlog.read_window(tmp_path / "logs" / "p.sqlite", end=NOW, target="defaulted", labelled=True)
+    assert frame["defaulted"].tolist() == rows["defaulted"].iloc[:30].tolist()
+    (tmp_path / "pyproject.toml").write_text('[tool.mlgate]\ntarget = "defaulted"\n')
+    assert main(["feedback", "add", "labels.csv"]) == 2
+    assert "pass --log PATH or set [tool.mlgate.datasets] current" in capsys.readouterr().err
+    assert main(["feedback", "add", "labels.csv", "--log", "logs/p.sqlite", "--label-column", "label"]) == 2
+    assert "labels: column 'label' not found" in capsys.readouterr().err
