@@ -206,6 +206,20 @@ def test_html_is_self_contained(record: dict) -> None:
     assert csp and csp[0].startswith("default-src 'none'")
 
 
+def test_html_charts_data_quality_per_column() -> None:
+    table = [{"column": "income", "missing": 0, "rate": 0.0, "limit": 0.05, "outcome": "passed"},
+             {"column": "debt", "missing": 300, "rate": 0.15, "limit": 0.05, "outcome": "failed"},
+             {"column": "notes", "outcome": "skipped", "limit": 0.05}]
+    gates = [GateResult("t.py::test_missing", "failed", message="no_missing: 1 of 2 column(s) fail", checks=[Check(
+        "no_missing", "failed", "missing_rate", "holdout", 0.15, threshold="<= 0.05", kind="data_quality",
+        message="no_missing on 'holdout': 1 of 2 column(s) fail: debt 15%", details={"table": table})])]
+    section = parse_html(html.render(make_record("rejected", gates))).get_element_by_id("data_quality")
+    assert section.xpath(".//svg/title")[0].text == "no_missing: rate by column"
+    assert [t.text for t in section.xpath(".//svg/text[@text-anchor='end']")] == ["debt", "income"]
+    assert [r.get("fill") for r in section.xpath(".//rect[@class='bar']")] == ["#d64545", "#2f6fdf"]
+    assert "skipped" in section.xpath(".//table")[0].text_content()
+
+
 def test_html_escapes_every_string() -> None:
     gates = [GateResult("t.py::test_<i>x</i>", "failed", message="<script>alert(1)</script>", checks=[Check(
         "<b>n</b>", "failed", candidate=1.0, baseline=2.0, kind="drift",

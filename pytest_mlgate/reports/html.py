@@ -24,6 +24,8 @@ COUNTS = ("rows", "rank", "n", "count", "support")
 RUN_KEYS = ("lifecycle", "approvals_used", "approvals_ignored", "training")
 # Sections drawn from check tables: (kind, title, preferred label columns, preferred value columns).
 FAMILIES = (
+    ("data_quality", "Data quality per column", ("column", "class", "name"),
+     ("rate", "abs_skewness", "share", "score", "value")),
     ("drift", "Drift per feature", ("feature", "column", "name"),
      ("effect_value", "statistic", "distance", "psi", "score", "p_value")),
     ("fairness", "Fairness per group", ("group", "value", "name"),
@@ -159,8 +161,8 @@ def _pick(table: list[dict[str, Any]], preferred: tuple[str, ...], numeric: bool
 
 
 def _row_failed(row: dict[str, Any]) -> bool:
-    return row.get("outcome") in (*BAD, "drifted") or row.get("failed") is True or row.get("drifted") is True \
-        or row.get("passed") is False
+    return row.get("outcome") in (*BAD, "drifted") or row.get("passed") is False \
+        or any(row.get(flag) is True for flag in ("failed", "drifted", "flagged"))
 
 
 def _family(record: dict[str, Any], kind: str, title: str, labels: tuple[str, ...],
