@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import getpass
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate import approvals
+from pytest_mlgate.artifacts import locate, sha256_file
 from pytest_mlgate.audit import open_log
 from pytest_mlgate.decision import FAILED, GateResult, decide
 from pytest_mlgate.errors import MlgateError
@@ -56,10 +58,6 @@ def promote(settings: Settings, record: dict[str, Any], alias: str, *, by: str, 
     registry = open_registry(settings)
     entry = registry.find_sha(model, sha256)
     if entry is None:
-        from pathlib import Path
-
-        from pytest_mlgate.artifacts import sha256_file
-
         path = Path(candidate.get("path", ""))
         if not path.is_file() or sha256_file(path) != sha256:
             raise MlgateError(f"promote: candidate {path} is gone or changed since the decision (sha256 {sha256})")
@@ -97,7 +95,9 @@ def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
     outcome: dict[str, Any] = {}
     try:
         outcome["audit"] = record_decision(settings, record)["seq"]
-        if settings.promote and record.get("decision") not in PROMOTABLE:
+        if settings.promote and record.get("stage") != "push":
+            outcome["refused"] = f"{record.get('model')}@{settings.promote} not moved: only push runs promote"
+        elif settings.promote and record.get("decision") not in PROMOTABLE:
             outcome["refused"] = (f"{record.get('model')}@{settings.promote} not moved: "
                                   f"the decision is {record.get('decision')}")
         elif settings.promote:
@@ -112,8 +112,6 @@ def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
 
 def session_approvals(settings: Settings, gates: list[GateResult]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Approvals for a gate run: bound to the candidate's current sha256 (none if it cannot be read)."""
-    from pytest_mlgate.artifacts import locate
-
     if not settings.candidate:
         return {}, []
     try:
@@ -143,6 +141,8 @@ def start_session(settings: Settings) -> dict[str, Any] | None:
         return maybe_train(settings, open_registry(settings))
     except MlgateError as exc:
         return {"status": "error", "error": str(exc)}
+    except OSError as exc:
+        return {"status": "error", "error": f"training: {exc.filename or 'registry'}: {exc.strerror or exc}"}
 
 
 def summary_lines(record: dict[str, Any]) -> list[str]:

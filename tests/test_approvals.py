@@ -222,3 +222,18 @@ def test_unwritable_audit_log_fails_an_approved_run(project):
     assert result.ret == 1
     assert project.decision["decision"] == "approved" and project.decision["exit_status"] == 1
     result.stdout.fnmatch_lines(["mlgate error: *audit-dir*"])
+
+
+def test_monitoring_runs_never_promote(project):
+    project.configure(candidate="good.skops", baseline=None, extra='stage = "monitor"')
+    project.gates("""
+import pytest
+
+@pytest.mark.gate(stage="monitor")
+def test_live_auc(candidate, holdout):
+    assert candidate.metric("roc_auc", holdout) >= 0.6
+""")
+    result = project.run("--mlgate-promote", "production")
+    assert result.ret == 0 and project.decision["decision"] == "approved"
+    assert project.decision["lifecycle"]["refused"] == "credit-risk@production not moved: only push runs promote"
+    assert production(project) is None
