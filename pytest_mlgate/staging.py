@@ -8,7 +8,6 @@ extra; this module is imported only by the gates that use it.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import gc
 import json
@@ -18,6 +17,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -125,8 +125,12 @@ def free_port() -> int:
 
 
 def _argv(command: str | list[str], model: Path, port: int) -> list[str]:
+    """The command's arguments with ``{model}``, ``{port}`` and ``{python}`` (this interpreter) filled in."""
     tokens = shlex.split(command) if isinstance(command, str) else list(command)
-    return [t.replace("{model}", str(model)).replace("{port}", str(port)) for t in tokens]
+    values = {"{model}": str(model), "{port}": str(port), "{python}": sys.executable}
+    for placeholder, value in values.items():
+        tokens = [t.replace(placeholder, value) for t in tokens]
+    return tokens
 
 
 class StagingServer:
@@ -362,45 +366,53 @@ def _local(url: str) -> str:
 
 def run_load(url: str, path: str, payloads: Sequence[bytes], *, requests: int, concurrency: int,
              duration: float, rate: float | None = None, timeout: float = 10.0) -> LoadResult:
-    """POST ``payloads`` (cycled) to ``url + path`` from ``concurrency`` concurrent clients.
+    """POST ``payloads`` (cycled) to ``url + path`` from ``concurrency`` client threads.
 
     Stops after ``requests`` requests or ``duration`` seconds, whichever comes first; with
-    ``rate`` (requests/s) request i is not sent before ``i / rate`` seconds into the run.
+    ``rate`` (requests/s) request i is not sent before ``i / rate`` seconds into the run. Each
+    thread keeps its own ``httpx.Client`` (a pooled keep-alive connection): in measurements this
+    sustains about twice the rate of ``httpx.AsyncClient`` on asyncio (see the benchmark).
     """
     if not payloads:
         raise MlgateError("staging: no request bodies for the load run")
-    return asyncio.run(_load(_local(url), path, payloads, requests, concurrency, duration, rate, timeout))
-
-
-async def _load(url: str, path: str, payloads: Sequence[bytes], requests: int, concurrency: int,
-                duration: float, rate: float | None, timeout: float) -> LoadResult:
+    _local(url)
     result = LoadResult([], {}, {}, 0.0, concurrency, rate)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"content-type": "application/json"}
-    counter = iter(range(requests))
+    counter, lock = iter(range(requests)), threading.Lock()
     start = time.perf_counter()
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        for i in counter:
-            if rate is not None:
-                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-            if time.perf_counter() - start >= duration:
-                return
-            sent = time.perf_counter()
-            try:
-                response = await client.post(path, content=payloads[i % len(payloads)], headers=headers)
-            except httpx.HTTPError as exc:
-                name = type(exc).__name__
-                result.transport_errors[name] = result.transport_errors.get(name, 0) + 1
-                continue
-            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
-            status = str(response.status_code)
-            result.statuses[status] = result.statuses.get(status, 0) + 1
+    def next_index() -> int | None:
+        with lock:
+            i = next(counter, None)
+        if i is not None and rate is not None:
+            time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        return None if i is None or time.perf_counter() - start >= duration else i
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=timeout, headers={"content-type": "application/json"}) as client:
+            while (i := next_index()) is not None:
+                sent = time.perf_counter()
+                try:
+                    response = client.post(path, content=payloads[i % len(payloads)])
+                except httpx.HTTPError as exc:
+                    with lock:
+                        _count(result.transport_errors, type(exc).__name__)
+                    continue
+                elapsed = (time.perf_counter() - sent) * 1000
+                with lock:
+                    result.latencies_ms.append(elapsed)
+                    _count(result.statuses, str(response.status_code))
+
+    threads = [threading.Thread(target=worker, name=f"mlgate-load-{n}", daemon=True) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     result.elapsed_s = time.perf_counter() - start
     return result
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 class ResourceMonitor:

@@ -18,7 +18,7 @@ from pytest_mlgate.checks.staging import behaviour_check, load_checks, probe_che
 from pytest_mlgate.errors import ConfigError, MlgateError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
-SERVE = f"{sys.executable} {EXAMPLE / 'serve.py'} --model {{model}} --port {{port}} --schema train.parquet"
+SERVE = f"{{python}} {EXAMPLE / 'serve.py'} --model {{model}} --port {{port}} --schema train.parquet"
 
 CRASH_ON_NAN_APP = f'''
 import os, sys
@@ -261,7 +261,8 @@ def test_config_errors_name_the_key(section, message):
 def test_config_values_are_parsed():
     config = st.staging_config({"command": ["serve", "{port}"], "requests": 50, "rate": 20, "duration": 3})
     assert (config.requests, config.rate, config.duration, config.concurrency) == (50, 20.0, 3.0, 8)
-    assert st._argv("srv --m {model} --p {port}", Path("/a b/m.skops"), 81) == ["srv", "--m", "/a b/m.skops", "--p", "81"]
+    assert st._argv("{python} srv.py --m {model} --p {port}", Path("/a b/m.skops"), 81) == \
+        [sys.executable, "srv.py", "--m", "/a b/m.skops", "--p", "81"]
 
 
 # ---------------------------------------------------------------- the load generator
