@@ -169,6 +169,24 @@ def test_cell_bootstrap_matches_metricframe_and_a_row_bootstrap():
     assert np.mean(rates.draws[:, 2]) == pytest.approx(rates.values[2], abs=0.005)
 
 
+def test_weighted_cell_metricframe_equals_the_row_metricframe():
+    from fairlearn.metrics import MetricFrame
+
+    rng = np.random.default_rng(5)
+    n = 1000
+    frame = pd.DataFrame({"sex": rng.choice(["f", "m"], n), "band": rng.choice(["a", "b", "c"], n),
+                          "y": rng.integers(0, 2, n)})
+    frame["p"] = (rng.random(n) < np.where(frame.band == "a", 0.7, 0.3)).astype(int)
+    names = list(F._COUNTS)
+    grp = F.groups(Dataset("holdout", frame, "y"), ["sex", "band"])
+    own = np.bincount(grp.codes * 4 + frame.y.to_numpy() * 2 + frame.p.to_numpy(),
+                      minlength=len(grp.labels) * 4).reshape(-1, 2, 2)
+    cells = F.cell_frame(own, grp, names).by_group
+    rows = MetricFrame(metrics={n: F._frame_metric(n) for n in names}, y_true=frame.y.to_numpy(),
+                       y_pred=frame.p.to_numpy(), sensitive_features=frame[["sex", "band"]]).by_group
+    pd.testing.assert_frame_equal(cells.loc[grp.keys], rows.loc[grp.keys], check_dtype=False)
+
+
 def test_interval_of_the_ratio_brackets_the_estimate():
     checks = F.fairness(four_fifths_data(3), model(), "grp", "selection_rate", F.Criteria(min_ratio=0.8),
                         min_size=5, n_boot=500, confidence=0.9)

@@ -46,20 +46,44 @@ def canonical(metric: str) -> str:
 
 
 def _frame_metric(name: str) -> Callable[..., float]:
-    """The function MetricFrame evaluates per group, on 0/1 truth and predictions."""
+    """The function MetricFrame evaluates per group, on 0/1 truth and predictions with row weights."""
     import sklearn.metrics as skm
     from fairlearn import metrics as flm
 
     return {
-        "selection_rate": lambda y, p: flm.selection_rate(y, p, pos_label=1),
-        "true_positive_rate": lambda y, p: flm.true_positive_rate(y, p, pos_label=1),
-        "false_positive_rate": lambda y, p: flm.false_positive_rate(y, p, pos_label=1),
-        "true_negative_rate": lambda y, p: flm.true_negative_rate(y, p, pos_label=1),
-        "false_negative_rate": lambda y, p: flm.false_negative_rate(y, p, pos_label=1),
-        "precision": lambda y, p: skm.precision_score(y, p, pos_label=1, zero_division=0),
-        "accuracy": skm.accuracy_score,
-        "f1": lambda y, p: skm.f1_score(y, p, pos_label=1, zero_division=0),
+        "selection_rate": lambda y, p, sample_weight=None: flm.selection_rate(
+            y, p, pos_label=1, sample_weight=sample_weight),
+        "true_positive_rate": lambda y, p, sample_weight=None: flm.true_positive_rate(
+            y, p, pos_label=1, sample_weight=sample_weight),
+        "false_positive_rate": lambda y, p, sample_weight=None: flm.false_positive_rate(
+            y, p, pos_label=1, sample_weight=sample_weight),
+        "true_negative_rate": lambda y, p, sample_weight=None: flm.true_negative_rate(
+            y, p, pos_label=1, sample_weight=sample_weight),
+        "false_negative_rate": lambda y, p, sample_weight=None: flm.false_negative_rate(
+            y, p, pos_label=1, sample_weight=sample_weight),
+        "precision": lambda y, p, sample_weight=None: skm.precision_score(
+            y, p, pos_label=1, zero_division=0, sample_weight=sample_weight),
+        "accuracy": lambda y, p, sample_weight=None: skm.accuracy_score(y, p, sample_weight=sample_weight),
+        "f1": lambda y, p, sample_weight=None: skm.f1_score(
+            y, p, pos_label=1, zero_division=0, sample_weight=sample_weight),
     }[name]
+
+
+def cell_frame(own: np.ndarray, grp: Groups, names: Sequence[str]) -> Any:
+    """MetricFrame over the confusion cells ``own[group, truth, pred]`` weighted by their counts.
+
+    Exactly the per-row MetricFrame for these metrics, at the cost of a few dozen weighted rows.
+    """
+    from fairlearn.metrics import MetricFrame
+
+    import pandas as pd
+
+    g, truth, pred = np.nonzero(own)
+    weight = own[g, truth, pred].astype(float)
+    keys = [key if isinstance(key, tuple) else (key,) for key in grp.keys]
+    sensitive = pd.DataFrame({c: [keys[code][i] for code in g] for i, c in enumerate(grp.columns)})
+    return MetricFrame(metrics={n: _frame_metric(n) for n in names}, y_true=truth, y_pred=pred,
+                       sensitive_features=sensitive, sample_params={n: {"sample_weight": weight} for n in names})
 
 
 @dataclass
@@ -123,8 +147,6 @@ class Evaluation:
 
 def _counted(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: list[str], n_boot: int,
              rng: np.random.Generator) -> list[dict[str, GroupMetric]]:
-    from fairlearn.metrics import MetricFrame
-
     n_groups, n_models = len(grp.labels), len(preds)
     cell = grp.codes * 2 + truth
     for pred in preds:
@@ -133,10 +155,9 @@ def _counted(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: lis
     counts = np.bincount(cell, minlength=int(np.prod(shape)))
     draws = rng.multinomial(len(truth), counts / len(truth), size=n_boot).reshape((n_boot, *shape))
     out = []
-    for m, pred in enumerate(preds):
-        frame = MetricFrame(metrics={n: _frame_metric(n) for n in names}, y_true=truth, y_pred=pred,
-                            sensitive_features=grp.frame)
-        by_group = frame.by_group.loc[grp.keys]
+    for m in range(n_models):
+        own = _own_cells(counts.reshape(shape), m, n_models)
+        by_group = cell_frame(own, grp, names).by_group.loc[grp.keys]
         point_cells = _per_model(counts.reshape(shape), m, n_models)
         boot_cells = _per_model(draws, m, n_models)
         per = {}
@@ -151,11 +172,16 @@ def _counted(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: lis
     return out
 
 
-def _per_model(cells: np.ndarray, model: int, n_models: int) -> tuple[np.ndarray, ...]:
-    """``(tp, fp, fn, tn)`` per group of one model from joint cells ``[..., group, truth, pred_1...]``."""
+def _own_cells(cells: np.ndarray, model: int, n_models: int) -> np.ndarray:
+    """One model's ``[..., group, truth, pred]`` counts from joint cells ``[..., group, truth, pred_1...]``."""
     lead = cells.ndim - 2 - n_models
     others = tuple(lead + 2 + k for k in range(n_models) if k != model)
-    own = cells.sum(axis=others) if others else cells  # [..., group, truth, pred]
+    return cells.sum(axis=others) if others else cells
+
+
+def _per_model(cells: np.ndarray, model: int, n_models: int) -> tuple[np.ndarray, ...]:
+    """``(tp, fp, fn, tn)`` per group of one model from joint cells ``[..., group, truth, pred_1...]``."""
+    own = _own_cells(cells, model, n_models)
     tn, fp, fn, tp = own[..., 0, 0], own[..., 0, 1], own[..., 1, 0], own[..., 1, 1]
     return tp.astype(float), fp.astype(float), fn.astype(float), tn.astype(float)
 
