@@ -5,6 +5,7 @@ down is logged and shown, and never hides or changes the gate result. Configured
 ``[tool.mlgate.alerts]``::
 
     webhook = "https://hooks.slack.com/services/..."   # optional; Slack-compatible JSON POST
+    webhook_env = "MLGATE_ALERT_WEBHOOK"               # or take the URL (a secret) from this variable
     file = ".mlgate/alerts.jsonl"                      # every alert sent, one JSON object a line
     state = ".mlgate/alerts-state.json"                # open conditions, for de-duplication
     dedupe_window = "6h"                               # repeat an unresolved alert at most this often
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 import urllib.error
 import urllib.request
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
 
 log = logging.getLogger(__name__)
-DEFAULTS = {"webhook": None, "file": ".mlgate/alerts.jsonl", "state": ".mlgate/alerts-state.json",
+DEFAULTS = {"webhook": None, "webhook_env": "MLGATE_ALERT_WEBHOOK", "file": ".mlgate/alerts.jsonl", "state": ".mlgate/alerts-state.json",
             "dedupe_window": "6h", "timeout": 5.0, "retries": 2}
 
 
@@ -111,11 +113,15 @@ def options(settings: Settings) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"mlgate config: [tool.mlgate.alerts] unknown key(s) {unknown} (known: {', '.join(DEFAULTS)})")
     merged = {**DEFAULTS, **table}
-    for key in ("webhook", "file", "state"):
+    for key in ("webhook", "webhook_env", "file", "state"):
         if merged[key] is not None and (not isinstance(merged[key], str) or not merged[key].strip()):
             raise ConfigError(f"mlgate config: [tool.mlgate.alerts] key '{key}' must be a non-empty string")
+    source = "key 'webhook'"
+    if not merged["webhook"] and merged["webhook_env"] and os.environ.get(merged["webhook_env"]):
+        merged["webhook"] = os.environ[merged["webhook_env"]]
+        source = f"key 'webhook_env' (${merged['webhook_env']})"
     if merged["webhook"] and not merged["webhook"].startswith(("http://", "https://")):
-        raise ConfigError(f"mlgate config: [tool.mlgate.alerts] key 'webhook' must be an http(s) URL, "
+        raise ConfigError(f"mlgate config: [tool.mlgate.alerts] {source} must be an http(s) URL, "
                           f"got {merged['webhook']!r}")
     try:
         window = table.get("dedupe_window", DEFAULTS["dedupe_window"])

@@ -119,3 +119,14 @@ def test_a_failing_hook_is_reported_and_the_other_channels_still_deliver(tmp_pat
 def test_bad_alert_settings_name_the_key(tmp_path, table, message):
     with pytest.raises(ConfigError, match=r"\[tool.mlgate.alerts\] " + message):
         alerts.options(_settings(tmp_path, **table))
+
+
+def test_webhook_url_can_come_from_the_environment(tmp_path, receiver, monkeypatch):
+    monkeypatch.setenv("TEAM_HOOK", receiver.url)
+    settings = _settings(tmp_path, webhook_env="TEAM_HOOK")
+    assert alerts.options(settings)["webhook"] == receiver.url
+    assert alerts.dispatch(_alert("test_drift"), settings)["deliveries"][0] == {
+        "channel": "webhook", "ok": True, "attempts": 1, "error": None}
+    monkeypatch.setenv("TEAM_HOOK", "not-a-url")
+    with pytest.raises(ConfigError, match=r"key 'webhook_env' \(\$TEAM_HOOK\) must be an http\(s\) URL"):
+        alerts.options(settings)
