@@ -144,20 +144,29 @@ def prepare(name: str, ref: pd.Series, cur: pd.Series, options: DriftOptions,
     if name not in options.categorical and is_categorical(ref) != is_categorical(cur):
         raise MlgateError(f"drift: feature '{name}' is {ref.dtype} in dataset '{names[0]}' but {cur.dtype} "
                           f"in dataset '{names[1]}' (cast it, or list it in categorical=)")
+    values = [_non_null(series, categorical) for series in (ref, cur)]
     row = {"feature": name, "kind": "categorical" if categorical else "numeric",
            "rows_reference": len(ref), "rows_current": len(cur),
-           "null_reference": _share(ref.isna().sum(), len(ref)), "null_current": _share(cur.isna().sum(), len(cur))}
-    ref, cur = ref.dropna(), cur.dropna()
-    for values, which in ((ref, names[0]), (cur, names[1])):
-        if values.empty:
+           "null_reference": _share(len(ref) - len(values[0]), len(ref)),
+           "null_current": _share(len(cur) - len(values[1]), len(cur))}
+    for present, which in zip(values, names):
+        if not len(present):
             return _untestable(name, NOT_APPLICABLE, f"'{name}' has no non-null values in dataset '{which}'", row)
-        if len(values) < options.min_rows:
-            return _untestable(name, TOO_SMALL, f"'{name}' has {len(values)} non-null rows in dataset '{which}' "
+        if len(present) < options.min_rows:
+            return _untestable(name, TOO_SMALL, f"'{name}' has {len(present)} non-null rows in dataset '{which}' "
                                                 f"< {options.min_rows}, too few to test", row)
     if categorical:
-        codes, labels = pd.factorize(pd.concat([ref.astype(object), cur.astype(object)], ignore_index=True))
-        return Feature(name, "categorical", codes[:len(ref)], codes[len(ref):], row, list(labels))
-    return Feature(name, "numeric", np.sort(ref.to_numpy(dtype=float)), np.sort(cur.to_numpy(dtype=float)), row)
+        codes, labels = pd.factorize(np.concatenate(values))
+        return Feature(name, "categorical", codes[:len(values[0])], codes[len(values[0]):], row, list(labels))
+    return Feature(name, "numeric", np.sort(values[0]), np.sort(values[1]), row)
+
+
+def _non_null(series: pd.Series, categorical: bool) -> np.ndarray:
+    if categorical:
+        return series.dropna().to_numpy(dtype=object)
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(values)
+    return values[~missing] if missing.any() else values
 
 
 def _share(count: int, total: int) -> float:

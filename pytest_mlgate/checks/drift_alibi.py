@@ -77,11 +77,12 @@ def _univariate(cd: Any, method: str, feature: Feature, options: DriftOptions) -
 def _detector(cd: Any, method: str, options: DriftOptions) -> Any:
     """A factory ``x_ref -> detector`` for a multivariate method, checking its backend first."""
     if method == "ClassifierDrift":
-        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.ensemble import RandomForestClassifier
 
-        model = HistGradientBoostingClassifier(max_iter=50, random_state=options.seed)
+        # out-of-bag predictions: one fit, every row scored by trees that did not see it
+        model = RandomForestClassifier(n_estimators=100, min_samples_leaf=5, random_state=options.seed)
         return lambda x_ref: cd.ClassifierDrift(x_ref, model=model, backend="sklearn", p_val=options.alpha,
-                                                n_folds=5, train_size=None, seed=options.seed)
+                                                use_oob=True, seed=options.seed)
     from alibi_detect.utils.frameworks import has_pytorch, has_tensorflow
 
     if not (has_pytorch or has_tensorflow):
