@@ -154,17 +154,27 @@ class Registry:
 
     def rollback(self, name: str, alias: str = "production", to: str | None = None, *, by: str | None,
                  reason: str) -> dict[str, Any]:
-        """Move ``alias`` back to the version it pointed at before (or to ``to``)."""
+        """Move ``alias`` back to the version it pointed at before, or to ``to``: a version it held before.
+
+        Rolling back never puts a version in place that did not hold the alias already (a version
+        that never passed the gates goes through promotion instead).
+        """
         check_alias(alias)
         if not reason or not reason.strip():
             raise MlgateError(f"registry: rollback of {name}@{alias} needs a reason")
         with self._lock(name):
-            stack = alias_stack(self.index(name), alias)
+            index = self.index(name)
+            stack = alias_stack(index, alias)
             if to is None:
                 if len(stack) < 2:
                     raise MlgateError(f"registry: {name}@{alias} has no earlier version to roll back to "
                                       f"(history: {', '.join(stack) or 'empty'})")
                 to = stack[-2]
+            held = [e["to"] for e in index["history"] if e["alias"] == alias]
+            if self.version(name, to)["version"] not in held:
+                before = ", ".join(dict.fromkeys(held)) or "none"
+                raise MlgateError(f"registry: {name} {to} never was {alias} (held: {before}); "
+                                  "promote it through the gates instead")
             event = self._move(name, alias, to, by=by, reason=reason, action="rollback")
         self._log("rollback", name, **event)
         return event

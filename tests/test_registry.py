@@ -94,6 +94,9 @@ def test_rollback_restores_previous_version_step_by_step(registry: Registry, tmp
     assert registry.rollback("credit", by="oncall", reason="still bad")["to"] == "v1"
     with pytest.raises(MlgateError, match="no earlier version"):
         registry.rollback("credit", by="oncall", reason="again")
+    registry.register("credit", model_file(tmp_path, "never approved"), owner="o")
+    with pytest.raises(MlgateError, match=r"credit v4 never was production \(held: v1, v2, v3\); promote it"):
+        registry.rollback("credit", to="v4", by="oncall", reason="skip the gates")
     assert registry.rollback("credit", to="v3", by="oncall", reason="fixed upstream")["to"] == "v3"
     assert registry.version("credit", "production")["version"] == "v3"
     assert alias_stack(registry.index("credit"), "production") == ["v1", "v3"]
