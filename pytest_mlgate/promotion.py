@@ -153,6 +153,10 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
         lines.append(f"mlgate training: {training['status']}"
                      + (f" ({training['version']})" if training.get("version") else "")
                      + (f": {training['error']}" if training.get("error") else ""))
+    for approval in record.get("approvals_used") or []:
+        lines.append(f"mlgate approval used: {approval['gate']} approved by {approval['by']}: {approval['reason']}")
+    for approval in record.get("approvals_ignored") or []:
+        lines.append(f"mlgate approval ignored: {approval.get('gate')} by {approval.get('by')}: {approval['ignored']}")
     lifecycle = record.get("lifecycle") or {}
     if "audit" in lifecycle:
         lines.append(f"mlgate audit: decision appended as entry {lifecycle['audit']}")

@@ -104,6 +104,7 @@ def test_approval_turns_review_into_approved_and_promotes(project, capsys):
                "--reason", "AUC 0.8 accepted for this release") == 0
     result = project.run("--mlgate-promote", "production")
     assert result.ret == 0
+    result.stdout.fnmatch_lines(["mlgate approval used: test_borderline approved by alice: AUC 0.8 accepted*"])
     decision = project.decision
     assert decision["decision"] == "approved"
     assert [(a["by"], a["gate"], a["candidate"]) for a in decision["approvals_used"]] == [
@@ -150,7 +151,10 @@ def test_signed_approvals_forged_and_unsigned_refused(project, monkeypatch):
     monkeypatch.setenv("MLGATE_APPROVAL_KEY", "attacker-key")
     assert cli(project, *approve, "--by", "bob") == 0  # signed with the wrong key
     monkeypatch.setenv("MLGATE_APPROVAL_KEY", "real-key")
-    assert project.run().ret == 6
+    result = project.run()
+    assert result.ret == 6
+    result.stdout.fnmatch_lines(["mlgate approval ignored: test_borderline by alice: unsigned while *",
+                                 "mlgate approval ignored: test_borderline by bob: signature does not match *"])
     reasons = {a["by"]: a["ignored"] for a in project.decision["approvals_ignored"]}
     assert reasons == {"alice": "unsigned while MLGATE_APPROVAL_KEY is set",
                        "bob": "signature does not match (forged or altered)"}
