@@ -437,3 +437,27 @@ def test_not_tabular(mlgate):
     assert errors["test_absent_column"]["message"] == "schema payroll: column(s) salary not in dataset 'holdout'"
     assert "notes.txt" in errors["test_not_tabular"]["message"]
     result.stdout.fnmatch_lines(["*test_absent_column: schema payroll: column(s) salary not in dataset 'holdout'*"])
+
+
+def test_skewness_matches_scipy():
+    from scipy.stats import skew
+
+    values = np.random.default_rng(5).lognormal(0, 0.7, 5000)
+    assert dq._skewness(values) == pytest.approx(skew(values, bias=False), rel=1e-9)
+
+
+def test_sample_quantiles_match_numpy_per_column():
+    from pytest_mlgate.checks.profile import Profile
+
+    frame = clean(3000)
+    frame.loc[::3, "income"] = np.nan
+    frame["empty"] = np.nan
+    stats = Profile(frame, sample_rows=1000)
+    levels = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    found = stats.sample_quantiles(levels)
+    for i, column in enumerate(stats.numeric):
+        values = frame[column].to_numpy(dtype=float)[stats.sample_index]
+        if column == "empty":
+            assert np.isnan(found[i]).all()
+        else:
+            assert found[i] == pytest.approx(np.nanpercentile(values, levels * 100))

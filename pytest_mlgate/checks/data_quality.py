@@ -142,10 +142,10 @@ def missing(data: Dataset, max_rate: Limit = 0.0, columns: Iterable[str] | None 
 
 
 def _fences(stats: Profile, column: str, method: str, k: float) -> tuple[float, float]:
-    sample = stats.sampled(column)
     if method == "iqr":
-        q1, q3 = np.percentile(sample, [25, 75])
+        q1, q3 = stats.quartiles[column]
         return q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+    sample = stats.sampled(column)
     mean, std = sample.mean(), sample.std()
     return mean - k * std, mean + k * std
 
@@ -182,8 +182,6 @@ def outliers(data: Dataset, method: str = "iqr", max_rate: Limit = 0.01, k: floa
 
 def skew(data: Dataset, max_abs: Limit = 2.0, columns: Iterable[str] | None = None) -> Check:
     """Absolute skewness (adjusted Fisher-Pearson) per numeric column must be at most ``max_abs``."""
-    from scipy.stats import skew as sample_skew
-
     if (empty := _empty("no_skew", "abs_skewness", data)) is not None:
         return empty
     stats, rows = profile(data), []
@@ -193,13 +191,22 @@ def skew(data: Dataset, max_abs: Limit = 2.0, columns: Iterable[str] | None = No
         if limit is None or len(values) < 3 or stats.is_binary(column) or stats.is_constant(column):
             rows.append({"column": column, "outcome": "skipped", "limit": limit})
             continue
-        value = float(sample_skew(values, bias=False))
+        value = _skewness(values)
         rows.append({"column": column, "skewness": value, "abs_skewness": abs(value), "limit": limit,
                      "outcome": FAILED if abs(value) > limit else PASSED})
     return _summarise("no_skew", "abs_skewness", data, rows, "abs_skewness",
                       lambda r: f"{r['column']} skewness {r['skewness']:+.3g} "
                                 f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g} in absolute value",
                       sample_rows=SAMPLE_ROWS)
+
+
+def _skewness(values: np.ndarray) -> float:
+    """Adjusted Fisher-Pearson skewness (pandas' and ``scipy.stats.skew(bias=False)``'s)."""
+    n = len(values)
+    centred = values - values.mean()
+    squares = centred * centred  # plain reductions: BLAS dot products spin threads on a busy machine
+    m2, m3 = squares.mean(), (squares * centred).mean()
+    return float(m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
 
 
 def class_balance(data: Dataset, min_share: Limit = 0.05, target: str | None = None) -> Check:
@@ -313,20 +320,24 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
 # ---------------------------------------------------------------- label leakage
 
 
-def _bins(values: pd.Series) -> np.ndarray:
-    """At most LEAKAGE_BINS groups: quantile bins for numbers, the most frequent categories otherwise.
-    Missing values form a group of their own."""
-    if is_numeric(values):
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = numbers[~np.isnan(numbers)]
-        if not len(present):
-            return np.zeros(len(numbers), dtype=np.intp)
-        edges = np.unique(np.quantile(present, np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1]))
-        groups = np.searchsorted(edges, numbers, side="right")
-        groups[np.isnan(numbers)] = len(edges) + 1
-        return groups
+def _numeric_bins(stats: Profile, columns: list[str]) -> dict[str, np.ndarray]:
+    """Quantile bins (up to LEAKAGE_BINS) of numeric columns on the sample, all columns at once;
+    missing values form a bin of their own."""
+    if not columns:
+        return {}
+    where = [stats.numeric.index(c) for c in columns]
+    edges = stats.sample_quantiles(np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1])[where]
+    values = stats.sample_matrix[where]
+    bins = (values[:, :, None] >= edges[:, None, :]).sum(axis=2)
+    bins[np.isnan(values)] = LEAKAGE_BINS
+    return dict(zip(columns, bins))
+
+
+def _category_bins(values: pd.Series) -> np.ndarray:
+    """The most frequent LEAKAGE_BINS - 1 categories, the rest together (identifier-like columns
+    carry no signal then), missing values apart."""
     codes, uniques = pd.factorize(values)
-    if len(uniques) >= LEAKAGE_BINS:  # an identifier-like column: keep the frequent categories only
+    if len(uniques) >= LEAKAGE_BINS:
         top = np.argsort(-np.bincount(codes[codes >= 0], minlength=len(uniques)))[:LEAKAGE_BINS - 1]
         remap = np.full(len(uniques), LEAKAGE_BINS - 1)
         remap[top] = np.arange(len(top))
@@ -348,21 +359,20 @@ def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float((neg_g * (above + 0.5 * pos_g)).sum() / (total_pos * total_neg))
 
 
-def predictive_power(groups: np.ndarray, y: np.ndarray, regression: bool) -> float:
-    """How well a feature's groups alone predict ``y``: ROC AUC (mean one-vs-rest for several classes)
-    of the groups' class rates, or for a numeric target the correlation ratio (share of variance
-    the group means explain). 0.5 / 0 is no information; 1 predicts perfectly."""
+def predictive_power(groups: np.ndarray, y: np.ndarray, classes: int | None) -> float:
+    """How well a feature's groups alone predict the target: for ``classes`` (y holds class codes)
+    the ROC AUC of the groups' class rates (mean one-vs-rest for more than two), for a numeric
+    target (``classes`` None) the correlation ratio, the share of variance the group means explain.
+    0.5 (AUC) or 0 is no information; 1 predicts perfectly."""
     size = int(groups.max()) + 1
-    if regression:
+    if classes is None:
         counts = np.bincount(groups, minlength=size)
         means = np.bincount(groups, weights=y, minlength=size) / np.maximum(counts, 1)
         total = ((y - y.mean()) ** 2).sum()
         return float((counts * (means - y.mean()) ** 2).sum() / total) if total else float("nan")
-    classes, codes = np.unique(y, return_inverse=True)
-    table = np.bincount(groups * len(classes) + codes, minlength=size * len(classes)).reshape(size, len(classes))
-    columns = [1] if len(classes) == 2 else range(len(classes))
-    aucs = [_auc(table[:, k], table.sum(axis=1) - table[:, k]) for k in columns]
-    return float(np.nanmean(aucs)) if not all(np.isnan(aucs)) else float("nan")
+    table = np.bincount(groups * classes + y, minlength=size * classes).reshape(size, classes)
+    aucs = [_auc(table[:, k], table.sum(axis=1) - table[:, k]) for k in ([1] if classes == 2 else range(classes))]
+    return float("nan") if all(np.isnan(aucs)) else float(np.nanmean(aucs))
 
 
 def label_leakage(data: Dataset, max_score: Limit = 0.95, target: str | None = None,
@@ -377,22 +387,37 @@ def label_leakage(data: Dataset, max_score: Limit = 0.95, target: str | None = N
     column = _target(data, target, "no_label_leakage")
     stats = profile(data)
     features = _columns(data, columns, [c for c in data.frame.columns if c != column], "a feature column")
-    sample = stats.sample_frame([*features, column])
-    sample = sample[sample[column].notna()]
-    y = sample[column].to_numpy()
-    regression = is_numeric(sample[column]) and y.dtype.kind == "f" and len(np.unique(y)) > LEAKAGE_BINS
+    y, classes, keep = _target_sample(stats, column)
+    judged_features = [f for f in features if _limit(max_score, f, 0.95) is not None]
+    numeric_bins = _numeric_bins(stats, [f for f in judged_features if f in stats.numeric])
     rows = []
     for feature in features:
         limit = _limit(max_score, feature, 0.95)
-        score = predictive_power(_bins(sample[feature]), y, regression) if limit is not None else float("nan")
+        score = float("nan")
+        if limit is not None:
+            groups = numeric_bins.get(feature)
+            if groups is None:
+                groups = _category_bins(stats.sample_frame([feature])[feature])
+            score = predictive_power(groups[keep], y, classes)
         judged = limit is not None and not np.isnan(score)
         rows.append({"column": feature, "score": score if judged else None, "limit": limit,
                      "outcome": (FAILED if score > limit else PASSED) if judged else "skipped"})
-    measure = "correlation ratio" if regression else "ROC AUC"
+    measure = "ROC AUC" if classes else "correlation ratio"
     return _summarise("no_label_leakage", "single_feature_score", data, rows, "score",
                       lambda r: f"{r['column']} alone predicts '{column}' with {measure} {r['score']:.4f} "
                                 f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g}",
                       target=column, score=measure, sample_rows=SAMPLE_ROWS)
+
+
+def _target_sample(stats: Profile, column: str) -> tuple[np.ndarray, int | None, np.ndarray]:
+    """The sampled target (class codes, or values for a numeric target with many distinct values),
+    its number of classes (None when numeric) and which sampled rows have a target."""
+    sample = stats.sample_frame([column])[column]
+    codes, uniques = pd.factorize(sample)
+    keep = codes >= 0
+    if column in stats.numeric and sample.dtype.kind == "f" and len(uniques) > LEAKAGE_BINS:
+        return sample.to_numpy(dtype=np.float64)[keep], None, keep
+    return codes[keep], len(uniques), keep
 
 
 # ---------------------------------------------------------------- the mixin

@@ -2,7 +2,7 @@
 
 Counts (missing values, outliers beyond a fence, duplicate or overlapping rows, unseen categories)
 are exact over every row. Estimates (quartiles, mean and standard deviation, skewness, single-feature
-predictive power) come from a seeded sample of at most ``sample_rows`` rows: at 50,000 rows their
+predictive power) come from a seeded sample of at most ``sample_rows`` rows: at 20,000 rows their
 sampling error is far below any sensible threshold, and it keeps a million-row gate fast.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SAMPLE_ROWS = 50_000
+SAMPLE_ROWS = 20_000
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _BUCKET_BITS = 22
 
@@ -42,6 +42,7 @@ class Profile:
         self._floats: dict[str, np.ndarray] = {}
         self._missing: dict[str, int] = {}
         self._range: dict[str, tuple[float, float]] = {}
+        self._low: dict[str, float] = {}
         self._sampled: dict[str, np.ndarray] = {}
         self._uniques: dict[str, np.ndarray] = {}
 
@@ -70,13 +71,15 @@ class Profile:
         return self._floats[column]
 
     def missing(self, column: str) -> int:
-        """Exact count of missing values; a float column's sum detects the clean case in one pass."""
+        """Exact count of missing values; a float column's minimum (NaN if any is) settles the clean case."""
         if column not in self._missing:
             series = self.frame[column]
             if series.dtype == np.float64:
                 values = series.to_numpy()
-                clean = np.isfinite(values.sum()) or not np.isnan(values).any()
-                self._missing[column] = 0 if clean else int(np.count_nonzero(np.isnan(values)))
+                low = values.min() if len(values) else 0.0
+                self._missing[column] = int(np.count_nonzero(np.isnan(values))) if np.isnan(low) else 0
+                if not np.isnan(low):
+                    self._low[column] = float(low)
             elif series.dtype.kind in "iub":
                 self._missing[column] = 0
             else:
@@ -92,15 +95,50 @@ class Profile:
             elif self.missing(column):
                 self._range[column] = (float(np.nanmin(values)), float(np.nanmax(values)))
             else:
-                self._range[column] = (float(values.min()), float(values.max()))
+                low = self._low[column] if column in self._low else float(values.min())
+                self._range[column] = (low, float(values.max()))
         return self._range[column]
+
+    @cached_property
+    def sample_matrix(self) -> np.ndarray:
+        """Numeric columns (in ``numeric`` order) on the sampled rows, NaN for missing: one row per column."""
+        take = (lambda v: v) if self.sample_index is None else (lambda v: v[self.sample_index])
+        if not self.numeric:
+            return np.empty((0, min(self.rows, self.sample_rows)))
+        return np.vstack([take(self.floats(c)) for c in self.numeric])
+
+    @cached_property
+    def _sorted_sample(self) -> tuple[np.ndarray, np.ndarray]:
+        matrix = np.sort(self.sample_matrix, axis=1)  # NaN sorts last
+        return matrix, np.count_nonzero(~np.isnan(matrix), axis=1)
+
+    def sample_quantiles(self, levels: np.ndarray) -> np.ndarray:
+        """Quantiles (numpy's linear rule) of every numeric column's sampled non-missing values:
+        one row per numeric column, one column per level; NaN for an all-missing column."""
+        matrix, present = self._sorted_sample
+        last = np.maximum(present - 1, 0)[:, None]
+        position = np.asarray(levels)[None, :] * last
+        low = np.floor(position).astype(np.intp)
+        high = np.minimum(low + 1, last)
+        lower, upper = np.take_along_axis(matrix, low, 1), np.take_along_axis(matrix, high, 1)
+        result = lower + (upper - lower) * (position - low)
+        result[present == 0, :] = np.nan
+        return result
+
+    @cached_property
+    def quartiles(self) -> dict[str, tuple[float, float]]:
+        """Estimated first and third quartile of each numeric column."""
+        found = self.sample_quantiles(np.array([0.25, 0.75]))
+        return {c: (float(q1), float(q3)) for c, (q1, q3) in zip(self.numeric, found)}
+
+    def sample_values(self, column: str) -> np.ndarray:
+        """A numeric column's values on the sampled rows, missing ones as NaN (aligned with the sample)."""
+        return self.sample_matrix[self.numeric.index(column)]
 
     def sampled(self, column: str) -> np.ndarray:
         """The sampled rows' non-missing values of a numeric column."""
         if column not in self._sampled:
-            values = self.floats(column)
-            if self.sample_index is not None:
-                values = values[self.sample_index]
+            values = self.sample_values(column)
             self._sampled[column] = values[~np.isnan(values)] if self.missing(column) else values
         return self._sampled[column]
 
@@ -116,10 +154,9 @@ class Profile:
     def count_outside(self, column: str, low: float, high: float) -> int:
         """Exact number of values below ``low`` or above ``high``."""
         vmin, vmax = self.value_range(column)
-        if not (vmin < low or vmax > high):
-            return 0
         values = self.floats(column)
-        return int(np.count_nonzero((values < low) | (values > high)))
+        below = int(np.count_nonzero(values < low)) if vmin < low else 0
+        return below + (int(np.count_nonzero(values > high)) if vmax > high else 0)
 
     def uniques(self, column: str) -> np.ndarray:
         """Distinct non-missing values of a column."""
@@ -129,10 +166,13 @@ class Profile:
         return self._uniques[column]
 
     def is_constant(self, column: str) -> bool:
-        """Fewer than two distinct non-missing values."""
+        """Fewer than two distinct non-missing values (two different sampled values settle it early)."""
         if is_numeric(self.frame[column]):
             low, high = self.value_range(column)
             return not low < high
+        sample = self.sample_frame([column])[column].dropna()
+        if len(sample) and (sample != sample.iloc[0]).any():
+            return False
         return len(self.uniques(column)) < 2
 
     def sample_frame(self, columns: list[str]) -> pd.DataFrame:
@@ -170,28 +210,39 @@ def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4) -> np.ndar
     return key * _MIX
 
 
-def _bucket(keys: np.ndarray) -> np.ndarray:
-    return (keys >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+_WINDOWS = (64 - _BUCKET_BITS, 64 - 2 * _BUCKET_BITS)  # two independent slices of the key's bits
+
+
+def _bucket(keys: np.ndarray, shift: int) -> np.ndarray:
+    return ((keys >> np.uint64(shift)) & np.uint64((1 << _BUCKET_BITS) - 1)).astype(np.intp)
 
 
 def duplicate_candidates(keys: np.ndarray) -> np.ndarray:
-    """Positions of rows whose key occurs more than once (a superset of the duplicate rows)."""
-    buckets = _bucket(keys)
-    crowded = np.bincount(buckets, minlength=1 << _BUCKET_BITS)[buckets] > 1
-    positions = np.flatnonzero(crowded)
-    repeated = pd.Series(keys[positions]).duplicated(keep=False).to_numpy()
-    return positions[repeated]
+    """Positions of rows whose key occurs more than once (a superset of the duplicate rows).
+
+    Two rounds of bucket counting on different bits discard almost every unique key cheaply;
+    a hash table settles the few rows left."""
+    positions = np.arange(len(keys))
+    for shift in _WINDOWS:
+        buckets = _bucket(keys[positions], shift)
+        positions = positions[np.bincount(buckets, minlength=1 << _BUCKET_BITS)[buckets] > 1]
+    return positions[pd.Series(keys[positions]).duplicated(keep=False).to_numpy()]
 
 
 def shared_candidates(keys: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions in ``keys`` and in ``other`` whose key occurs in both (supersets of shared rows)."""
-    mine_b, other_b = _bucket(keys), _bucket(other)
-    in_mine, in_other = (np.zeros(1 << _BUCKET_BITS, dtype=bool) for _ in range(2))
-    in_mine[mine_b] = True
-    in_other[other_b] = True
-    mine, theirs = np.flatnonzero(in_other[mine_b]), np.flatnonzero(in_mine[other_b])
-    mine_keys, their_keys = keys[mine], other[theirs]
-    return mine[np.isin(mine_keys, their_keys)], theirs[np.isin(their_keys, mine_keys)]
+    mine, theirs = np.arange(len(keys)), np.arange(len(other))
+    for shift in _WINDOWS:
+        mine = mine[_seen(_bucket(other[theirs], shift))[_bucket(keys[mine], shift)]]
+        theirs = theirs[_seen(_bucket(keys[mine], shift))[_bucket(other[theirs], shift)]]
+    mine_keys, their_keys = pd.Series(keys[mine]), pd.Series(other[theirs])
+    return mine[mine_keys.isin(their_keys).to_numpy()], theirs[their_keys.isin(mine_keys).to_numpy()]
+
+
+def _seen(buckets: np.ndarray) -> np.ndarray:
+    table = np.zeros(1 << _BUCKET_BITS, dtype=bool)
+    table[buckets] = True
+    return table
 
 
 def shared_rows(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> np.ndarray:
