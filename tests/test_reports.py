@@ -195,7 +195,8 @@ def test_html_shows_decision_owner_charts_checks_and_hashes(record: dict) -> Non
     assert "12 rows &lt; 30, too small to judge" in text
     if record["decision"] != "approved":
         opened = gates.xpath(".//details[@open]/summary/b")
-        assert [b.text_content() for b in opened] == ["test_drift" if record["decision"] == "rejected" else "test_parity"]
+        expected = "test_drift" if record["decision"] == "rejected" else "test_parity"
+        assert [b.text_content() for b in opened] == [expected]
 
 
 def test_html_is_self_contained(record: dict) -> None:
@@ -342,7 +343,7 @@ def test_gate_run_writes_markdown_html_and_step_summary(project, status: str, mo
     gates_text = page.get_element_by_id("gates").text_content()
     assert check["message"] in gates_text and f"{check['candidate']:.4g}" in gates_text
     assert project.decision["artifacts"]["candidate"]["sha256"] in page.get_element_by_id("artifacts").text_content()
-    result.stdout.fnmatch_lines([f"mlgate markdown: *summary.md", f"mlgate html: *gate.html"])
+    result.stdout.fnmatch_lines(["mlgate markdown: *summary.md", "mlgate html: *gate.html"])
     # A stored decision re-renders to the same files.
     stored = str(project.path / "reports" / "mlgate-decision.json")
     for fmt, name in (("markdown", "summary.md"), ("html", "gate.html"), ("junit", "gates.xml")):

@@ -139,7 +139,8 @@ def bar_chart(kind: str, title: str, bars: list[Bar], unit: str = "") -> str:
         text_x = max(x0, x1)
         if bar.ci is not None:
             a, b = (_x(v, rng, lo, hi) for v in bar.ci)
-            body.append(f'<line class="whisker" x1="{a:.1f}" y1="{y + ROW / 2:.1f}" x2="{b:.1f}" y2="{y + ROW / 2:.1f}" '
+            mid = y + ROW / 2
+            body.append(f'<line class="whisker" x1="{a:.1f}" y1="{mid:.1f}" x2="{b:.1f}" y2="{mid:.1f}" '
                         'stroke="#1f2328" stroke-width="1.5"/>')
             text_x = max(text_x, a, b)
         body.append(_text(text_x + 4, y + ROW - 9, number(bar.value)

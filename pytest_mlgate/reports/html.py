@@ -1,8 +1,8 @@
 """A self-contained HTML gate report: one file, inline CSS and SVG, no scripts, no network.
 
 Sections: the decision; candidate vs baseline with confidence intervals; one section per check
-family that carries a per-row table (drift per feature, fairness per group, feature importance,
-staging latency), drawn generically from ``details["table"]``; every gate with every number;
+family that carries a per-row table (data quality per column, drift per feature, fairness per
+group, feature importance, staging latency), drawn generically from ``details["table"]``; every gate with every number;
 the artifacts' hashes and the datasets' fingerprints. Passing gates are collapsed and a CSS-only
 filter hides them, so a run with a hundred gates stays readable.
 """
@@ -74,7 +74,7 @@ def render(record: dict[str, Any]) -> str:
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
         _header(record, [(key, name) for key, name, _ in sections]),
         '<input type="checkbox" id="only-bad"> <label for="only-bad">show only gates that need attention</label>',
-        "<main>", _reasons(record), *(html for *_, html in sections), "</main></body></html>\n",
+        "<main>", _reasons(record), *(body for *_, body in sections), "</main></body></html>\n",
     ])
 
 
@@ -300,7 +300,8 @@ def _artifacts(record: dict[str, Any]) -> str:
             artifacts, ["name", "spec", "path", "version", "sha256", "error"], hashes=("sha256",))
     if datasets:
         out += "<h3>Dataset fingerprints</h3>" + _html_table(
-            datasets, ["name", "path", "rows", "columns", "sha256", "schema_sha256"], hashes=("sha256", "schema_sha256"))
+            datasets, ["name", "path", "rows", "columns", "sha256", "schema_sha256"],
+            hashes=("sha256", "schema_sha256"))
     if not artifacts and not datasets:
         out += "<p>No artifacts recorded.</p>"
     run = [{"item": key, "value": record[key]} for key in RUN_KEYS if record.get(key)]
