@@ -357,6 +357,7 @@ def test_gate_run_writes_markdown_html_and_step_summary(project, status: str, mo
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+         "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
          "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--window-size=1280,2200")
 # Measures the rendered page from inside the browser and leaves the numbers in the DOM.
 PROBE = """<script>
