@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from data import CATEGORICAL, NUMERIC, TARGET, credit_frame
+from drift_data import write_drifted_batch
 from registry_data import register_production
 
 HERE = Path(__file__).parent
@@ -47,6 +48,7 @@ def write_data(data: Path) -> None:
     frame.iloc[:14_000].to_parquet(data / "train.parquet", index=False)
     frame.iloc[14_000:].to_parquet(data / "holdout.parquet", index=False)
     credit_frame(5_000, seed=8).to_parquet(data / "current.parquet", index=False)
+    write_drifted_batch(data)  # for gates/test_drift.py: --mlgate-dataset current=data/drifted.parquet
 
 
 def main() -> None:
