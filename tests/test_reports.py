@@ -311,6 +311,11 @@ def test_report_command_rejects_what_is_not_a_decision(tmp_path: Path, capsys: p
     assert err == f"mlgate: error: {bad}: not a decision record: missing reasons, counts, gates"
     assert cli.main(["report", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: cannot read" in capsys.readouterr().err
+    broken = make_record("approved")
+    del broken["gates"][0]["checks"][0]["outcome"]
+    bad.write_text(json.dumps(broken))
+    assert cli.main(["report", str(bad), "--format", "html"]) == 2
+    assert capsys.readouterr().err.strip() == f"mlgate: error: {bad}: malformed decision record (KeyError: 'outcome')"
 
 
 # ---------------------------------------------------------------- the plugin writes them
