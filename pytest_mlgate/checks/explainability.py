@@ -207,6 +207,8 @@ def monotonicity(model: ModelUnderTest, data: Dataset, feature: str, direction: 
                           f"(features: {', '.join(map(str, features.columns))})")
     if len(features) > max_rows:
         features = features.iloc[np.sort(np.random.default_rng(seed).choice(len(features), max_rows, replace=False))]
+    if features[feature].dtype.kind in "iu":  # sklearn refuses integer columns (implicit rounding)
+        features = features.astype({feature: float})
     try:
         pd_result = partial_dependence(model.model, features, [feature], grid_resolution=grid_resolution,
                                        kind="average")
