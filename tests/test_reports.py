@@ -370,7 +370,11 @@ const box = el => { const r = el.getBoundingClientRect(); return [Math.round(r.w
 const charts = [...document.querySelectorAll('svg.chart')].map(svg => ({
   cls: svg.getAttribute('class'), size: box(svg),
   bars: [...svg.querySelectorAll('rect.bar')].filter(r => r.getBBox().width > 0).length}));
-document.body.setAttribute('data-probe', JSON.stringify({
+const shown = () => [...document.querySelectorAll('details.gate')].filter(d => d.offsetParent !== null).length;
+const allGates = shown();
+document.getElementById('only-bad').click();
+const attentionGates = shown();
+document.body.setAttribute('data-probe', JSON.stringify({allGates, attentionGates,
   decision: document.getElementById('decision').innerText, decisionSize: box(document.getElementById('decision')),
   headerPosition: getComputedStyle(document.querySelector('header')).position, charts,
   resources: performance.getEntriesByType('resource').length}));
@@ -405,6 +409,8 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     measured = json.loads(parse_html(dom).body.get("data-probe"))
     assert measured["decision"] == "REJECTED" and min(measured["decisionSize"]) > 10
     assert measured["headerPosition"] == "sticky" and measured["resources"] == 0
+    # The "only gates that need attention" filter leaves the failed drift gate and the too-small one.
+    assert measured["allGates"] == 100 and measured["attentionGates"] == 2
     charts = {c["cls"].split()[-1]: c for c in measured["charts"]}
     assert set(charts) == {"chart-comparison", "chart-drift", "chart-fairness", "chart-explainability",
                            "chart-staging"}
@@ -417,7 +423,11 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "mlgate-report.png"
     shot.unlink(missing_ok=True)
-    run_browser(binary, tmp_path / "profile-3", f"--screenshot={shot}", page.as_uri())
+    for attempt in range(2):  # on a loaded machine Chromium has once exited 0 without writing the file
+        done = run_browser(binary, tmp_path / f"profile-shot-{attempt}", f"--screenshot={shot}", page.as_uri())
+        if shot.exists():
+            break
+    assert shot.exists(), f"no screenshot written; chromium said: {done.stdout[-500:]} {done.stderr[-1500:]}"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
 
