@@ -293,8 +293,8 @@ class GateSession:
             self.results[report.nodeid] = GateResult.from_dict(payload)
             self.datasets.update(getattr(report, "mlgate_datasets", None) or {})
         elif report.failed:
-            self.failed_nodes[report.nodeid] = str(report.longrepr).strip().splitlines()[-1:][0] \
-                if report.longrepr else "failed"
+            lines = str(report.longrepr or "").strip().splitlines()
+            self.failed_nodes[report.nodeid] = lines[-1] if lines else "failed"
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
