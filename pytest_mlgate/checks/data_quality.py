@@ -237,7 +237,7 @@ def duplicates(data: Dataset, max_rate: float = 0.0, columns: Iterable[str] | No
     if (empty := _empty("no_duplicates", "duplicate_rate", data)) is not None:
         return empty
     chosen = _columns(data, columns, list(data.frame.columns), "a column")
-    repeats = duplicated_rows(data.frame, chosen)
+    repeats = duplicated_rows(data.frame, chosen, profile(data).row_keys(chosen))
     rate = len(repeats) / len(data)
     passed = rate <= max_rate
     positions = repeats[:20].tolist()
@@ -303,7 +303,8 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
     chosen = _columns(data, columns, shared, f"a column also in '{reference.name}'")
     if not chosen:
         raise MlgateError(f"no_overlap: datasets '{data.name}' and '{reference.name}' share no columns")
-    rows = shared_rows(data.frame, reference.frame, chosen)
+    rows = shared_rows(data.frame, reference.frame, chosen,
+                       (profile(data).row_keys(chosen), profile(reference).row_keys(chosen)))
     rate = len(rows) / len(data)
     passed = rate <= max_rate
     message = (f"no_overlap on '{data.name}': {len(rows)} of {len(data)} rows ({_pct(rate)}) also in "

@@ -43,6 +43,7 @@ class Profile:
         self._missing: dict[str, int] = {}
         self._range: dict[str, tuple[float, float]] = {}
         self._low: dict[str, float] = {}
+        self._keys: dict[tuple[str, ...], np.ndarray] = {}
         self._sampled: dict[str, np.ndarray] = {}
         self._uniques: dict[str, np.ndarray] = {}
 
@@ -65,9 +66,13 @@ class Profile:
         rng = np.random.default_rng(self.seed)
         return np.sort(rng.choice(self.rows, self.sample_rows, replace=False))
 
-    def floats(self, column: str) -> np.ndarray:
+    def values(self, column: str) -> np.ndarray:
+        """A numeric column as a numpy array: plain int and float columns without a copy, nullable
+        extension columns as float64 with NaN."""
         if column not in self._floats:
-            self._floats[column] = as_float(self.frame[column])
+            series = self.frame[column]
+            plain = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf"
+            self._floats[column] = series.to_numpy() if plain else as_float(series)
         return self._floats[column]
 
     def missing(self, column: str) -> int:
@@ -89,7 +94,7 @@ class Profile:
     def value_range(self, column: str) -> tuple[float, float]:
         """Minimum and maximum of a numeric column, ignoring missing values (NaN when all missing)."""
         if column not in self._range:
-            values = self.floats(column)
+            values = self.values(column)
             if self.missing(column) == len(values):
                 self._range[column] = (float("nan"), float("nan"))
             elif self.missing(column):
@@ -105,7 +110,7 @@ class Profile:
         take = (lambda v: v) if self.sample_index is None else (lambda v: v[self.sample_index])
         if not self.numeric:
             return np.empty((0, min(self.rows, self.sample_rows)))
-        return np.vstack([take(self.floats(c)) for c in self.numeric])
+        return np.vstack([take(self.values(c)).astype(np.float64, copy=False) for c in self.numeric])
 
     @cached_property
     def _sorted_sample(self) -> tuple[np.ndarray, np.ndarray]:
@@ -148,13 +153,14 @@ class Profile:
         sample = self.sampled(column)
         if np.count_nonzero((sample != low) & (sample != high)):
             return False
-        values = self.floats(column)
-        return not np.count_nonzero((values != low) & (values != high) & ~np.isnan(values))
+        values = self.values(column)
+        others = (values != low) & (values != high)
+        return not np.count_nonzero(others & ~np.isnan(values) if self.missing(column) else others)
 
     def count_outside(self, column: str, low: float, high: float) -> int:
         """Exact number of values below ``low`` or above ``high``."""
         vmin, vmax = self.value_range(column)
-        values = self.floats(column)
+        values = self.values(column)
         below = int(np.count_nonzero(values < low)) if vmin < low else 0
         return below + (int(np.count_nonzero(values > high)) if vmax > high else 0)
 
@@ -174,6 +180,12 @@ class Profile:
         if len(sample) and (sample != sample.iloc[0]).any():
             return False
         return len(self.uniques(column)) < 2
+
+    def row_keys(self, columns: list[str]) -> np.ndarray:
+        """Cached :func:`row_keys` of this frame."""
+        if tuple(columns) not in self._keys:
+            self._keys[tuple(columns)] = row_keys(self.frame, columns)
+        return self._keys[tuple(columns)]
 
     def sample_frame(self, columns: list[str]) -> pd.DataFrame:
         frame = self.frame[columns]
@@ -245,9 +257,12 @@ def _seen(buckets: np.ndarray) -> np.ndarray:
     return table
 
 
-def shared_rows(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Positions of ``frame``'s rows equal, in ``columns``, to some row of ``other``."""
-    mine, theirs = shared_candidates(row_keys(frame, columns), row_keys(other, columns))
+def shared_rows(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str],
+                keys: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Positions of ``frame``'s rows equal, in ``columns``, to some row of ``other`` (``keys``: both
+    frames' :func:`row_keys`, when already known)."""
+    mine_keys, their_keys = keys or (row_keys(frame, columns), row_keys(other, columns))
+    mine, theirs = shared_candidates(mine_keys, their_keys)
     if not len(mine):
         return mine
     left = normalised(frame.iloc[mine], columns).assign(_position=mine)
@@ -255,9 +270,9 @@ def shared_rows(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) ->
     return np.unique(left.merge(right, on=columns, how="inner")["_position"].to_numpy())
 
 
-def duplicated_rows(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def duplicated_rows(frame: pd.DataFrame, columns: list[str], keys: np.ndarray | None = None) -> np.ndarray:
     """Positions of rows that repeat an earlier row in ``columns`` (exact, like ``DataFrame.duplicated``)."""
-    candidates = duplicate_candidates(row_keys(frame, columns))
+    candidates = duplicate_candidates(row_keys(frame, columns) if keys is None else keys)
     if not len(candidates):
         return candidates
     repeats = frame.iloc[candidates][columns].duplicated().to_numpy()
