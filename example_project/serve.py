@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from threadpoolctl import threadpool_limits
 
 MAX_ABS = 1e9
 
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-rows", type=int, default=1000, help="largest batch accepted (default 1000)")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="extra latency per prediction (default 0)")
+    parser.add_argument("--threads", type=int, default=1, help="OpenMP/BLAS threads per prediction (default 1)")
     args = parser.parse_args(argv)
+    threadpool_limits(limits=args.threads)  # one worker process: parallel requests, not parallel trees
     app = create_app(args.model, args.schema, trusted=args.trusted, max_rows=args.max_rows, delay_ms=args.delay_ms)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

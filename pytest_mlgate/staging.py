@@ -558,36 +558,52 @@ def _features(model: ModelUnderTest, data: Dataset, rows: int) -> Any:
     return data.features_for(model.model, model.role).head(rows)
 
 
-def predict_latency(model: ModelUnderTest, data: Dataset, batch: int, repeats: int = 50,
-                    warmup: int = 5) -> dict[str, float]:
+@contextmanager
+def native_threads(limit: int | None) -> Iterator[None]:
+    """Limit OpenMP/BLAS threads (threadpoolctl) while measuring; ``None`` leaves the library default."""
+    if limit is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=limit):
+        yield
+
+
+def predict_latency(model: ModelUnderTest, data: Dataset, batch: int, repeats: int = 50, warmup: int = 5,
+                    threads: int | None = None) -> dict[str, float]:
     """p50/p95/p99 milliseconds of ``model.predict`` on ``batch`` rows, after ``warmup`` calls."""
     frame = _features(model, data, batch)
     times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        model.model.predict(frame)
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1000)
+    with native_threads(threads):
+        for i in range(warmup + repeats):
+            start = time.perf_counter()
+            model.model.predict(frame)
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1000)
     p50, p95, p99 = np.percentile(times, [50, 95, 99])
-    return {"batch": len(frame), "repeats": repeats, "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99)}
+    return {"batch": len(frame), "repeats": repeats, "threads": threads, "p50_ms": float(p50), "p95_ms": float(p95),
+            "p99_ms": float(p99)}
 
 
-def memory_growth(model: ModelUnderTest, data: Dataset, repeats: int = 50, rows: int = 100) -> dict[str, float]:
+def memory_growth(model: ModelUnderTest, data: Dataset, repeats: int = 50, rows: int = 100,
+                  threads: int | None = None) -> dict[str, float]:
     """Python-heap memory still held after ``repeats`` predictions, measured with tracemalloc (MiB)."""
     frame = _features(model, data, rows)
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
     try:
-        for _ in range(3):
-            model.model.predict(frame)
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        for _ in range(repeats):
-            model.model.predict(frame)
-        gc.collect()
-        after, peak = tracemalloc.get_traced_memory()
+        with native_threads(threads):
+            for _ in range(3):
+                model.model.predict(frame)
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            for _ in range(repeats):
+                model.model.predict(frame)
+            gc.collect()
+            after, peak = tracemalloc.get_traced_memory()
     finally:
         if started:
             tracemalloc.stop()

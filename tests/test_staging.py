@@ -102,7 +102,7 @@ def test_healthy_example_server_passes_load_probe_and_in_process_gates(project):
             mlgate.probe_server(staging)
 
         def test_in_process(mlgate):
-            mlgate.predict_latency(batch_sizes=(1, 50), repeats=20, max_p95_ms={1: 500, 50: 1000})
+            mlgate.predict_latency(batch_sizes=(1, 50), repeats=20, max_p95_ms={1: 500, 50: 1000}, threads=1)
             mlgate.memory_growth(repeats=20, max_growth_mb=5)
             mlgate.artifact_size(max_mb=5)
             mlgate.flip_rate(noise=0.01, max_rate=0.2)
@@ -131,6 +131,8 @@ def test_healthy_example_server_passes_load_probe_and_in_process_gates(project):
     names = [c["name"] for c in gate_checks(decision, "test_in_process")]
     assert names == ["predict p95 latency, batch 1", "predict p95 latency, batch 50", "memory growth over 20 predictions",
                      "artifact size", "prediction flip rate at 0.01 std noise", "bad-input behaviour"]
+    latency = gate_checks(decision, "test_in_process")[0]["details"]["table"]
+    assert [(row["batch"], row["threads"], row["repeats"]) for row in latency] == [(1, 1, 20), (50, 1, 20)]
     behaviour = gate_checks(decision, "test_in_process")[-1]["details"]["table"]
     assert {row["result"] for row in behaviour} == {"rejected"}  # LogisticRegression refuses NaN
     assert_stopped(project.path)

@@ -158,24 +158,27 @@ class StagingGates(Recorder):
 
     def predict_latency(self, dataset: str | Dataset = "holdout", *, batch_sizes: Sequence[int] = (1, 100),
                         repeats: int = 50, max_p50_ms: Limit = None, max_p95_ms: Limit = None,
-                        max_p99_ms: Limit = None) -> list[Check]:
-        """In-process ``predict`` latency per batch size after warm-up; limits a number or ``{batch: ms}``."""
+                        max_p99_ms: Limit = None, threads: int | None = None) -> list[Check]:
+        """In-process ``predict`` latency per batch size after warm-up; limits a number or ``{batch: ms}``.
+
+        ``threads`` caps OpenMP/BLAS threads while measuring (as a one-thread serving worker would run).
+        """
         __tracebackhide__ = True
         from pytest_mlgate import staging as st
 
         data, model = self.dataset(dataset), self._candidate()
-        rows = [st.predict_latency(model, data, batch, repeats) for batch in batch_sizes]
+        rows = [st.predict_latency(model, data, batch, repeats, threads=threads) for batch in batch_sizes]
         limits = {"max_p50_ms": max_p50_ms, "max_p95_ms": max_p95_ms, "max_p99_ms": max_p99_ms}
         return self.record(*latency_checks(rows, limits, data.name))
 
     def memory_growth(self, dataset: str | Dataset = "holdout", *, repeats: int = 50,
-                      max_growth_mb: float = 5.0) -> list[Check]:
+                      max_growth_mb: float = 5.0, threads: int | None = None) -> list[Check]:
         """Python-heap memory still held after ``repeats`` predictions must stay under ``max_growth_mb``."""
         __tracebackhide__ = True
         from pytest_mlgate import staging as st
 
         data = self.dataset(dataset)
-        found = st.memory_growth(self._candidate(), data, repeats)
+        found = st.memory_growth(self._candidate(), data, repeats, threads=threads)
         return self.record(limit_check(f"memory growth over {repeats} predictions", "memory_growth_mb",
                                        found["growth_mb"], max_growth_mb, unit=" MiB", dataset=data.name,
                                        details=found))
