@@ -384,7 +384,8 @@ def describe(row: dict[str, Any]) -> str:
                 f"< {row['threshold']:.3g}; largest shift {row['largest_shift']})")
     parts = [f"{row['test']} {row['statistic']:.4g}", f"p={row['p_value']:.3g}", f"adj p={row['p_adjusted']:.3g}"]
     if row["kind"] == "numeric":
-        parts += [f"ks {row['ks']:.3f}", f"wasserstein {row['wasserstein']:.3f} sd", f"psi {row['psi']:.3f}"]
+        parts += [f"ks {row['ks']:.3f}"] if row["test"] not in ("ks", "KSDrift", "TabularDrift") else []
+        parts += [f"wasserstein {row['wasserstein']:.3f} sd", f"psi {row['psi']:.3f}"]
     else:
         parts += [f"psi {row['psi']:.3f}", f"tvd {row['tvd']:.3f}"]
         if row.get("new_categories"):
