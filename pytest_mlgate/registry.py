@@ -101,6 +101,9 @@ class Registry:
     def artifact(self, name: str, ref: str) -> tuple[Path, dict[str, Any]]:
         """The artifact file of ``NAME@ref`` after checking its sha256; refuses tampered files."""
         entry = self.version(name, ref)
+        if not VERSION.fullmatch(entry["version"]) or not NAME.fullmatch(entry["file"]) or ".." in entry["file"]:
+            raise MlgateError(f"registry: {name}@{ref}: index entry points outside its version folder "
+                              f"({entry['version']}/{entry['file']}); the index was edited")
         path = self._dir(name) / "versions" / entry["version"] / entry["file"]
         if not path.is_file():
             raise MlgateError(f"registry: {name}@{ref} ({entry['version']}): artifact missing: {path}")
@@ -125,6 +128,7 @@ class Registry:
         artifact = Path(artifact)
         if not artifact.is_file():
             raise MlgateError(f"registry: cannot register {name}: file not found: {artifact}")
+        check_name("file name", artifact.name)
         folder = self._dir(name)
         with self._lock(name):
             index = read_json(folder / "index.json") if (folder / "index.json").is_file() else None

@@ -83,6 +83,12 @@ def test_reference_resolves_alias_and_version_and_refuses_tampering(registry: Re
         resolve_reference("registry:credit@production", settings)
     with pytest.raises(MlgateError, match="has no alias 'staging'"):
         resolve_reference("registry:credit@staging", settings)
+    index_path = tmp_path / "reg" / "credit" / "index.json"
+    index = json.loads(index_path.read_text())
+    index["versions"][1]["file"] = "../../../model.skops"
+    index_path.write_text(json.dumps(index))
+    with pytest.raises(MlgateError, match="index entry points outside its version folder"):
+        resolve_reference("registry:credit@v2", settings)
 
 
 def test_rollback_restores_previous_version_step_by_step(registry: Registry, tmp_path: Path) -> None:
