@@ -380,9 +380,11 @@ class GateSession:
                 outputs[name] = s.path(getattr(s, name))
                 write_atomic(outputs[name], renderer.render(record))
         if os.environ.get("GITHUB_STEP_SUMMARY"):
-            markdown.append_step_summary(Path(os.environ["GITHUB_STEP_SUMMARY"]), record)
+            outputs["step summary"] = Path(os.environ["GITHUB_STEP_SUMMARY"])
         record["outputs"] = {k: str(v) for k, v in outputs.items()}
         write_json(outputs["decision"], record)
+        if "step summary" in outputs:  # after the decision file, which must exist whatever happens here
+            markdown.append_step_summary(outputs["step summary"], record)
         return record
 
 

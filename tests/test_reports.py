@@ -348,7 +348,8 @@ def test_gate_run_writes_markdown_html_and_step_summary(project, status: str, mo
     gates_text = page.get_element_by_id("gates").text_content()
     assert check["message"] in gates_text and f"{check['candidate']:.4g}" in gates_text
     assert project.decision["artifacts"]["candidate"]["sha256"] in page.get_element_by_id("artifacts").text_content()
-    result.stdout.fnmatch_lines(["mlgate markdown: *summary.md", "mlgate html: *gate.html"])
+    result.stdout.fnmatch_lines(["mlgate markdown: *summary.md", "mlgate html: *gate.html",
+                                 "mlgate step summary: *step-summary.md"])
     # A stored decision re-renders to the same files.
     stored = str(project.path / "reports" / "mlgate-decision.json")
     for fmt, name in (("markdown", "summary.md"), ("html", "gate.html"), ("junit", "gates.xml")):
