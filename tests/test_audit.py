@@ -112,6 +112,9 @@ def test_cli_verify_and_show(log: AuditLog, tmp_path: Path, monkeypatch: pytest.
     assert main(["audit", "show", "--model", "other"]) == 0
     shown = capsys.readouterr().out.splitlines()
     assert len(shown) == 1 and "promote" in shown[0] and "production: none -> v1 by bob: ok" in shown[0]
+    assert main(["audit", "show", "--json"]) == 0
+    raw = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["seq"] for e in raw] == list(range(1, 8)) and raw[-1]["data"]["by"] == "bob"
     text = lines(log)
     text[0] = text[0].replace("v1", "v0")
     rewrite(log, text)

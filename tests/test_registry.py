@@ -179,6 +179,9 @@ def test_cli_register_list_show_rollback(tmp_path: Path, monkeypatch: pytest.Mon
     assert "rolled back credit@production: v2 -> v1" in out
     assert main(["registry", "list"]) == 0
     assert "credit  2 version(s)  owner risk@x  production=v1" in capsys.readouterr().out
+    assert main(["registry", "list", "credit"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == ["v1", "v2"] and listed[0].endswith("alice  production")
     assert main(["registry", "show"]) == 0
     shown = capsys.readouterr().out
     assert "rollback production: v2 -> v1  by alice: bad calibration" in shown
