@@ -83,7 +83,7 @@ def record(request: pytest.FixtureRequest) -> dict:
 
 def many_checks(n: int, message: str = "", failing: bool = False) -> list[GateResult]:
     outcome = "failed" if failing else "passed"
-    return [GateResult(f"gates/test_many.py::test_gate_{i}", outcome, message=message[:80], checks=[Check(
+    return [GateResult(f"gates/test_many.py::test_gate_{i}", outcome, message=message, checks=[Check(
         f"metric_{i}@holdout", outcome, "roc_auc", "holdout", 0.8 + i / 10_000, 0.8, i / 10_000, ">= 0.5",
         message=message, kind="performance")]) for i in range(n)]
 
@@ -134,7 +134,10 @@ def test_markdown_with_500_long_failing_checks_is_truncated_with_a_note() -> Non
     size = len(text.encode())
     assert size < markdown.GITHUB_LIMIT and size > markdown.GITHUB_LIMIT // 2
     assert text.splitlines()[0].startswith("## ") and "REJECTED" in text.splitlines()[0]
+    assert "- … and 480 more: see the failing gates below" in text
+    assert sum(line.startswith("- gates/test_many.py::") for line in text.splitlines()) == 20
     assert "more lines of failing gates not shown (step summary size limit)" in text
+    assert "more table rows not shown" in text and "| gate | check |" in text
     assert text.rstrip().endswith("</details>")
 
 

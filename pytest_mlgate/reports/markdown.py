@@ -15,6 +15,7 @@ from pytest_mlgate.reports.table import COLUMNS, number, rows, short_gate
 GITHUB_LIMIT = 1024 * 1024
 # Room kept free for the sections after a truncated one and for whatever else the job appends.
 LIMIT = GITHUB_LIMIT - 64 * 1024
+MAX_REASONS = 20
 ICONS = {"approved": "✅", "rejected": "❌", "needs-review": "⚠️"}
 OUTCOME_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️", "not_applicable": "➖",
                  "too_small": "➖"}
@@ -45,7 +46,9 @@ def header(record: dict[str, Any]) -> list[str]:
     lines.append("")
     if record["reasons"]:
         lines.append("**Why:**")
-        lines.extend(f"- {cell(reason)}" for reason in record["reasons"])
+        lines.extend(f"- {cell(reason)}" for reason in record["reasons"][:MAX_REASONS])
+        if len(record["reasons"]) > MAX_REASONS:
+            lines.append(f"- … and {len(record['reasons']) - MAX_REASONS} more: see the failing gates below")
         lines.append("")
     lifecycle = record.get("lifecycle") or {}
     if lifecycle:
@@ -109,7 +112,7 @@ def render(record: dict[str, Any], limit: int = LIMIT) -> str:
             out.append(line)
             size += cost
 
-    add(header(record))
+    add(header(record), keep=5, what="reasons")
     bad = failing(record)
     if bad:
         add(["### Failing gates", "", *bad, ""], keep=2, what="lines of failing gates")
