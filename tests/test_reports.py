@@ -259,6 +259,17 @@ def test_comparison_chart_puts_failures_first_and_shares_the_delta_scale_per_met
     assert offsets[0] < 0 < offsets[1] and abs(offsets[0] / offsets[1]) == pytest.approx(10, rel=0.01)
 
 
+def test_comparison_chart_draws_only_intervals_of_the_difference() -> None:
+    gates = [GateResult("t.py::test_x", "passed", checks=[
+        Check("delta_ci", "passed", "roc_auc", candidate=0.81, baseline=0.8, delta=0.01, ci=(-0.01, 0.03)),
+        Check("value_ci", "passed", "accuracy", candidate=0.81, baseline=0.8, delta=0.01, ci=(0.78, 0.84))])]
+    doc = parse_html(html.render(make_record("approved", gates)))
+    whiskers = doc.get_element_by_id("comparison").xpath(".//line[@class='whisker']")
+    assert len(whiskers) == 1 and "Δ 0.01 [-0.01, 0.03]" in doc.get_element_by_id("comparison").text_content()
+    assert "[0.78, 0.84]" not in doc.get_element_by_id("comparison").text_content()
+    assert "[0.78, 0.84]" in doc.get_element_by_id("gates").text_content()  # still in the check table
+
+
 # ---------------------------------------------------------------- JUnit
 
 

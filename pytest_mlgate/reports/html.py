@@ -123,10 +123,11 @@ def _comparisons(record: dict[str, Any]) -> str:
         candidate, baseline = _num(check.get("candidate")), _num(check.get("baseline"))
         if candidate is None or baseline is None:
             continue
-        ci = check.get("ci")
-        ci = (float(ci[0]), float(ci[1])) if ci and _num(ci[0]) is not None and _num(ci[1]) is not None else None
+        delta, ci = _num(check.get("delta")), _interval(check.get("ci"))
+        if ci is not None and (delta is None or not ci[0] <= delta <= ci[1]):
+            ci = None  # not an interval of the difference (e.g. of the candidate's value): table only
         rows.append(Comparison(f"{short_gate(gate['gate'])}: {check['name']}", candidate, baseline,
-                               _num(check.get("delta")), ci, check["outcome"] in BAD,
+                               delta, ci, check["outcome"] in BAD,
                                check.get("metric") or check["name"]))
     if not rows:
         return ""
