@@ -180,7 +180,8 @@ def test_server_that_crashes_on_nan_fails_the_probe_gate_naming_the_probe(projec
 
 
 def test_server_that_never_starts_fails_closed_with_its_output(project):
-    command = f"{sys.executable} -c \"print('cannot load model: corrupt file {{model}}'); raise SystemExit(4)\" {{port}}"
+    command = (f"{sys.executable} -c \"import json, os; open('pids.json', 'w').write(json.dumps([os.getpid()])); "
+               f"print('cannot load model: corrupt file {{model}}'); raise SystemExit(4)\" {{port}}")
     project.configure(candidate="good.skops", extra=staging_table(command))
     project.gates("""
         def test_load(mlgate, staging):
@@ -196,6 +197,24 @@ def test_server_that_never_starts_fails_closed_with_its_output(project):
     decision = project.decision
     assert decision["decision"] == "rejected"
     assert {g["outcome"] for g in decision["gates"]} == {"error"}
+    assert_stopped(project.path)
+
+
+def test_interrupted_run_stops_the_server(project):
+    project.configure(extra=staging_table(f"{sys.executable} -m http.server {{port}} --bind 127.0.0.1", health="/"))
+    project.pytester.makepyfile(pids=RECORD_PIDS)
+    project.gates("""
+        from pids import remember
+
+        def test_interrupted(staging):
+            remember(staging)
+            raise KeyboardInterrupt
+    """)
+    result = project.pytester.runpytest("-p", "no:cacheprovider", no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert project.decision["decision"] == "rejected"
+    assert "run incomplete: interrupted" in project.decision["reasons"]
+    assert_stopped(project.path)
 
 
 def test_staging_without_a_command_is_a_gate_error(project):
