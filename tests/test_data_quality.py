@@ -461,3 +461,56 @@ def test_sample_quantiles_match_numpy_per_column():
             assert np.isnan(found[i]).all()
         else:
             assert found[i] == pytest.approx(np.nanpercentile(values, levels * 100))
+
+
+# ---------------------------------------------------------------- the example project
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+
+
+@pytest.fixture
+def example(pytester, monkeypatch):
+    """The example's config, schema and data quality gates with its seeded data (no models needed)."""
+    import shutil
+
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from data import credit_frame
+    from quality_data import write_broken_batch
+
+    # the gate module is renamed: this test module already holds the name test_data_quality
+    copies = {"pyproject.toml": "pyproject.toml", "schemas/credit.yaml": "schemas/credit.yaml",
+              "gates/test_data_quality.py": "gates/test_example_quality.py"}
+    for source, target in copies.items():
+        (pytester.path / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(EXAMPLE / source, pytester.path / target)
+    data = pytester.path / "data"
+    data.mkdir()
+    frame = credit_frame(20_000, seed=7)  # as train.py writes them
+    frame.iloc[:14_000].to_parquet(data / "train.parquet", index=False)
+    frame.iloc[14_000:].to_parquet(data / "holdout.parquet", index=False)
+    credit_frame(5_000, seed=8).to_parquet(data / "current.parquet", index=False)
+    write_broken_batch(data)
+    return pytester
+
+
+def test_example_gates_pass_on_the_clean_batch(example):
+    example.runpytest("gates/test_example_quality.py").assert_outcomes(passed=13)
+    assert json.loads((example.path / "reports" / "decision.json").read_text())["decision"] == "approved"
+
+
+def test_example_gates_catch_the_broken_batch(example):
+    broken_run = example.runpytest("gates/test_example_quality.py", "--mlgate-dataset",
+                                   "current=data/broken_batch.parquet")
+    broken_run.assert_outcomes(passed=6, failed=7)
+    decision = json.loads((example.path / "reports" / "decision.json").read_text())
+    assert decision["decision"] == "rejected"
+    failed = {g["gate"].split("::")[-1]: g["message"] for g in decision["gates"] if g["outcome"] == "failed"}
+    assert set(failed) == {"test_matches_schema[current]", "test_batch_is_complete", "test_batch_has_few_outliers",
+                           "test_batch_is_not_skewed", "test_batch_has_no_duplicates",
+                           "test_batch_has_only_known_categories", "test_batch_is_not_training_data"}
+    assert "income 2.90% missing (150/5180) > 0%" in failed["test_batch_is_complete"]
+    assert "employment 3.86% of rows (200) have categories not in 'reference' ['contractor']" in \
+        failed["test_batch_has_only_known_categories"]
+    assert "100 duplicate row(s) of 5180" in failed["test_batch_has_no_duplicates"]
+    assert "80 of 5180 rows (1.54%) also in 'reference'" in failed["test_batch_is_not_training_data"]
+    assert "loan_amount less_than_or_equal_to(500000)" in failed["test_matches_schema[current]"]
