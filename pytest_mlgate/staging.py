@@ -156,6 +156,7 @@ class StagingServer:
         finally:
             os.close(fd)
         self._tree: list[psutil.Process] = []
+        self._stopped = False
         self.client = httpx.Client(base_url=self.url, timeout=config.request_timeout)
         atexit.register(self.stop)
 
@@ -219,24 +220,31 @@ class StagingServer:
         return [p for p in self._tree if p.is_running()]
 
     def stop(self) -> None:
-        """Terminate the process group, then kill whatever of it is left; idempotent."""
+        """SIGTERM the process group, SIGKILL what is left after ``shutdown_timeout``; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
         atexit.unregister(self.stop)
         self._remember_tree()
-        if self.running:
-            _signal_group(self.pid, signal.SIGTERM)
+        _signal_group(self.pid, signal.SIGTERM)  # also reaches children when the leader has already exited
+        for proc in self._tree[1:]:  # and those that left the group
             try:
-                self.process.wait(self.config.shutdown_timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.pid, signal.SIGKILL)
-                self.process.wait()
-        else:
+                proc.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            self.process.wait(self.config.shutdown_timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.pid, signal.SIGKILL)
             self.process.wait()
-        for proc in self._tree[1:]:
+        _, alive = psutil.wait_procs(self._tree[1:], timeout=self.config.shutdown_timeout)
+        _signal_group(self.pid, signal.SIGKILL)
+        for proc in alive:
             try:
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
-        psutil.wait_procs(self._tree[1:], timeout=self.config.shutdown_timeout)
+        psutil.wait_procs(alive, timeout=self.config.shutdown_timeout)
         self.client.close()
 
     def close(self) -> None:

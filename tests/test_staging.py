@@ -234,16 +234,19 @@ def test_staging_without_a_command_is_a_gate_error(project):
 
 
 def test_never_healthy_server_is_stopped_with_its_children(tmp_path):
-    script = ("import subprocess, sys, time; child = subprocess.Popen([sys.executable, '-c', 'import time; "
-              "time.sleep(60)']); open('child.pid', 'w').write(str(child.pid)); print('still loading', flush=True); "
+    # one child stays in the server's process group, one leaves it (its own session)
+    script = ("import subprocess, sys, time; sleep = [sys.executable, '-c', 'import time; time.sleep(60)']; "
+              "kids = [subprocess.Popen(sleep), subprocess.Popen(sleep, start_new_session=True)]; "
+              "open('child.pid', 'w').write(' '.join(str(k.pid) for k in kids)); print('still loading', flush=True); "
               "time.sleep(60)")
     config = st.StagingConfig(command=[sys.executable, "-c", script, "{port}"], startup_timeout=2)
     server = st.StagingServer(config, tmp_path / "model.skops", tmp_path)
     with pytest.raises(MlgateError, match=r"did not become healthy on http://127\.0\.0\.1:\d+/health within 2s; "
                                           r"output: still loading"):
         server.wait_healthy()
-    child = int((tmp_path / "child.pid").read_text())
-    assert gone(server.pid) and gone(child)
+    children = [int(pid) for pid in (tmp_path / "child.pid").read_text().split()]
+    assert len(children) == 2
+    assert gone(server.pid) and all(gone(child) for child in children)
     server.close()
     assert not server.log.exists()
 
