@@ -22,6 +22,7 @@ from pytest_mlgate.recording import Recorder
 
 DIRECTIONS = ("increasing", "decreasing")
 CORRELATIONS = ("spearman", "kendall")
+AGAINST = ("predictions", "labels")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ExplainConfig:
     n_repeats: int = 5
     max_rows: int = 5000
     scoring: str | None = None
+    against: str = "predictions"
     min_correlation: float = 0.7
     monotonic: dict[str, str] | None = None
     max_features: int | None = None
@@ -71,8 +73,11 @@ def explain_config(settings: Settings) -> ExplainConfig:
     scoring = table.get("scoring")
     if scoring is not None and not isinstance(scoring, str):
         raise _bad("scoring", "a scikit-learn scorer name", scoring)
+    against = table.get("against", "predictions")
+    if against not in AGAINST:
+        raise _bad("against", "\"predictions\" or \"labels\"", against)
     return ExplainConfig(tuple(proxies), _count(table, "top_k", 5), _count(table, "n_repeats", 5),
-                         _count(table, "max_rows", 5000), scoring, float(correlation), dict(monotonic),
+                         _count(table, "max_rows", 5000), scoring, against, float(correlation), dict(monotonic),
                          _count(table, "max_features", None), _count(table, "max_depth", None),
                          _count(table, "max_estimators", None))
 
@@ -90,6 +95,7 @@ class Importance:
     scoring: str
     rows_used: int
     rows_total: int
+    against: str = "predictions"
 
     def ranking(self) -> list[str]:
         """Features from most to least important (ties keep the model's column order)."""
@@ -108,25 +114,36 @@ _CACHE: weakref.WeakKeyDictionary[ModelUnderTest, weakref.WeakKeyDictionary[Data
     weakref.WeakKeyDictionary())
 
 
-def _default_scoring(model: ModelUnderTest) -> str:
+def _default_scoring(model: ModelUnderTest, against: str) -> str:
     if not model.is_classifier:
         return "r2"
+    if against == "predictions":
+        return "accuracy"  # the share of the model's own decisions that survive the shuffle
     classes = model.classes
     binary = classes is not None and len(classes) == 2
     return "roc_auc" if binary and hasattr(model.model, "predict_proba") else "accuracy"
 
 
 def importance(model: ModelUnderTest, data: Dataset, *, n_repeats: int = 5, max_rows: int = 5000,
-               scoring: str | None = None, seed: int = 0) -> Importance:
-    """Permutation importance of ``model`` on ``data``, computed once per model, dataset and settings."""
+               scoring: str | None = None, against: str = "predictions", seed: int = 0) -> Importance:
+    """Permutation importance of ``model`` on ``data``, computed once per model, dataset and settings.
+
+    ``against="predictions"`` scores the shuffled model against its own unshuffled outputs: what
+    drives its decisions, even where the labels do not justify it (a model leaning on a sensitive
+    attribute the holdout labels do not depend on shows no loss against the labels).
+    ``against="labels"`` is the classic importance for the model's accuracy.
+    """
     from sklearn.inspection import permutation_importance
 
-    scoring = scoring or _default_scoring(model)
-    key = (n_repeats, max_rows, scoring, seed)
+    if against not in AGAINST:
+        raise MlgateError(f"importance: against must be one of {', '.join(AGAINST)}, got {against!r}")
+    scoring = scoring or _default_scoring(model, against)
+    key = (n_repeats, max_rows, scoring, against, seed)
     per_data = _CACHE.setdefault(model, weakref.WeakKeyDictionary()).setdefault(data, {})
     if key in per_data:
         return per_data[key]
-    features, y = data.features_for(model.model, model.role), data.y
+    features = data.features_for(model.model, model.role)
+    y = model.predict(data) if against == "predictions" else data.y
     if len(features) > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(len(features), max_rows, replace=False))
         features, y = features.iloc[rows], y[rows]
@@ -138,12 +155,12 @@ def importance(model: ModelUnderTest, data: Dataset, *, n_repeats: int = 5, max_
                           f"({scoring}) failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                           ) from None
     per_data[key] = Importance([str(c) for c in features.columns], result.importances_mean,
-                               result.importances_std, scoring, len(features), len(data))
+                               result.importances_std, scoring, len(features), len(data), against)
     return per_data[key]
 
 
 def _details(imp: Importance, **extra: Any) -> dict[str, Any]:
-    return {"table": imp.table(), "scoring": imp.scoring, "rows_used": imp.rows_used,
+    return {"table": imp.table(), "scoring": imp.scoring, "against": imp.against, "rows_used": imp.rows_used,
             "rows_total": imp.rows_total, "subsampled": imp.rows_used < imp.rows_total, **extra}
 
 
@@ -155,7 +172,9 @@ def forbidden_drivers(imp: Importance, forbidden: Sequence[str], top_k: int, *, 
     found = [f for f in top if f in set(forbidden)]
     if found:
         where = ", ".join(f"'{f}' rank {top.index(f) + 1} (importance {imp.of(f):.4g})" for f in found)
-        message = f"{name}: {where} among the top-{top_k} drivers ({imp.scoring} drop, {imp.rows_used} rows)"
+        basis = "the model's own outputs" if imp.against == "predictions" else "the labels"
+        message = f"{name}: {where} among the top-{top_k} drivers ({imp.scoring} drop against {basis}, " \
+                  f"{imp.rows_used} rows)"
     else:
         message = f"{name}: none of {', '.join(forbidden) or '(none declared)'} among the top-{top_k} drivers"
     return Check(name, FAILED if found else PASSED, metric="permutation_importance", dataset=dataset,
@@ -259,16 +278,24 @@ def _trees(est: Any) -> list[Any]:
 
 
 def complexity_of(model: Any) -> dict[str, int | None]:
-    """Features used, deepest tree and number of estimators (``None`` where the notion does not apply)."""
+    """Features used, deepest tree and number of estimators (``None`` where the notion does not apply).
+
+    Features used: non-zero importances or coefficients of a bare model; a pipeline's input columns.
+    """
     est = _final_estimator(model)
     trees = _trees(est)
     used: int | None = getattr(model, "n_features_in_", None)
-    if getattr(est, "feature_importances_", None) is not None and trees:
+    bare = est is model  # in a pipeline, count its input columns, not the encoded ones
+    if bare and getattr(est, "feature_importances_", None) is not None and trees:
         used = int(np.count_nonzero(est.feature_importances_))
-    elif getattr(est, "coef_", None) is not None:
+    elif bare and getattr(est, "coef_", None) is not None:
         used = int(np.count_nonzero(np.any(np.atleast_2d(est.coef_) != 0, axis=0)))
     depth = max((int(t.get_depth()) for t in trees), default=None)
     count = len(trees) if trees and not hasattr(est, "tree_") else (1 if trees else None)
+    predictors = getattr(est, "_predictors", None)  # HistGradientBoosting keeps no public tree list
+    if predictors:
+        depth = max(int(p.nodes["depth"].max()) for stage in predictors for p in stage)
+        count = int(est.n_iter_)
     return {"features": used, "depth": depth, "estimators": count}
 
 
@@ -310,7 +337,7 @@ class ExplainabilityGates(Recorder):
         if subject is None:
             raise MlgateError(f"model '{model}' is not configured")
         return importance(subject, self.dataset(dataset), n_repeats=cfg.n_repeats, max_rows=cfg.max_rows,
-                          scoring=cfg.scoring, seed=self.settings.seed)
+                          scoring=cfg.scoring, against=cfg.against, seed=self.settings.seed)
 
     def no_forbidden_drivers(self, forbidden: Sequence[str] | None = None, *, top_k: int | None = None,
                              dataset: str | Dataset = "holdout", model: str = "candidate") -> list[Check]:
