@@ -49,7 +49,7 @@ def test_gate_report_has_every_check_and_the_decision(report):
     decision = project.decision
     expected = [c["name"] for g in decision["gates"] for c in g["checks"]]
     cases = [case.get("name") for case in document.iter("testcase")]
-    assert len(expected) == 7 and set(expected) <= set(cases)
+    assert len(expected) == 6 and set(expected) <= set(cases)
     assert "test_skipped" in cases  # a gate without checks still has its testcase
     assert cases[-1] == "decision"
     north = document.xpath("//testcase[@name='accuracy[region=north]']")[0]
