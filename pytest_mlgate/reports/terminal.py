@@ -16,8 +16,8 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     if table:
         cells = [[_clip(row[c]) for c in COLUMNS] for row in table]
         widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip())
-        lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells)
+        lines.append("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
+        lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells)
     small = sum(1 for g in record["gates"] for c in g["checks"] if c["outcome"] in ("too_small", "not_applicable"))
     if small:
         lines.append(f"{small} check(s) could not be judged (too small or not applicable); see the table")
