@@ -98,6 +98,7 @@ class ModelUnderTest:
         self.threshold = threshold
         self.calls: dict[tuple[str, str], int] = {}
         self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._pinned: dict[int, Dataset] = {}  # datasets with cached outputs: their ids must not be reused
         self._values: dict[tuple[Any, int], float] = {}
 
     def __repr__(self) -> str:
@@ -189,6 +190,7 @@ class ModelUnderTest:
     def _cached(self, method: str, data: Dataset) -> np.ndarray:
         key = (method, id(data))
         if key not in self._cache:
+            self._pinned[id(data)] = data
             self.calls[(method, data.name)] = self.calls.get((method, data.name), 0) + 1
             features = data.features_for(self.model, self.role)
             try:

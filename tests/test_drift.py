@@ -223,11 +223,17 @@ def test_config_section_and_overrides(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def credit():
+def fitted():
     from conftest import fit, make_frame
 
-    model = fit(make_frame(2000, seed=1), ["income", "debt", "age", "tenure"])
-    return ModelUnderTest("candidate", model), make_frame(2000, seed=2)
+    return fit(make_frame(2000, seed=1), ["income", "debt", "age", "tenure"]), make_frame(2000, seed=2)
+
+
+@pytest.fixture
+def credit(fitted):
+    """A fresh ModelUnderTest per test: its prediction cache is keyed by the datasets it has seen."""
+    model, holdout = fitted
+    return ModelUnderTest("candidate", model), holdout
 
 
 def dataset(name: str, frame_: pd.DataFrame) -> Dataset:
@@ -242,6 +248,15 @@ def test_prediction_drift_compares_the_positive_class_scores(credit):
     assert same[0].outcome == "passed" and same[0].details["table"][0]["feature"] == "score"
     assert moved[0].outcome == "failed" and moved[0].name == "prediction_drift[candidate][reference->current]"
     assert "score (ks" in moved[0].message
+
+
+def test_prediction_drift_on_fresh_batches_never_reuses_stale_predictions(credit):
+    # a batch built per call (a DataFrame, a monitoring window) may get a freed batch's id
+    model, holdout = credit
+    reference = dataset("reference", holdout)
+    outcomes = [prediction_drift(model, reference, dataset("current", holdout.assign(income=holdout["income"] + i % 2)))
+                [0].outcome for i in range(30)]
+    assert outcomes == ["passed", "failed"] * 15
 
 
 def test_label_drift_treats_an_integer_target_as_categorical(credit):
