@@ -17,6 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from data import CATEGORICAL, NUMERIC, TARGET, credit_frame
 from drift_data import write_drifted_batch
+from fairness_data import write_biased_candidate
 from quality_data import write_broken_batch
 from registry_data import register_production
 
@@ -65,6 +66,7 @@ def main() -> None:
         sio.dump(model, models / f"{name}.skops")
         print(f"trained {name}: models/{name}.skops")
     register_production(HERE)  # the baseline is served from the registry: registry:credit-risk@production
+    write_biased_candidate(HERE)  # a variant with a planted bias that the fairness gates must reject
 
 
 if __name__ == "__main__":
