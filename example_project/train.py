@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from data import CATEGORICAL, NUMERIC, TARGET, credit_frame
 from drift_data import write_drifted_batch
 from fairness_data import write_biased_candidate
+from monitoring_data import write_traffic
 from quality_data import write_broken_batch
 from registry_data import register_production
 
@@ -51,6 +52,7 @@ def write_data(data: Path) -> None:
     frame.iloc[14_000:].to_parquet(data / "holdout.parquet", index=False)
     credit_frame(5_000, seed=8).to_parquet(data / "current.parquet", index=False)
     write_drifted_batch(data)  # for gates/test_drift.py: --mlgate-dataset current=data/drifted.parquet
+    write_traffic(data)  # a day of production requests for simulate_monitoring.py
     write_broken_batch(data)  # for gates/test_data_quality.py: --mlgate-dataset current=data/broken_batch.parquet
 
 

@@ -1,0 +1,153 @@
+"""Simulate a day in production, then run the monitoring stage: it alerts and rolls back.
+
+Run from this directory after ``python train.py``::
+
+    python simulate_monitoring.py
+
+It works in its own copy, ``simulation/`` (configuration, monitoring gates, data, models and a
+fresh registry), so it never moves the production alias the example's push gates compare with.
+
+1. deploy: the baseline is production v1; the candidate is registered as v2 and promoted;
+2. serve: a day of requests (data/traffic.parquet, one a minute, drifting at noon) goes through
+   the production model wrapped in the PredictionLogger, into logs/predictions.sqlite;
+3. feedback: outcomes arrive for requests older than six hours: ``mlgate feedback add``;
+4. monitor: ``pytest gates --mlgate-stage monitor --mlgate-auto-rollback`` on those 24 hours, with
+   a webhook receiver on 127.0.0.1 standing in for Slack (``MLGATE_ALERT_WEBHOOK``).
+
+Exits 0 when the run ended as the story says: rejected, alerted and rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pandas as pd
+
+from threadpoolctl import threadpool_limits
+
+from pytest_mlgate.artifacts import load_model
+from pytest_mlgate.config import Settings, build, read_pyproject
+from pytest_mlgate.predlog import PredictionLogger
+from pytest_mlgate.registry import open_registry
+
+HERE = Path(__file__).parent / "simulation"
+LOG = Path("logs/predictions.sqlite")
+LABEL_DELAY_MINUTES = 6 * 60
+
+
+def sandbox() -> Settings:
+    """A fresh copy of what monitoring needs: config, the monitoring gates, data and models."""
+    source = HERE.parent
+    shutil.rmtree(HERE, ignore_errors=True)
+    (HERE / "gates").mkdir(parents=True)
+    (HERE / "logs").mkdir()
+    shutil.copy(source / "pyproject.toml", HERE / "pyproject.toml")
+    shutil.copy(source / "gates" / "test_monitoring.py", HERE / "gates" / "test_monitoring.py")
+    for folder in ("data", "models"):
+        shutil.copytree(source / folder, HERE / folder)
+    return build(HERE, read_pyproject(HERE / "pyproject.toml"), source=str(HERE / "pyproject.toml"))
+
+
+def deploy(settings: Settings) -> tuple[str, str]:
+    """Production was the baseline (v1); the approved candidate (v2) is promoted over it."""
+    registry, versions = open_registry(settings), []
+    for name in ("baseline", "candidate"):
+        entry = registry.register(settings.model, HERE / "models" / f"{name}.skops", owner=settings.owner,
+                                  by="simulate_monitoring.py")
+        registry.set_alias(settings.model, "production", entry["version"], by="simulate_monitoring.py",
+                           reason=f"simulated deployment of the {name}")
+        versions.append(entry["version"])
+    return versions[0], versions[1]
+
+
+def serve(settings: Settings, traffic: pd.DataFrame, start: float) -> None:
+    """Answer every request with the production model through the prediction logger."""
+    registry = open_registry(settings, audit=False)
+    path, entry = registry.artifact(settings.model, "production")
+    model = load_model(path, settings.skops_trusted)
+    features = list(model.feature_names_in_)
+    logger = PredictionLogger(model, HERE / LOG, version=entry["version"], sha256=entry["sha256"])
+    with threadpool_limits(1), logger:  # one row at a time: thread pools only add start-up cost
+        for i in range(len(traffic)):
+            request = traffic.iloc[[i]]
+            logger.predict(request[features], request_id=request["request_id"].iloc[0],
+                           timestamp=start + float(request["minute"].iloc[0]) * 60)
+
+
+def feedback(traffic: pd.DataFrame) -> None:
+    """Outcomes are known for requests older than LABEL_DELAY_MINUTES; join them by request id."""
+    arrived = traffic[traffic["minute"] < len(traffic) - LABEL_DELAY_MINUTES][["request_id", "defaulted"]]
+    arrived.to_csv(HERE / "logs" / "labels.csv", index=False)
+    subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "feedback", "add", "logs/labels.csv",
+                    "--log", str(LOG)], cwd=HERE, check=True)
+
+
+class Receiver:
+    """A stand-in for a Slack incoming webhook: remembers every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/slack"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def monitor(end: float, webhook: str) -> int:
+    """The scheduled job: the monitor stage of the gate suite over the 24 hours that end at ``end``."""
+    window = f"current=predlog:{LOG}?window=24h&end={end:.0f}"
+    command = [sys.executable, "-m", "pytest", "gates", "--mlgate-stage", "monitor", "--mlgate-auto-rollback",
+               "--mlgate-dataset", window, "--mlgate-decision", "reports/monitor-decision.json",
+               "--mlgate-junit", "reports/monitor-gates.xml", "--mlgate-markdown", "reports/monitor-summary.md",
+               "--mlgate-html", "reports/monitor.html"]
+    print("$", " ".join(command[2:]))
+    return subprocess.run(command, cwd=HERE, env={**os.environ, "MLGATE_ALERT_WEBHOOK": webhook}).returncode
+
+
+def main() -> int:
+    settings = sandbox()
+    traffic = pd.read_parquet(HERE / "data" / "traffic.parquet")
+    previous, deployed = deploy(settings)
+    print(f"deployed: {settings.model}@production {previous} -> {deployed}")
+    start = time.time() - 24 * 3600
+    serve(settings, traffic, start)
+    print(f"served {len(traffic)} requests over 24 hours into {LOG} (drifting from noon)")
+    feedback(traffic)
+    receiver = Receiver()
+    try:
+        status = monitor(start + 24 * 3600, receiver.url)
+    finally:
+        receiver.close()
+    production = open_registry(settings, audit=False).index(settings.model)["aliases"]["production"]
+    print(f"\nmonitoring exit status {status}; {settings.model}@production is now {production}; "
+          f"outputs in {HERE.relative_to(Path.cwd()) if HERE.is_relative_to(Path.cwd()) else HERE}")
+    for alert in receiver.received:
+        print("webhook received:\n  " + alert["text"].replace("\n", "\n  "))
+    done = status == 1 and len(receiver.received) == 1 and production != deployed
+    print("story complete: rejected, alerted, rolled back" if done else "story NOT complete (see above)")
+    return 0 if done else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
