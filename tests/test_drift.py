@@ -217,6 +217,8 @@ def test_config_section_and_overrides(tmp_path):
         DriftOptions.from_settings(build(tmp_path, {"drift": {"alhpa": 0.01}}))
     with pytest.raises(MlgateError, match="argument 'alpha' must be a number in"):
         DriftOptions.from_settings(settings, alpha=2)
+    with pytest.raises(MlgateError, match="unknown option 'treshold'"):
+        DriftOptions.from_settings(settings, treshold=0.1)
 
 
 # ---------------------------------------------------------------- predictions, labels, concept

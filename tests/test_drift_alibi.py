@@ -87,10 +87,12 @@ def test_ks_p_values_agree_with_the_scipy_backend():
 
 
 def test_a_detector_leaves_features_it_cannot_test_visible():
-    summary = data_drift(frame(2000, 1), frame(2000, 2), options=DriftOptions(method="KSDrift"))[0]
+    checks = data_drift(frame(2000, 1), frame(2000, 2), options=DriftOptions(method="KSDrift"))
+    summary = checks[0]
     row = table_by_feature(summary)["f4"]
     assert row["outcome"] == "not_applicable" and "KSDrift does not test this categorical feature" in row["note"]
-    assert summary.details["tested"] == 4
+    assert summary.details["tested"] == 4 and len(summary.details["table"]) == 5
+    assert [(c.name, c.outcome) for c in checks[1:]] == [("data_drift[f4]", "not_applicable")]
 
 
 def test_fisher_exact_test_on_binary_features():

@@ -75,6 +75,9 @@ class DriftOptions:
                               f"(known: {', '.join(sorted(known - {'seed'}))})")
         configured = validated(base, {k: v for k, v in table.items() if k != "seed"},
                                lambda key, text: ConfigError(f"mlgate config: [tool.mlgate.drift] key '{key}' {text}"))
+        wrong = sorted(set(overrides) - known)
+        if wrong:
+            raise MlgateError(f"drift: unknown option '{wrong[0]}' (known: {', '.join(sorted(known))})")
         given = {k: v for k, v in overrides.items() if v is not None}
         return validated(configured, given, lambda key, text: MlgateError(f"drift: argument '{key}' {text}"))
 
@@ -124,7 +127,6 @@ class Feature:
     cur: np.ndarray
     row: dict[str, Any]
     labels: list[Any] = field(default_factory=list)
-    p_value: float | None = None
 
     @property
     def binary(self) -> bool:
@@ -265,7 +267,9 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequenc
         item = prepare(name, reference[name], current[name], options, names)
         (prepared if isinstance(item, Feature) else untestable).append(item)
     rows = _judge(prepared, (reference[columns], current[columns]), options)
-    table = [*rows, *(c.details["row"] for c in untestable)]
+    untestable += [Check(r["feature"], NOT_APPLICABLE, message=f"drift: '{r['feature']}': {r['note']}", kind="drift")
+                   for r in rows if r["outcome"] == NOT_APPLICABLE]
+    table = [*rows, *(c.details["row"] for c in untestable if "row" in c.details)]
     summary = _summary(check, rows, table, options, names)
     for item in untestable:
         item.name = f"{check}[{item.name}]"
@@ -484,7 +488,7 @@ class DriftGates(Recorder):
         """
         __tracebackhide__ = True
         ref, cur = self._drift_data(reference, "reference"), self._drift_data(current, "current")
-        return self.record(*data_drift(ref.frame, cur.frame, features, self.drift_options(**options),
+        return self.record(*data_drift(ref.frame, cur.frame, features, self._drift_options(**options),
                                        names=(ref.name, cur.name), exclude=[self.settings.target or ""]))
 
     def no_prediction_drift(self, reference: str | Dataset = "reference", current: str | Dataset = "current", *,
@@ -492,14 +496,14 @@ class DriftGates(Recorder):
         """The model's score (or prediction) distribution may not drift from ``reference`` to ``current``."""
         __tracebackhide__ = True
         return self.record(*prediction_drift(self._drift_model(model), self._drift_data(reference, "reference"),
-                                             self._drift_data(current, "current"), self.drift_options(**options)))
+                                             self._drift_data(current, "current"), self._drift_options(**options)))
 
     def no_label_drift(self, reference: str | Dataset = "reference", current: str | Dataset = "current",
                        **options: Any) -> list[Check]:
         """The target's distribution may not drift from ``reference`` to ``current``."""
         __tracebackhide__ = True
         return self.record(*label_drift(self._drift_data(reference, "reference"), self._drift_data(current, "current"),
-                                        self.drift_options(**options)))
+                                        self._drift_options(**options)))
 
     def no_concept_drift(self, metric: str | Callable[..., float] | Metric, current: str | Dataset = "current", *,
                          reference: str | Dataset = "holdout", model: str | ModelUnderTest = "candidate",
@@ -514,12 +518,7 @@ class DriftGates(Recorder):
             min_rows=s.min_slice_size if min_rows is None else min_rows,
             confidence=s.confidence, n_boot=s.bootstrap, seed=s.seed))
 
-    def drift_options(self, **overrides: Any) -> DriftOptions:
-        """Drift options from ``[tool.mlgate.drift]`` and keyword overrides."""
-        unknown = sorted(set(overrides) - {f.name for f in fields(DriftOptions)})
-        if unknown:
-            raise MlgateError(f"drift: unknown option '{unknown[0]}' "
-                              f"(known: {', '.join(f.name for f in fields(DriftOptions))})")
+    def _drift_options(self, **overrides: Any) -> DriftOptions:
         return DriftOptions.from_settings(self.settings, **overrides)
 
     def _drift_data(self, data: str | Dataset | pd.DataFrame, name: str) -> Dataset:
