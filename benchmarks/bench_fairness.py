@@ -1,7 +1,8 @@
 """Fairness gate cost: 1,000,000 rows, two sensitive columns (intersectional), 200 bootstrap resamples.
 
-Prints the gate's time (median of 3) as a ratio to one fairlearn MetricFrame evaluation (same metrics, same groups)
-times the number of resamples (the faster of 2 evaluations), i.e. to the naive "MetricFrame per resample" bootstrap. Target: <= 1.2x.
+Prints the gate's time (median of 3) as a ratio to one fairlearn MetricFrame evaluation of the
+same metrics and groups (the faster of 2) times the number of resamples, i.e. to the naive
+"MetricFrame per resample" bootstrap. Target: <= 1.2x.
 
     python benchmarks/bench_fairness.py [--rows N] [--resamples B]
 """

@@ -20,7 +20,7 @@ PII = {
     "contact": [f"user{i}@example.org" for i in range(N)],
     "callback": [f"+44 20 7946 {1000 + i}" for i in range(N)],
     "ident": [f"{100 + i}-{10 + i % 80:02d}-{1000 + i}" for i in range(N)],
-    "holder": [f"{f} {l}" for f, l in zip(["Anna", "Jonas", "Maria", "Peter"] * 15, ["Smith", "Meyer", "Jones"] * 20)],
+    "holder": [f"{first} {last}" for first, last in zip(["Anna", "Jonas", "Maria", "Peter"] * 15, ["Smith", "Meyer", "Jones"] * 20)],
 }
 CLEAN = {
     "income": RNG.normal(0, 1, N),
@@ -145,7 +145,8 @@ def test_no_personal_identifiers(mlgate):
 """)
     result = pii_project.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*1 of 2 feature(s) look like personal identifiers: 'customer_phone' (name looks like phone)*"])
+    result.stdout.fnmatch_lines(
+        ["*1 of 2 feature(s) look like personal identifiers: 'customer_phone' (name looks like phone)*"])
     (check,) = pii_project.decision["gates"][0]["checks"]
     assert check["kind"] == "compliance" and check["details"]["flagged"] == ["customer_phone"]
 

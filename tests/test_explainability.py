@@ -278,5 +278,6 @@ def test_debt_monotonic(mlgate):
 """)
     result = xproject.run()
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*monotonic income increasing[[]candidate[]]: partial dependence moves the wrong way*"])
+    result.stdout.fnmatch_lines(
+        ["*monotonic income increasing[[]candidate[]]: partial dependence moves the wrong way*"])
     assert xproject.decision["decision"] == "rejected"

@@ -36,7 +36,6 @@ _COUNTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {
 }
 ALIASES = {"tpr": "true_positive_rate", "recall": "true_positive_rate", "fpr": "false_positive_rate",
            "tnr": "true_negative_rate", "fnr": "false_negative_rate"}
-LOWER_IS_BETTER = {"false_positive_rate", "false_negative_rate"}
 MEASURES = ("ratio", "difference", "equalized_odds", "equal_opportunity")
 
 
@@ -134,7 +133,6 @@ class GroupMetric:
     values: np.ndarray          # (groups,), NaN where undefined
     draws: np.ndarray           # (n_boot, groups)
     undefined: str = ""         # why a NaN value is not testable
-    greater_is_better: bool = True
 
 
 @dataclass
@@ -167,7 +165,7 @@ def _counted(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: lis
             values = np.where(defined, by_group[name].to_numpy(dtype=float), np.nan)
             top, bottom = num(*boot_cells), den(*boot_cells)
             boot = np.divide(top, bottom, out=np.full(top.shape, np.nan), where=bottom > 0)
-            per[name] = GroupMetric(name, values, boot, why, name not in LOWER_IS_BETTER)
+            per[name] = GroupMetric(name, values, boot, why)
         out.append(per)
     return out
 
@@ -216,8 +214,7 @@ def _resampled(spec: Metric, y: np.ndarray, outputs: Sequence[np.ndarray], grp: 
     for boot, out in zip(boots, outputs):
         frame = MetricFrame(metrics={spec.name: safe}, y_true=y, y_pred=out, sensitive_features=grp.frame)
         values = frame.by_group.loc[grp.keys, spec.name].to_numpy(dtype=float)
-        result.append(GroupMetric(spec.name, values, boot, "metric undefined in group (one class only?)",
-                                  spec.greater_is_better))
+        result.append(GroupMetric(spec.name, values, boot, "metric undefined in group (one class only?)"))
     return result
 
 
