@@ -230,6 +230,15 @@ def test_staging_without_a_command_is_a_gate_error(project):
     result.stdout.fnmatch_lines(["*staging: no serving command configured*", "*artifact size * MiB > 1e-06 MiB*"])
 
 
+def test_in_process_gates_do_not_need_the_staging_extra():
+    import subprocess
+
+    code = ("import sys, pytest_mlgate.checks.staging; "
+            "print(sorted(m for m in ('httpx', 'psutil', 'uvicorn', 'fastapi') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 # ---------------------------------------------------------------- the server lifecycle
 
 

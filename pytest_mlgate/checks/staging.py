@@ -1,7 +1,8 @@
 """Staging gates: latency, throughput, error rate, resources, malformed-input probes and stability.
 
-The measuring lives in :mod:`pytest_mlgate.staging` (imported here lazily, so the ``mlgate``
-fixture works without the staging extra); these functions judge the measurements.
+The measuring lives in :mod:`pytest_mlgate.staging` (server, load, probes; imported lazily, so the
+``mlgate`` fixture works without the staging extra) and :mod:`pytest_mlgate.inprocess` (the loaded
+model itself); these functions judge the measurements.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlgate import inprocess
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.recording import Recorder
@@ -164,10 +166,8 @@ class StagingGates(Recorder):
         ``threads`` caps OpenMP/BLAS threads while measuring (as a one-thread serving worker would run).
         """
         __tracebackhide__ = True
-        from pytest_mlgate import staging as st
-
         data, model = self.dataset(dataset), self._candidate()
-        rows = [st.predict_latency(model, data, batch, repeats, threads=threads) for batch in batch_sizes]
+        rows = [inprocess.predict_latency(model, data, batch, repeats, threads=threads) for batch in batch_sizes]
         limits = {"max_p50_ms": max_p50_ms, "max_p95_ms": max_p95_ms, "max_p99_ms": max_p99_ms}
         return self.record(*latency_checks(rows, limits, data.name))
 
@@ -175,10 +175,8 @@ class StagingGates(Recorder):
                       max_growth_mb: float = 5.0, threads: int | None = None) -> list[Check]:
         """Python-heap memory still held after ``repeats`` predictions must stay under ``max_growth_mb``."""
         __tracebackhide__ = True
-        from pytest_mlgate import staging as st
-
         data = self.dataset(dataset)
-        found = st.memory_growth(self._candidate(), data, repeats, threads=threads)
+        found = inprocess.memory_growth(self._candidate(), data, repeats, threads=threads)
         return self.record(limit_check(f"memory growth over {repeats} predictions", "memory_growth_mb",
                                        found["growth_mb"], max_growth_mb, unit=" MiB", dataset=data.name,
                                        details=found))
@@ -197,23 +195,19 @@ class StagingGates(Recorder):
                   rows: int = 2000) -> list[Check]:
         """At most ``max_rate`` of predictions may flip under Gaussian noise of ``noise`` x each feature's std."""
         __tracebackhide__ = True
-        from pytest_mlgate import staging as st
-
         data, model = self.dataset(dataset), self._candidate()
         if not model.is_classifier:
             return self.record(Check("prediction flip rate", NOT_APPLICABLE, dataset=data.name, kind=KIND,
                                      message="prediction flip rate: not a classifier, flips not defined"))
-        rate, table = st.flip_rate(model, data, noise, rows, self.settings.seed)
+        rate, table = inprocess.flip_rate(model, data, noise, rows, self.settings.seed)
         return self.record(limit_check(f"prediction flip rate at {noise:g} std noise", "flip_rate", rate,
                                        max_rate, dataset=data.name, details={"noise": noise, "table": table}))
 
     def input_behaviour(self, dataset: str | Dataset = "holdout") -> list[Check]:
         """Report what the model does in process with NaN / unseen categories; fail on silent NaN output."""
         __tracebackhide__ = True
-        from pytest_mlgate import staging as st
-
         data = self.dataset(dataset)
-        return self.record(behaviour_check(st.input_behaviour(self._candidate(), data), data.name))
+        return self.record(behaviour_check(inprocess.input_behaviour(self._candidate(), data), data.name))
 
     def _candidate(self) -> ModelUnderTest:
         model = self.model("candidate")
