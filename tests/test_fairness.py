@@ -349,3 +349,20 @@ def test_parity(mlgate):
     result = fair_project.run()
     result.stdout.fnmatch_lines(["*column 'ethnicity' not found*"])
     assert fair_project.decision["decision"] == "rejected"
+
+
+def test_two_workers_give_the_serial_fairness_decision(fair_project):
+    fair_project.configure(candidate="biased.skops", baseline="fair.skops", datasets='holdout = "fair.csv"')
+    fair_project.gates("""
+def test_parity(mlgate):
+    mlgate.fairness(["sex", "band"], min_ratio=0.8)
+
+def test_odds(mlgate):
+    mlgate.fairness(max_equalized_odds=0.1)
+""")
+    serial = fair_project.run_subprocess("-p", "no:xdist")
+    checks = {c["name"]: c for g in fair_project.decision["gates"] for c in g["checks"]}
+    parallel = fair_project.run_subprocess("-n", "2")
+    assert parallel.ret == serial.ret == 1
+    assert {c["name"]: c for g in fair_project.decision["gates"] for c in g["checks"]} == checks
+    assert checks["selection_rate[sex=f, band=c]"]["outcome"] == "too_small"
