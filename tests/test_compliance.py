@@ -173,3 +173,27 @@ def test_model_card(mlgate):
     table = {r["field"]: r for r in project.decision["gates"][0]["checks"][0]["details"]["table"]}
     assert table["owner"]["source"] == "[tool.mlgate]" and table["intended_use"]["source"] == "MODEL_CARD.md"
     assert table["risk_level"]["value"] == "high"
+
+
+def test_compliance_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[tool.mlgate.compliance\] key 'min_share'"):
+        C.compliance_config(build(tmp_path, {"compliance": {"min_share": 2}}))
+    with pytest.raises(ConfigError, match=r"\[tool.mlgate.compliance\] key 'allow'"):
+        C.compliance_config(build(tmp_path, {"compliance": {"allow": "email"}}))
+    with pytest.raises(ConfigError, match=r"\[tool.mlgate.compliance\] unknown key 'alow'"):
+        C.compliance_config(build(tmp_path, {"compliance": {"alow": ["email"]}}))
+    assert C.compliance_config(build(tmp_path, {})) == ([], 0.5)
+
+
+def test_values_and_allow_list_end_to_end(pii_project):
+    pii_project.configure(candidate="clean.skops", baseline=None, datasets='holdout = "pii.csv"',
+                          extra='[tool.mlgate.compliance]\nallow = ["customer_phone"]\n')
+    pii_project.gates("""
+def test_named_columns(mlgate):
+    mlgate.no_pii(columns=["income", "customer_phone", "email"])
+""")
+    result = pii_project.run()
+    result.assert_outcomes(failed=1)
+    (check,) = pii_project.decision["gates"][0]["checks"]
+    assert check["details"]["flagged"] == ["email"]  # customer_phone was reviewed and allowed
+    assert "'email' (name looks like email; 100% of values look like email)" in check["message"]

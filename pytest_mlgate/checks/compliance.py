@@ -70,6 +70,23 @@ def scan_column(name: str, values: Any, *, min_share: float = 0.5, sample: int =
     return row
 
 
+def compliance_config(settings: Settings) -> tuple[list[str], float]:
+    """``[tool.mlgate.compliance]``: columns allowed after review, and the value share that flags."""
+    table = settings.section("compliance")
+    unknown = sorted(set(table) - {"allow", "min_share"})
+    if unknown:
+        raise ConfigError(f"mlgate config: [tool.mlgate.compliance] unknown key '{unknown[0]}' "
+                          "(known: allow, min_share)")
+    allow, share = table.get("allow", []), table.get("min_share", 0.5)
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError(f"mlgate config: [tool.mlgate.compliance] key 'allow' must be a list of column "
+                          f"names, got {allow!r}")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ConfigError(f"mlgate config: [tool.mlgate.compliance] key 'min_share' must be a number in "
+                          f"(0, 1], got {share!r}")
+    return allow, float(share)
+
+
 def pii_check(data: Dataset, columns: Sequence[str], *, allow: Sequence[str] = (), min_share: float = 0.5,
               role: str = "candidate") -> Check:
     """Fails when any of ``columns`` (the model's features) looks like a direct personal identifier."""
@@ -185,22 +202,16 @@ class ComplianceGates(Recorder):
                min_share: float | None = None) -> list[Check]:
         """No model feature (or given ``columns``) may look like a direct personal identifier."""
         __tracebackhide__ = True
-        cfg = self.settings.section("compliance")
-        allow = list(allow if allow is not None else cfg.get("allow", []))
-        share = min_share if min_share is not None else cfg.get("min_share", 0.5)
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-            raise ConfigError(f"mlgate config: [tool.mlgate.compliance] key 'min_share' must be a number "
-                              f"in (0, 1], got {share!r}")
-        if not all(isinstance(a, str) for a in allow):
-            raise ConfigError(f"mlgate config: [tool.mlgate.compliance] key 'allow' must be a list of "
-                              f"column names, got {allow!r}")
+        configured_allow, configured_share = compliance_config(self.settings)
+        allow = list(allow if allow is not None else configured_allow)
+        share = min_share if min_share is not None else configured_share
         data = self.dataset(dataset)
         if columns is None:
             subject = self.model(model)
             if subject is None:
                 raise MlgateError(f"model '{model}' is not configured")
             columns = [str(c) for c in data.features_for(subject.model, model).columns]
-        return self.record(pii_check(data, list(columns), allow=allow, min_share=float(share), role=model))
+        return self.record(pii_check(data, list(columns), allow=allow, min_share=share, role=model))
 
     def model_card(self, required: Sequence[str] | None = None) -> list[Check]:
         """The model card holds every mandatory field ([tool.mlgate.model_card] required / path)."""
