@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -231,3 +232,53 @@ def test_error_rate_counts_failed_predictions():
     assert check.ci[0] < 0.03 < check.ci[1]
     assert check.details["table"] == [{"error": "ValueError", "count": 3}]
     assert monitoring.error_rate(_window([1.0] * 100, errors), 0.05).outcome == "passed"
+
+
+def _record(decision: str, evaluated: str | None = "v2") -> dict:
+    gate = {"gate": "gates/test_m.py::test_drift", "severity": "block", "outcome": "failed",
+            "message": "data_drift: income drifted (psi 0.31)"}
+    return {"model": "credit-risk", "decision": decision, "stage": "monitor", "reasons": [gate["message"]],
+            "gates": [gate], "artifacts": {"baseline": {"spec": "registry:credit-risk@production",
+                                                        "version": evaluated, "sha256": "ab" * 32}}}
+
+
+def _registry_settings(tmp_path, **extra):
+    from pytest_mlgate.config import build
+
+    registry = Registry(tmp_path / ".mlgate" / "registry", AuditLog(tmp_path / ".mlgate" / "audit.jsonl"))
+    for i in (1, 2):
+        (tmp_path / f"m{i}.skops").write_bytes(f"model {i}".encode())
+        registry.register("credit-risk", tmp_path / f"m{i}.skops", owner="o", by="ci")
+        registry.set_alias("credit-risk", "production", f"v{i}", by="ci", reason="approved")
+    table = {"model": "credit-risk", "stage": "monitor", "baseline": "registry:credit-risk@production", **extra}
+    return build(tmp_path, table), registry
+
+
+def test_rollback_refuses_when_production_moved_or_is_not_an_alias(tmp_path):
+    from pytest_mlgate import monitor
+
+    settings, registry = _registry_settings(tmp_path, auto_rollback=True)
+    moved = monitor.roll_back(settings, _record("rejected", evaluated="v1"))
+    assert moved["error"] == "credit-risk@production is v2 but the run evaluated v1; nothing rolled back"
+    assert registry.index("credit-risk")["aliases"]["production"] == "v2"
+    pinned = monitor.roll_back(replace(settings, baseline="registry:credit-risk@v2"), _record("rejected"))
+    assert pinned["error"].startswith("production is pinned to registry:credit-risk@v2")
+    plain = monitor.roll_back(replace(settings, baseline="prod.skops"), _record("rejected"))
+    assert plain["error"] == "production (baseline = 'prod.skops') is not a registry alias; nothing rolled back"
+    done = monitor.roll_back(settings, _record("rejected"))
+    assert (done["from"], done["to"]) == ("v2", "v1")
+    again = monitor.roll_back(settings, _record("rejected", evaluated="v1"))
+    assert "no earlier version to roll back to" in again["error"]
+
+
+def test_needs_review_alerts_without_rolling_back_and_push_runs_do_nothing(tmp_path):
+    from pytest_mlgate import monitor
+
+    settings, registry = _registry_settings(tmp_path, auto_rollback=True)
+    seen = []
+    outcome = monitor.after_run(settings, _record("needs-review"), seen.append)
+    assert outcome["rollback"] is None and outcome["alert"]["sent"]
+    assert [a.decision for a in seen] == ["needs-review"] and "income drifted (psi 0.31)" in seen[0].text
+    assert registry.index("credit-risk")["aliases"]["production"] == "v2"
+    push = replace(settings, stage="push")
+    assert monitor.after_run(push, _record("rejected"), seen.append) is None and len(seen) == 1
