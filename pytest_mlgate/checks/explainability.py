@@ -103,10 +103,12 @@ class Importance:
         return [self.features[i] for i in order]
 
     def table(self) -> list[dict[str, Any]]:
+        """One row per feature, most important first: rank, feature, importance, std."""
         return [{"rank": r + 1, "feature": f, "importance": float(self.mean[self.features.index(f)]),
                  "std": float(self.std[self.features.index(f)])} for r, f in enumerate(self.ranking())]
 
     def of(self, feature: str) -> float:
+        """A feature's mean importance; 0 for a feature the model does not take."""
         return float(self.mean[self.features.index(feature)]) if feature in self.features else 0.0
 
 
