@@ -51,7 +51,7 @@ def row_schema(features: list[str], schema: pd.DataFrame | None) -> type[BaseMod
     return create_model("Row", __config__=ConfigDict(extra="forbid", strict=False), **fields)
 
 
-def create_app(model_path: Path, schema_path: Path | None = None, *, trusted: list[str] = (),
+def create_app(model_path: Path, schema_path: Path | None = None, *, trusted: tuple[str, ...] = (),
                max_rows: int = 1000, max_bytes: int = 2**20, delay_ms: float = 0.0) -> FastAPI:
     """The serving app for one model; ``delay_ms`` adds latency to every prediction (for demos)."""
     model = load_model(model_path, list(trusted))
@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="OpenMP/BLAS threads per prediction (default 1)")
     args = parser.parse_args(argv)
     threadpool_limits(limits=args.threads)  # one worker process: parallel requests, not parallel trees
-    app = create_app(args.model, args.schema, trusted=args.trusted, max_rows=args.max_rows, delay_ms=args.delay_ms)
+    app = create_app(args.model, args.schema, trusted=tuple(args.trusted), max_rows=args.max_rows,
+                     delay_ms=args.delay_ms)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

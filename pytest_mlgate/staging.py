@@ -306,8 +306,10 @@ def serve_candidate(workspace: Workspace) -> Iterator[StagingServer]:
 
 
 def feature_rows(model: Any, data: Dataset, role: str = "candidate", limit: int = 200) -> list[dict[str, Any]]:
-    """Up to ``limit`` rows of the model's features as JSON-ready dicts."""
-    frame = data.features_for(model, role).head(limit)
+    """Up to ``limit`` complete rows (no missing values) of the model's features as JSON-ready dicts."""
+    frame = data.features_for(model, role).dropna().head(limit)
+    if frame.empty:
+        raise MlgateError(f"staging: dataset '{data.name}' has no row without missing values to send")
     return json.loads(frame.to_json(orient="records"))
 
 

@@ -408,6 +408,23 @@ def test_probe_battery_builds_each_malformed_request():
     assert st.probe_battery({"income": 1.0}, [])[7].body is None  # no categorical column
 
 
+def test_requests_use_complete_rows_of_the_model_features():
+    import numpy as np
+    import pandas as pd
+
+    from pytest_mlgate.evaluation import Dataset
+
+    class Model:
+        feature_names_in_ = np.array(["a", "b"])
+
+    frame = pd.DataFrame({"a": [np.nan, 2.0, 3.0], "b": ["x", "y", None], "target": [0, 1, 0]})
+    assert st.feature_rows(Model(), Dataset("d", frame, "target")) == [{"a": 2.0, "b": "y"}]
+    assert st.bodies([{"a": 1}, {"a": 2}, {"a": 3}], batch=2) == [b'{"rows": [{"a": 1}, {"a": 2}]}',
+                                                                 b'{"rows": [{"a": 3}, {"a": 1}]}']
+    with pytest.raises(MlgateError, match="dataset 'd' has no row without missing values"):
+        st.feature_rows(Model(), Dataset("d", frame.iloc[[0, 2]], "target"))
+
+
 def test_probe_that_kills_the_server_stops_the_battery(tmp_path):
     config = st.StagingConfig(command=f"{sys.executable} -m http.server {{port}} --bind 127.0.0.1", health="/")
     with st.serve(config, tmp_path / "m", tmp_path) as server:
