@@ -128,6 +128,7 @@ def test_healthy_example_server_passes_load_probe_and_in_process_gates(project):
                                                          "extreme_value", "empty_batch", "invalid_json"))
     # the test models use numeric features only: the unseen-category probe is listed, not silently dropped
     assert table["unseen_category"]["outcome"] == "not_applicable"
+    assert probes["message"] == "all 11 probes answered as expected, server stayed up (not applicable: unseen_category)"
     names = [c["name"] for c in gate_checks(decision, "test_in_process")]
     assert names == ["predict p95 latency, batch 1", "predict p95 latency, batch 50", "memory growth over 20 predictions",
                      "artifact size", "prediction flip rate at 0.01 std noise", "bad-input behaviour"]

@@ -71,6 +71,9 @@ def probe_check(table: list[dict[str, Any]]) -> Check:
     if not_run:
         parts.append(f"{len(not_run)} probe(s) not run: {', '.join(r['probe'] for r in not_run)}")
     message = "; ".join(parts) if parts else f"all {len(judged)} probes answered as expected, server stayed up"
+    skipped = [r["probe"] for r in table if r["outcome"] == "not_applicable"]
+    if skipped:
+        message += f" (not applicable: {', '.join(skipped)})"
     return Check("malformed-input probes", FAILED if parts else PASSED, metric="failed_probes",
                  candidate=float(len(failed) + len(not_run)), threshold="== 0", kind=KIND, message=message,
                  details={"probes": len(table), "failed": [r["probe"] for r in failed + not_run], "table": table})
