@@ -446,21 +446,22 @@ def test_skewness_matches_scipy():
     assert dq._skewness(values) == pytest.approx(skew(values, bias=False), rel=1e-9)
 
 
-def test_sample_quantiles_match_numpy_per_column():
+def test_sample_quantiles_and_quartiles_match_numpy_per_column():
     from pytest_mlgate.checks.profile import Profile
 
-    frame = clean(3000)
+    frame = clean(30_000)
     frame.loc[::3, "income"] = np.nan
     frame["empty"] = np.nan
-    stats = Profile(frame, sample_rows=1000)
+    stats = Profile(frame, sample_rows=10_000)
     levels = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
-    found = stats.sample_quantiles(levels)
+    found = stats.sample_quantiles(levels, rows=2_000)
     for i, column in enumerate(stats.numeric):
-        values = frame[column].to_numpy(dtype=float)[stats.sample_index]
+        sample = frame[column].to_numpy(dtype=float)[stats.sample_index]
         if column == "empty":
-            assert np.isnan(found[i]).all()
-        else:
-            assert found[i] == pytest.approx(np.nanpercentile(values, levels * 100))
+            assert np.isnan(found[i]).all() and np.isnan(stats.quartiles[column]).all()
+            continue
+        assert found[i] == pytest.approx(np.nanpercentile(sample[::5], levels * 100))
+        assert stats.quartiles[column] == pytest.approx(tuple(np.nanpercentile(sample, [25, 75])))
 
 
 # ---------------------------------------------------------------- the example project

@@ -328,10 +328,13 @@ def _numeric_bins(stats: Profile, columns: list[str]) -> dict[str, np.ndarray]:
         return {}
     where = [stats.numeric.index(c) for c in columns]
     edges = stats.sample_quantiles(np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1])[where]
-    values = stats.sample_matrix[where]
-    bins = (values[:, :, None] >= edges[:, None, :]).sum(axis=2)
-    bins[np.isnan(values)] = LEAKAGE_BINS
-    return dict(zip(columns, bins))
+    found = {}
+    for column, row, column_edges in zip(columns, where, edges):
+        values = stats.sample_matrix[row]
+        bins = np.searchsorted(column_edges, values, side="right")  # NaN sorts past every edge
+        bins[np.isnan(values)] = LEAKAGE_BINS
+        found[column] = bins
+    return found
 
 
 def _category_bins(values: pd.Series) -> np.ndarray:
@@ -398,7 +401,7 @@ def label_leakage(data: Dataset, max_score: Limit = 0.95, target: str | None = N
         if limit is not None:
             groups = numeric_bins.get(feature)
             if groups is None:
-                groups = _category_bins(stats.sample_frame([feature])[feature])
+                groups = _category_bins(stats.sample_series(feature))
             score = predictive_power(groups[keep], y, classes)
         judged = limit is not None and not np.isnan(score)
         rows.append({"column": feature, "score": score if judged else None, "limit": limit,
@@ -413,7 +416,7 @@ def label_leakage(data: Dataset, max_score: Limit = 0.95, target: str | None = N
 def _target_sample(stats: Profile, column: str) -> tuple[np.ndarray, int | None, np.ndarray]:
     """The sampled target (class codes, or values for a numeric target with many distinct values),
     its number of classes (None when numeric) and which sampled rows have a target."""
-    sample = stats.sample_frame([column])[column]
+    sample = stats.sample_series(column)
     codes, uniques = pd.factorize(sample)
     keep = codes >= 0
     if column in stats.numeric and sample.dtype.kind == "f" and len(uniques) > LEAKAGE_BINS:

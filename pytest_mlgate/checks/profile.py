@@ -21,7 +21,16 @@ _BUCKET_BITS = 22
 
 def is_numeric(series: pd.Series) -> bool:
     """Numbers that have a size: ints and floats, not booleans."""
-    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    return _numeric_dtype(series.dtype)
+
+
+def _numeric_dtype(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _categorical_dtype(dtype: Any) -> bool:
+    return (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
 
 
 def as_float(series: pd.Series) -> np.ndarray:
@@ -46,17 +55,23 @@ class Profile:
         self._keys: dict[tuple[str, ...], np.ndarray] = {}
         self._sampled: dict[str, np.ndarray] = {}
         self._uniques: dict[str, np.ndarray] = {}
+        self._series: dict[str, pd.Series] = {}
 
     @cached_property
     def numeric(self) -> list[str]:
-        return [c for c in self.frame.columns if is_numeric(self.frame[c])]
+        """Integer and float columns."""
+        return [c for c, dtype in self.frame.dtypes.items() if _numeric_dtype(dtype)]
 
     @cached_property
     def categorical(self) -> list[str]:
         """Text, category and boolean columns."""
-        kinds = (pd.api.types.is_object_dtype, pd.api.types.is_string_dtype, pd.api.types.is_bool_dtype,
-                 lambda d: isinstance(d, pd.CategoricalDtype))
-        return [c for c in self.frame.columns if any(k(self.frame[c].dtype) for k in kinds)]
+        return [c for c, dtype in self.frame.dtypes.items() if _categorical_dtype(dtype)]
+
+    def series(self, column: str) -> pd.Series:
+        """A column (cached: building a Series from a wide frame is not free)."""
+        if column not in self._series:
+            self._series[column] = self.frame[column]
+        return self._series[column]
 
     @cached_property
     def sample_index(self) -> np.ndarray | None:
@@ -70,7 +85,7 @@ class Profile:
         """A numeric column as a numpy array: plain int and float columns without a copy, nullable
         extension columns as float64 with NaN."""
         if column not in self._floats:
-            series = self.frame[column]
+            series = self.series(column)
             plain = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf"
             self._floats[column] = series.to_numpy() if plain else as_float(series)
         return self._floats[column]
@@ -78,7 +93,7 @@ class Profile:
     def missing(self, column: str) -> int:
         """Exact count of missing values; a float column's minimum (NaN if any is) settles the clean case."""
         if column not in self._missing:
-            series = self.frame[column]
+            series = self.series(column)
             if series.dtype == np.float64:
                 values = series.to_numpy()
                 low = values.min() if len(values) else 0.0
@@ -112,15 +127,13 @@ class Profile:
             return np.empty((0, min(self.rows, self.sample_rows)))
         return np.vstack([take(self.values(c)).astype(np.float64, copy=False) for c in self.numeric])
 
-    @cached_property
-    def _sorted_sample(self) -> tuple[np.ndarray, np.ndarray]:
-        matrix = np.sort(self.sample_matrix, axis=1)  # NaN sorts last
-        return matrix, np.count_nonzero(~np.isnan(matrix), axis=1)
-
-    def sample_quantiles(self, levels: np.ndarray) -> np.ndarray:
-        """Quantiles (numpy's linear rule) of every numeric column's sampled non-missing values:
-        one row per numeric column, one column per level; NaN for an all-missing column."""
-        matrix, present = self._sorted_sample
+    def sample_quantiles(self, levels: np.ndarray, rows: int = 2_000) -> np.ndarray:
+        """Quantiles (numpy's linear rule) of every numeric column, from ``rows`` of the sampled rows
+        spread over the sample: one row per numeric column, one column per level; NaN for a column
+        with no values there. Cheap enough to place bin edges; quartiles use the whole sample."""
+        step = max(1, self.sample_matrix.shape[1] // rows)
+        matrix = np.sort(self.sample_matrix[:, ::step], axis=1)  # NaN sorts last
+        present = np.count_nonzero(~np.isnan(matrix), axis=1)
         last = np.maximum(present - 1, 0)[:, None]
         position = np.asarray(levels)[None, :] * last
         low = np.floor(position).astype(np.intp)
@@ -132,8 +145,16 @@ class Profile:
 
     @cached_property
     def quartiles(self) -> dict[str, tuple[float, float]]:
-        """Estimated first and third quartile of each numeric column."""
-        found = self.sample_quantiles(np.array([0.25, 0.75]))
+        """Estimated first and third quartile of each numeric column (NaN when all are missing)."""
+        matrix = self.sample_matrix
+        complete = ~np.isnan(matrix).any(axis=1)
+        found = np.full((len(self.numeric), 2), np.nan)
+        if complete.any():
+            found[complete] = np.percentile(matrix[complete], [25, 75], axis=1).T
+        for row in np.flatnonzero(~complete):
+            present = matrix[row][~np.isnan(matrix[row])]
+            if len(present):
+                found[row] = np.percentile(present, [25, 75])
         return {c: (float(q1), float(q3)) for c, (q1, q3) in zip(self.numeric, found)}
 
     def sample_values(self, column: str) -> np.ndarray:
@@ -167,16 +188,17 @@ class Profile:
     def uniques(self, column: str) -> np.ndarray:
         """Distinct non-missing values of a column."""
         if column not in self._uniques:
-            values = pd.unique(self.frame[column].dropna()) if self.missing(column) else self.frame[column].unique()
+            series = self.series(column)
+            values = pd.unique(series.dropna()) if self.missing(column) else series.unique()
             self._uniques[column] = np.asarray(values, dtype=object)
         return self._uniques[column]
 
     def is_constant(self, column: str) -> bool:
         """Fewer than two distinct non-missing values (two different sampled values settle it early)."""
-        if is_numeric(self.frame[column]):
+        if column in self.numeric:
             low, high = self.value_range(column)
             return not low < high
-        sample = self.sample_frame([column])[column].dropna()
+        sample = self.sample_series(column).dropna()
         if len(sample) and (sample != sample.iloc[0]).any():
             return False
         return len(self.uniques(column)) < 2
@@ -187,9 +209,10 @@ class Profile:
             self._keys[tuple(columns)] = row_keys(self.frame, columns)
         return self._keys[tuple(columns)]
 
-    def sample_frame(self, columns: list[str]) -> pd.DataFrame:
-        frame = self.frame[columns]
-        return frame if self.sample_index is None else frame.iloc[self.sample_index]
+    def sample_series(self, column: str) -> pd.Series:
+        """A column on the sampled rows."""
+        series = self.series(column)
+        return series if self.sample_index is None else series.iloc[self.sample_index]
 
 
 # ---------------------------------------------------------------- row identity
@@ -236,8 +259,10 @@ def duplicate_candidates(keys: np.ndarray) -> np.ndarray:
     a hash table settles the few rows left."""
     positions = np.arange(len(keys))
     for shift in _WINDOWS:
-        buckets = _bucket(keys[positions], shift)
-        positions = positions[np.bincount(buckets, minlength=1 << _BUCKET_BITS)[buckets] > 1]
+        # fewer rows left: a smaller table (4 buckets per row still) is cheaper to clear
+        bits = _BUCKET_BITS if len(positions) > (1 << _BUCKET_BITS) // 8 else _BUCKET_BITS - 2
+        buckets = _bucket(keys[positions], shift) & ((1 << bits) - 1)
+        positions = positions[np.bincount(buckets, minlength=1 << bits)[buckets] > 1]
     return positions[pd.Series(keys[positions]).duplicated(keep=False).to_numpy()]
 
 
