@@ -79,7 +79,7 @@ def serve(settings: Settings, traffic: pd.DataFrame, start: float) -> None:
         for i in range(len(traffic)):
             request = traffic.iloc[[i]]
             logger.predict(request[features], request_id=request["request_id"].iloc[0],
-                           timestamp=start + float(request["minute"].iloc[0]) * 60)
+                           timestamp=start + float(request["minute"].iloc[0]) * 60 + 30)  # mid-minute
 
 
 def feedback(traffic: pd.DataFrame) -> None:
