@@ -189,6 +189,16 @@ def test_all_null_and_too_small_columns_become_visible_untestable_checks():
     assert checks[0].outcome == "passed" and checks[0].details["tested"] == 3
 
 
+def test_timestamp_columns_are_listed_as_not_compared():
+    reference, current = frame(200, 1), frame(200, 2)
+    reference["seen"] = pd.date_range("2026-01-01", periods=200, freq="h")
+    current["seen"] = pd.date_range("2026-11-01", periods=200, freq="h")
+    checks = data_drift(reference, current)
+    assert checks[0].outcome == "passed" and checks[0].details["tested"] == 5
+    assert [(c.name, c.outcome) for c in checks[1:]] == [("data_drift[seen]", "not_applicable")]
+    assert "timestamps are not compared" in checks[1].message
+
+
 def test_nothing_testable_is_not_applicable_not_passed():
     checks = data_drift(frame(20, 1), frame(20, 2))
     assert checks[0].outcome == "not_applicable"

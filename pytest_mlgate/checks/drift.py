@@ -151,6 +151,9 @@ def prepare(name: str, ref: pd.Series, cur: pd.Series, options: DriftOptions,
            "rows_reference": len(ref), "rows_current": len(cur),
            "null_reference": _share(len(ref) - len(values[0]), len(ref)),
            "null_current": _share(len(cur) - len(values[1]), len(cur))}
+    if pd.api.types.is_datetime64_any_dtype(ref.dtype) and name not in options.categorical:
+        return _untestable(name, NOT_APPLICABLE, f"'{name}' is a {ref.dtype} column: timestamps are not "
+                                                 "compared (leave it out of features=)", row)
     for present, which in zip(values, names):
         if not len(present):
             return _untestable(name, NOT_APPLICABLE, f"'{name}' has no non-null values in dataset '{which}'", row)
