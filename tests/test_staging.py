@@ -336,8 +336,8 @@ def test_load_is_bounded_by_request_count_and_counts_errors(echo_url):
 
 def test_load_is_bounded_by_time_and_target_rate(echo_url):
     result = st.run_load(echo_url, "/p", [b"{}"], requests=10_000, concurrency=4, duration=0.5, rate=20)
-    # 20 requests/s for half a second: about 10 requests, far from the 10,000 allowed
-    assert 8 <= result.sent <= 12
+    # 20 requests/s for half a second: at most 10 requests (fewer if the machine is slow), not 10,000
+    assert 5 <= result.sent <= 10
     assert result.elapsed_s < 1.5
 
 
