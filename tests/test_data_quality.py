@@ -199,6 +199,9 @@ def test_shared_rows_are_exact():
     right = pd.DataFrame({"x": [4, 2, 9], "t": ["d", "z", "c"]}).astype({"x": "float64"})
     right.loc[2, "x"] = np.nan
     assert shared_rows(left, right, ["x", "t"]).tolist() == [2, 3]
+    text_left = pd.DataFrame({"t": ["a", "b", None]}, dtype="str")
+    text_right = pd.DataFrame({"t": ["b", None, "z"]}, dtype=object)
+    assert shared_rows(text_left, text_right, ["t"]).tolist() == [1, 2]
 
 
 def test_leakage_for_numeric_and_multiclass_targets_and_identifier_columns():

@@ -8,6 +8,7 @@ sampling error is far below any sensible threshold, and it keeps a million-row g
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -206,7 +207,8 @@ class Profile:
     def row_keys(self, columns: list[str]) -> np.ndarray:
         """Cached :func:`row_keys` of this frame."""
         if tuple(columns) not in self._keys:
-            self._keys[tuple(columns)] = row_keys(self.frame, columns)
+            nan_free = {c for c in key_columns(self.frame, columns) if c in self.numeric and not self.missing(c)}
+            self._keys[tuple(columns)] = row_keys(self.frame, columns, nan_free=nan_free)
         return self._keys[tuple(columns)]
 
     def sample_series(self, column: str) -> pd.Series:
@@ -224,25 +226,32 @@ def normalised(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
                          frame[c].astype(object).where(frame[c].notna(), None) for c in columns})
 
 
-def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4) -> np.ndarray:
+def key_columns(frame: pd.DataFrame, columns: list[str], width: int = 4) -> list[str]:
+    """The columns :func:`row_keys` uses: numeric ones first (cheap and usually distinctive)."""
+    numeric = [c for c in columns if is_numeric(frame[c])]
+    return (numeric + [c for c in columns if c not in numeric])[:width]
+
+
+def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4, nan_free: Iterable[str] = ()) -> np.ndarray:
     """A 64-bit key per row from a few columns: equal rows have equal keys (the converse is checked).
 
     Numeric columns go first (their bits are cheap and usually distinctive); text is hashed only
-    when there are not enough numeric columns.
+    when there are not enough numeric columns. ``nan_free`` columns skip NaN canonicalisation.
     """
-    numeric = [c for c in columns if is_numeric(frame[c])]
-    chosen = (numeric + [c for c in columns if c not in numeric])[:width]
     key = np.zeros(len(frame), dtype=np.uint64)
-    for column in chosen:
-        if column in numeric:
-            values = as_float(frame[column]) + 0.0  # folds -0.0 into 0.0
-            values[np.isnan(values)] = np.nan  # one NaN bit pattern
+    for column in key_columns(frame, columns, width):
+        if is_numeric(frame[column]):
+            values = as_float(frame[column]) + 0.0  # a copy, and -0.0 folded into 0.0
+            if column not in nan_free:
+                values[np.isnan(values)] = np.nan  # one NaN bit pattern
             bits = values.view(np.uint64)
         else:
             bits = pd.util.hash_pandas_object(frame[column].astype(object), index=False).to_numpy()
-        key = key * _MIX + bits
+        key *= _MIX
+        key += bits
     key ^= key >> np.uint64(31)
-    return key * _MIX
+    key *= _MIX
+    return key
 
 
 _WINDOWS = (64 - _BUCKET_BITS, 64 - 2 * _BUCKET_BITS)  # two independent slices of the key's bits
