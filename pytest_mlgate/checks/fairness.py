@@ -353,6 +353,11 @@ def _table(ev: Evaluation, model: int, names: Sequence[str], min_size: int, conf
     return rows
 
 
+def _group_label(names: Sequence[str]) -> str:
+    """How per-group checks are named: the metric, or "fairness" when a measure needs several."""
+    return names[0] if len(names) == 1 else "fairness"
+
+
 def _group_status(ev: Evaluation, names: Sequence[str], min_size: int, metric_label: str, dataset: str
                   ) -> tuple[np.ndarray, list[Check]]:
     """Which groups are judged, and a too-small / not-testable check for every other group."""
@@ -399,7 +404,7 @@ def fairness(data: Dataset, model: ModelUnderTest, sensitive: str | Sequence[str
         + [n for m, _, _ in measures for n in _needed(m, metric)]))
     ev = measure_groups(data, [model], sensitive, names, n_boot=n_boot, seed=seed)
     title = ev.groups.title
-    judged, checks = _group_status(ev, names, min_size, ",".join(names), data.name)
+    judged, checks = _group_status(ev, names, min_size, _group_label(names), data.name)
     table = _table(ev, 0, names, min_size, confidence)
     base = {"sensitive": ev.groups.columns, "groups_judged": int(judged.sum()), "table": table,
             "min_size": min_size, "confidence": confidence, "resamples": n_boot}
@@ -479,7 +484,7 @@ def fairness_regression(data: Dataset, candidate: ModelUnderTest, baseline: Mode
                       message=f"{name}: no baseline configured, regression not applicable")]
     names = _needed(measure, metric)
     ev = measure_groups(data, [candidate, baseline], sensitive, names, n_boot=n_boot, seed=seed)
-    judged, checks = _group_status(ev, names, min_size, ",".join(names), data.name)
+    judged, checks = _group_status(ev, names, min_size, _group_label(names), data.name)
     for g in np.flatnonzero(judged):  # a group must be testable for both models
         if any(np.isnan(ev.metrics[1][n].values[g]) for n in names):
             judged[g] = False
