@@ -282,3 +282,12 @@ def test_needs_review_alerts_without_rolling_back_and_push_runs_do_nothing(tmp_p
     assert registry.index("credit-risk")["aliases"]["production"] == "v2"
     push = replace(settings, stage="push")
     assert monitor.after_run(push, _record("rejected"), seen.append) is None and len(seen) == 1
+
+
+def test_bad_alert_settings_stop_a_monitor_run_before_any_gate(project):
+    project.configure(extra='[tool.mlgate.alerts]\nwebhook = "hooks.example.org/x"\n')
+    project.gates(GATES)
+    result = project.run("--mlgate-stage", "monitor")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "mlgate config: [tool.mlgate.alerts] key 'webhook' must be an http(s) URL" in result.stderr.str()
+    assert project.run().ret != pytest.ExitCode.USAGE_ERROR  # push runs do not read alert settings
