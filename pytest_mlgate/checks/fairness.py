@@ -145,6 +145,7 @@ class Evaluation:
 
 def _counted(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: list[str], n_boot: int,
              rng: np.random.Generator) -> list[dict[str, GroupMetric]]:
+    """Rate metrics per group and model: values from the cell MetricFrame, draws from the cell bootstrap."""
     n_groups, n_models = len(grp.labels), len(preds)
     cell = grp.codes * 2 + truth
     for pred in preds:
