@@ -119,7 +119,7 @@ def test_healthy_example_server_passes_load_probe_and_in_process_gates(project):
     assert details["requests"] == 200 and details["ok"] == 200 and details["statuses"] == {"200": 200}
     assert sum(row["requests"] for row in details["table"]) == 200
     assert 0 < details["p50_ms"] <= details["p95_ms"] <= details["p99_ms"]
-    assert details["server_peak_rss_mb"] > 10
+    assert details["server_peak_rss_mb"] > 10 and details["server_cpu_percent"] > 0
     probes = gate_checks(decision, "test_probes")[0]
     table = {row["probe"]: row for row in probes["details"]["table"]}
     assert table["valid"]["status"] == 200
@@ -364,7 +364,7 @@ def _result(latencies: list[float], statuses: dict[str, int]) -> st.LoadResult:
 def test_load_checks_judge_each_limit_with_numbers():
     result = _result([10.0] * 90 + [300.0] * 10, {"200": 98, "503": 2})
     checks = {c.name: c for c in load_checks(result, max_p50_ms=20, max_p95_ms=100, min_throughput=40,
-                                             max_error_rate=0.05, max_rss_mb=100)}
+                                             max_error_rate=0.05, max_rss_mb=100, max_cpu_percent=90)}
     assert checks["load p50 latency"].outcome == "passed"
     assert checks["load p95 latency"].outcome == "failed"
     assert checks["load p95 latency"].message == "load p95 latency 300 ms > 100 ms"
@@ -372,6 +372,8 @@ def test_load_checks_judge_each_limit_with_numbers():
     assert checks["load error rate"].outcome == "passed"
     assert "2 of 100 requests; statuses {'200': 98, '503': 2}" in checks["load error rate"].message
     assert checks["server peak RSS"].message == "server peak RSS 120 MiB > 100 MiB"
+    assert checks["server CPU"].outcome == "passed" and checks["server CPU"].threshold == "<= 90 %"
+    assert "load p99 latency" not in checks  # no limit given, no check
     assert checks["load error rate"].details["table"] == [{"le_ms": "10", "requests": 90},
                                                           {"le_ms": "500", "requests": 10}]
     json.dumps(checks["load error rate"].to_dict())
