@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import queue
 import re
 import sqlite3
@@ -52,6 +53,14 @@ CREATE TABLE IF NOT EXISTS labels (
     label TEXT NOT NULL,
     labelled_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS resources (
+    ts REAL NOT NULL,
+    pid INTEGER NOT NULL,
+    rss_mb REAL,
+    cpu_percent REAL,
+    queue INTEGER
+);
+CREATE INDEX IF NOT EXISTS resources_ts ON resources (ts);
 """
 _INSERT = "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -82,16 +91,19 @@ class PredictionLogger:
     The request path only times the call and queues a tuple; serialisation and inserts happen in
     a writer thread, one transaction per ``flush_interval`` seconds (what a killed process can
     lose). ``max_queue`` bounds memory: beyond it rows are dropped and counted in ``dropped``.
+    Every ``resource_interval`` seconds the writer also samples the serving process's memory
+    (RSS), CPU use since the last sample and the queue depth into the ``resources`` table.
     Call :meth:`close` (or use ``with``) to write the rest before exit.
     """
 
     def __init__(self, model: Any, path: str | Path, *, version: str | None = None,
                  sha256: str | None = None, method: str = "predict", flush_interval: float = 0.1,
-                 max_queue: int = 100_000):
+                 max_queue: int = 100_000, resource_interval: float = 10.0):
         if not hasattr(model, method):
             raise MlgateError(f"prediction logger: {type(model).__name__} has no {method}()")
         self.model, self.path, self.version, self.sha256 = model, Path(path), version, sha256
-        self.method, self.flush_interval = method, flush_interval
+        self.method, self.flush_interval, self.resource_interval = method, flush_interval, resource_interval
+        self._last_sample = (time.monotonic() - resource_interval, time.process_time())
         self.dropped = 0
         self._call = getattr(model, method)
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
@@ -180,9 +192,22 @@ class PredictionLogger:
         rows = [row for item in items for row in self._rows(*item)]
         if not rows:
             return
+        sample = self._sample()
         with self._conn:
             self._conn.execute("BEGIN")
             self._conn.executemany(_INSERT, rows)
+            if sample is not None:
+                self._conn.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?)", sample)
+
+    def _sample(self) -> tuple[Any, ...] | None:
+        """(time, pid, RSS MB, CPU % since the last sample, queue depth) when one is due."""
+        wall, cpu = time.monotonic(), time.process_time()
+        last_wall, last_cpu = self._last_sample
+        if wall - last_wall < self.resource_interval:
+            return None
+        self._last_sample = (wall, cpu)
+        cpu_percent = 100.0 * (cpu - last_cpu) / max(wall - last_wall, 1e-9)
+        return (time.time(), os.getpid(), _rss_mb(), round(cpu_percent, 2), self._queue.qsize())
 
     def _rows(self, request_id: Any, ts: float, features: Any, output: Any, seconds: float,
               error: str | None) -> list[tuple[Any, ...]]:
@@ -192,6 +217,17 @@ class PredictionLogger:
         latency = seconds * 1000.0 / max(len(records), 1)
         return [(rid, ts, self.version, self.sha256, _encode(rec), out, latency, error)
                 for rid, rec, out in zip(ids, records, outputs)]
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process in MB (peak RSS where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def _rows(features: Any) -> list[dict[str, Any]]:
@@ -263,8 +299,7 @@ def read_window(path: str | Path, *, window: str | None = None, start: Any = Non
     """
     import pandas as pd
 
-    until = time.time() if end is None else parse_time(end)
-    since = until - parse_duration(window) if window else (-float("inf") if start is None else parse_time(start))
+    since, until = _bounds(window, start, end)
     query = ("SELECT p.request_id, p.ts, p.model_version, p.model_sha256, p.features, p.output, p.latency_ms, "
              "p.error, l.label FROM predictions p LEFT JOIN labels l USING (request_id) "
              "WHERE p.ts >= ? AND p.ts < ?" + (" AND p.model_version = ?" if model_version else "")
@@ -301,6 +336,31 @@ def _column(texts: Iterable[str | None]) -> pd.Series:
 
     values = [None if t is None else json.loads(t) for t in texts]
     return pd.Series(values, dtype=object).infer_objects()
+
+
+def read_resources(path: str | Path, *, window: str | None = None, start: Any = None,
+                   end: Any = None) -> pd.DataFrame:
+    """The serving processes' resource samples in the window: timestamp, pid, rss_mb, cpu_percent, queue."""
+    import pandas as pd
+
+    since, until = _bounds(window, start, end)
+    conn = connect(path)
+    try:
+        rows = conn.execute("SELECT ts, pid, rss_mb, cpu_percent, queue FROM resources WHERE ts >= ? AND ts < ? "
+                            "ORDER BY ts", (since, until)).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise MlgateError(f"prediction log {path}: {exc}") from None
+    finally:
+        conn.close()
+    frame = pd.DataFrame(rows, columns=["timestamp", "pid", "rss_mb", "cpu_percent", "queue"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    return frame
+
+
+def _bounds(window: str | None, start: Any, end: Any) -> tuple[float, float]:
+    until = time.time() if end is None else parse_time(end)
+    return (until - parse_duration(window) if window else (-float("inf") if start is None else parse_time(start)),
+            until)
 
 
 def add_labels(path: str | Path, labels: pd.DataFrame, *, id_column: str = "request_id",
@@ -372,3 +432,10 @@ def load_spec(spec: str, settings: Settings) -> pd.DataFrame:
     return read_window(settings.path(path), window=options.get("window"), start=options.get("start"),
                        end=options.get("end"), model_version=options.get("model"), target=settings.target,
                        labelled=labelled)
+
+
+def load_spec_resources(spec: str, settings: Settings) -> pd.DataFrame:
+    """The resource samples in the window a spec names."""
+    path, options = parse_spec(spec)
+    return read_resources(settings.path(path), window=options.get("window"), start=options.get("start"),
+                          end=options.get("end"))

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.gate(stage="monitor")
 def test_service_health(mlgate):
     mlgate.latency(p95=2000)
     mlgate.error_rate(0.05)
+    mlgate.resources(max_rss_mb=16384, max_queue=100000)
 
 def test_no_production_drift(mlgate):
     mlgate.no_production_drift()
@@ -105,6 +106,8 @@ def test_clean_window_passes_and_sends_no_alert(project, receiver):
     # the monitor stage evaluates production (v2), not the candidate file
     assert decision["artifacts"]["candidate"]["version"] == "v2"
     assert decision["monitor"] == {"resolved": 0}
+    health = {c["name"]: c for c in decision["gates"][0]["checks"]}
+    assert health["rss_mb_max"]["outcome"] == "passed" and health["rss_mb_max"]["candidate"] > 10
     assert receiver.received == [] and monitored.alias() == "v2"
 
 
@@ -291,3 +294,16 @@ def test_bad_alert_settings_stop_a_monitor_run_before_any_gate(project):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "mlgate config: [tool.mlgate.alerts] key 'webhook' must be an http(s) URL" in result.stderr.str()
     assert project.run().ret != pytest.ExitCode.USAGE_ERROR  # push runs do not read alert settings
+
+
+def test_resource_use_judges_peak_memory_and_cpu():
+    samples = pd.DataFrame({"pid": [1, 1, 2], "rss_mb": [120.0, 310.5, 200.0], "cpu_percent": [20.0, 35.0, 90.0],
+                            "queue": [0, 3, 1]})
+    rss, cpu, queue = monitoring.resource_use(samples, {"max_rss_mb": 256, "max_cpu_percent": 95,
+                                                        "max_queue": 10}, "current")
+    assert rss.outcome == "failed" and rss.candidate == 310.5
+    assert rss.message == "rss_mb max 310.5 MB > 256 MB over 3 samples from 2 process(es)"
+    assert cpu.outcome == "passed" and cpu.candidate == pytest.approx(np.percentile([20, 35, 90], 95))
+    assert queue.outcome == "passed" and queue.threshold == "<= 10 rows"
+    [empty] = monitoring.resource_use(samples.iloc[:0], {"max_rss_mb": 256}, "current")
+    assert empty.outcome == "too_small" and "no resource samples" in empty.message

@@ -233,3 +233,17 @@ def test_feedback_command_joins_labels_from_a_file(tmp_path, model, rows, monkey
     assert "pass --log PATH or set [tool.mlgate.datasets] current" in capsys.readouterr().err
     assert main(["feedback", "add", "labels.csv", "--log", "logs/p.sqlite", "--label-column", "label"]) == 2
     assert "labels: column 'label' not found" in capsys.readouterr().err
+
+
+def test_writer_samples_process_resources(tmp_path, model, rows):
+    import os
+
+    path = tmp_path / "log.sqlite"
+    with predlog.PredictionLogger(model, path, resource_interval=0.0) as logger:
+        for i in range(3):
+            logger.predict(rows[FEATURES].iloc[[i]])
+            logger.flush()
+    samples = predlog.read_resources(path, window="1h")
+    assert len(samples) == 3 and set(samples["pid"]) == {os.getpid()}
+    assert (samples["rss_mb"] > 10).all() and (samples["cpu_percent"] >= 0).all() and (samples["queue"] >= 0).all()
+    assert len(predlog.read_resources(path, window="1h", end=time.time() - 3600)) == 0

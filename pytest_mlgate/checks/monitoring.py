@@ -91,6 +91,35 @@ def error_rate(data: Dataset, max_rate: float, *, min_size: int = 30, confidence
                           "table": [{"error": e, "count": int(c)} for e, c in kinds.items()]})
 
 
+#: Resource limits: the column of the resources table, and the statistic judged over the window.
+RESOURCES = {"max_rss_mb": ("rss_mb", "max", "MB"), "max_cpu_percent": ("cpu_percent", "p95", "%"),
+             "max_queue": ("queue", "max", "rows")}
+
+
+def resource_use(samples: Any, limits: dict[str, float], dataset: str) -> list[Check]:
+    """The serving process's peak memory, 95th-percentile CPU and peak log queue within limits.
+
+    ``samples`` is :func:`pytest_mlgate.predlog.read_resources`'s table for the window.
+    """
+    checks = []
+    for key, limit in limits.items():
+        column, statistic, unit = RESOURCES[key]
+        name = f"{column}_{statistic}"
+        values = samples[column].dropna().to_numpy(dtype=float)
+        if not len(values):
+            checks.append(Check(name, TOO_SMALL, metric=name, dataset=dataset, kind=KIND, details={"samples": 0},
+                                message=f"{name}: no resource samples in '{dataset}', cannot judge"))
+            continue
+        value = float(values.max() if statistic == "max" else np.percentile(values, 95))
+        passed = value <= limit
+        checks.append(Check(name, PASSED if passed else FAILED, metric=name, dataset=dataset, candidate=value,
+                            threshold=f"<= {limit:g} {unit}", kind=KIND,
+                            message=(f"{column} {statistic} {value:.4g} {unit} {'<=' if passed else '>'} {limit:g} "
+                                     f"{unit} over {len(values)} samples from {samples['pid'].nunique()} process(es)"),
+                            details={"samples": len(values), "mean": float(values.mean())}))
+    return checks
+
+
 def labelled(data: Dataset) -> Dataset:
     """The rows of a window whose label has arrived, as a dataset of their own."""
     if data.target is None:
@@ -121,7 +150,7 @@ def model_inputs(model: ModelUnderTest, data: Dataset) -> list[str]:
 
 
 class MonitoringGates(Recorder):
-    """``mlgate.latency`` / ``error_rate`` / ``live_metric`` / ``no_production_drift`` on a log window."""
+    """``mlgate.latency`` / ``error_rate`` / ``resources`` / ``live_metric`` / ``no_production_drift``."""
 
     def latency(self, dataset: str | Dataset = "current", *, min_size: int | None = None,
                 **limits: float) -> list[Check]:
@@ -138,6 +167,23 @@ class MonitoringGates(Recorder):
         s = self.settings
         return self.record(error_rate(self.dataset(dataset), max_rate, min_size=min_size or s.min_slice_size,
                                       confidence=s.confidence))
+
+    def resources(self, dataset: str | Dataset = "current", *, max_rss_mb: float | None = None,
+                  max_cpu_percent: float | None = None, max_queue: float | None = None) -> list[Check]:
+        """The serving process's resource samples in the window: peak RSS (MB), 95th-percentile CPU
+        (% of one core) and peak prediction-log queue must stay within the limits given."""
+        __tracebackhide__ = True
+        from pytest_mlgate import predlog
+
+        given = {"max_rss_mb": max_rss_mb, "max_cpu_percent": max_cpu_percent, "max_queue": max_queue}
+        limits = {k: float(v) for k, v in given.items() if v is not None}
+        if not limits:
+            raise MlgateError("resources: give max_rss_mb, max_cpu_percent and/or max_queue")
+        data = self.dataset(dataset)
+        spec = data.artifact.spec if data.artifact else ""
+        if not predlog.is_spec(spec):
+            raise MlgateError(f"resources: dataset '{data.name}' is not a prediction-log window (predlog:PATH?window=24h)")
+        return self.record(*resource_use(predlog.load_spec_resources(spec, self.settings), limits, data.name))
 
     def live_metric(self, metric: str | Callable[..., float] | Metric, dataset: str | Dataset = "current",
                     holdout: str | Dataset = "holdout", *, max_drop: float | None = None,
