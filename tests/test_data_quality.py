@@ -518,3 +518,16 @@ def test_example_gates_catch_the_broken_batch(example):
     assert "100 duplicate row(s) of 5180" in failed["test_batch_has_no_duplicates"]
     assert "80 of 5180 rows (1.54%) also in 'reference'" in failed["test_batch_is_not_training_data"]
     assert "loan_amount less_than_or_equal_to(500000)" in failed["test_matches_schema[current]"]
+
+
+def test_unseen_categories_are_exact_when_the_reference_sample_misses_a_rare_value(monkeypatch):
+    monkeypatch.setattr(dq, "SAMPLE_ROWS", 100)
+    reference = clean(5000, seed=1)
+    reference.loc[4321, "region"] = "island"  # once in 5,000 rows: the 100-row sample misses it
+    data = clean(500, seed=2)
+    data.loc[:4, "region"] = "island"
+    data.loc[5:6, "region"] = "moon"
+    check = dq.unseen_categories(ds(data), ds(reference, "reference"))
+    row = next(r for r in check.details["table"] if r["column"] == "region")
+    assert row["unseen_values"] == ["moon"] and row["rows"] == 2
+    assert dq.profile(ds(reference, "reference")).sample_index is not None

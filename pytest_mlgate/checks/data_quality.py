@@ -282,8 +282,7 @@ def unseen_categories(data: Dataset, reference: Dataset, max_rate: Limit = 0.0,
         if limit is None:
             rows.append({"column": column, "outcome": "skipped", "limit": None})
             continue
-        known = set(ref.uniques(column).tolist())
-        new = [v for v in stats.uniques(column).tolist() if v not in known]
+        new = ref.absent(column, stats.uniques(column).tolist())
         count = int(data.frame[column].isin(new).sum()) if new else 0
         rate = count / len(data)
         rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),

@@ -194,6 +194,20 @@ class Profile:
             self._uniques[column] = np.asarray(values, dtype=object)
         return self._uniques[column]
 
+    def absent(self, column: str, values: list[Any]) -> list[Any]:
+        """Those of ``values`` that never occur in the column (exact): the sample's values rule most
+        out cheaply, and one pass over the column settles the rest."""
+        seen = self._uniques.get(column)
+        if seen is None:
+            seen = pd.unique(self.sample_series(column).dropna())
+        known = set(np.asarray(seen, dtype=object).tolist())
+        rest = [v for v in values if v not in known]
+        if rest and column not in self._uniques:
+            series = self.series(column)
+            known = set(np.asarray(pd.unique(series[series.isin(rest)]), dtype=object).tolist())
+            rest = [v for v in rest if v not in known]
+        return rest
+
     def is_constant(self, column: str) -> bool:
         """Fewer than two distinct non-missing values (two different sampled values settle it early)."""
         if column in self.numeric:
