@@ -114,9 +114,13 @@ class Receiver:
         self.server.server_close()
 
 
-def monitor(end: float, webhook: str) -> int:
-    """The scheduled job: the monitor stage of the gate suite over the 24 hours that end at ``end``."""
-    window = f"current=predlog:{LOG}?window=24h&end={end:.0f}"
+def monitor(start: float, webhook: str) -> int:
+    """The scheduled job: the monitor stage of the gate suite on the log since ``start``.
+
+    A real job would use ``window=24h``; here the requests are backdated over the past day while
+    the logger's resource samples carry the real time they were taken, so the window runs from
+    the first request to now."""
+    window = f"current=predlog:{LOG}?start={start:.0f}&end={time.time() + 1:.0f}"
     command = [sys.executable, "-m", "pytest", "gates", "--mlgate-stage", "monitor", "--mlgate-auto-rollback",
                "--mlgate-dataset", window, "--mlgate-decision", "reports/monitor-decision.json",
                "--mlgate-junit", "reports/monitor-gates.xml", "--mlgate-markdown", "reports/monitor-summary.md",
@@ -136,7 +140,7 @@ def main() -> int:
     feedback(traffic)
     receiver = Receiver()
     try:
-        status = monitor(start + 24 * 3600, receiver.url)
+        status = monitor(start, receiver.url)
     finally:
         receiver.close()
     production = open_registry(settings, audit=False).index(settings.model)["aliases"]["production"]
