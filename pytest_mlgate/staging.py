@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 HISTOGRAM_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 # ---------------------------------------------------------------- configuration
@@ -147,7 +148,8 @@ class StagingServer:
         env = {**os.environ, "MLGATE_MODEL": str(model), "MLGATE_PORT": str(self.port)}
         try:
             self.process = subprocess.Popen(self.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fd,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent())
         except OSError as exc:
             self.log.unlink(missing_ok=True)
             raise MlgateError(f"staging: cannot start {self.argv[0]!r}: {exc.strerror}") from None
@@ -268,6 +270,17 @@ class StagingServer:
     def _fail(self, reason: str) -> None:
         self.stop()
         raise MlgateError(f"staging server {shlex.join(self.argv)!r} {reason}; output: {self.tail()}")
+
+
+def _die_with_parent() -> Any:
+    """On Linux, a pre-exec hook that has the kernel SIGTERM the server if this process dies unannounced
+    (SIGKILL, a CI runner cancelling the job), when no fixture teardown or atexit hook can run."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the hook runs between fork and exec
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(pid: int, sig: int) -> None:

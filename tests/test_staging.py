@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -241,6 +242,29 @@ def test_in_process_gates_do_not_need_the_staging_extra():
 
 
 # ---------------------------------------------------------------- the server lifecycle
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_server_dies_with_a_killed_gate_run(project):
+    import time
+
+    project.configure(extra=staging_table(f"{sys.executable} -m http.server {{port}} --bind 127.0.0.1", health="/"))
+    project.pytester.makepyfile(pids=RECORD_PIDS)
+    project.gates("""
+        import os, signal
+        from pids import remember
+
+        def test_killed(staging):
+            remember(staging)
+            os.kill(os.getpid(), signal.SIGKILL)  # no teardown, no atexit
+    """)
+    result = project.run_subprocess()
+    assert result.ret == -signal.SIGKILL
+    pid = json.loads((project.path / "pids.json").read_text())[0]
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(pid)
 
 
 def test_never_healthy_server_is_stopped_with_its_children(tmp_path):
