@@ -194,12 +194,20 @@ def test_duplicates_match_pandas_including_nan_negative_zero_and_text_only_frame
     assert duplicated_rows(text, ["b", "d"]).tolist() == np.flatnonzero(text.duplicated()).tolist()
 
 
+def test_shared_rows_survive_a_float_s_last_bits_but_not_a_different_value():
+    base = pd.DataFrame({"x": np.random.default_rng(6).normal(size=50), "id": np.arange(10**9, 10**9 + 50)})
+    reread = base.assign(x=np.nextafter(base["x"], np.inf))  # what a non-round-trip CSV reader returns
+    assert shared_rows(base, reread, ["x", "id"]).tolist() == list(range(50))
+    assert shared_rows(base, base.assign(id=base["id"] + 1), ["x", "id"]).tolist() == []
+    assert shared_rows(base, base.assign(x=base["x"] * (1 + 1e-9)), ["x", "id"]).tolist() == []
+
+
 def test_shared_rows_are_exact():
     left = pd.DataFrame({"x": [1.0, 2.0, np.nan, 4.0], "t": ["a", "b", "c", "d"]})
     right = pd.DataFrame({"x": [4, 2, 9], "t": ["d", "z", "c"]}).astype({"x": "float64"})
     right.loc[2, "x"] = np.nan
     assert shared_rows(left, right, ["x", "t"]).tolist() == [2, 3]
-    text_left = pd.DataFrame({"t": ["a", "b", None]}, dtype="str")
+    text_left = pd.DataFrame({"t": pd.array(["a", "b", None], dtype="string")})
     text_right = pd.DataFrame({"t": ["b", None, "z"]}, dtype=object)
     assert shared_rows(text_left, text_right, ["t"]).tolist() == [1, 2]
 
@@ -235,8 +243,9 @@ def test_schema_failure_message_counts_and_shows_first_cases(tmp_path):
     check = dq.schema_check(ds(frame), Credit, Settings(root=tmp_path))
     assert check.outcome == FAILED and check.candidate == 32
     assert check.message.startswith("dataset 'holdout' fails schema Credit: 3 check(s) failed, 32 failure case(s): ")
-    assert "income greater_than_or_equal_to(0): -5.0 row 100 (1 case)" in check.message
-    assert check.message.endswith("region isin(['north', 'south', 'east']): 'west' row 0 (30 cases); all cases in the report")
+    assert check.message.endswith(
+        "region isin(['north', 'south', 'east']): 'west' row 0 (30 cases); income greater_than_or_equal_to(0): "
+        "-5.0 row 100 (1 case); income not_nullable: nan row 101 (1 case); all cases in the report")
     assert {"column": "income", "check": "greater_than_or_equal_to(0)", "cases": 1} in check.details["failed_checks"]
     rows = check.details["table"]
     assert len(rows) == 32 and {"column": "region", "check": "isin(['north', 'south', 'east'])",

@@ -247,7 +247,8 @@ def key_columns(frame: pd.DataFrame, columns: list[str], width: int = 4) -> list
 
 
 def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4, nan_free: Iterable[str] = ()) -> np.ndarray:
-    """A 64-bit key per row from a few columns: equal rows have equal keys (the converse is checked).
+    """A 64-bit key per row from a few columns: equal rows have equal keys (the converse is checked;
+    numbers enter at float32 precision, so rows equal up to a float's last bits do too).
 
     Numeric columns go first (their bits are cheap and usually distinctive); text is hashed only
     when there are not enough numeric columns. ``nan_free`` columns skip NaN canonicalisation.
@@ -255,10 +256,12 @@ def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4, nan_free: 
     key = np.zeros(len(frame), dtype=np.uint64)
     for column in key_columns(frame, columns, width):
         if is_numeric(frame[column]):
-            values = as_float(frame[column]) + 0.0  # a copy, and -0.0 folded into 0.0
+            # float32: keys survive a float's last bits changing (CSV round trips); matches are checked
+            values = as_float(frame[column]).astype(np.float32)
+            values += np.float32(0.0)  # folds -0.0 into 0.0
             if column not in nan_free:
                 values[np.isnan(values)] = np.nan  # one NaN bit pattern
-            bits = values.view(np.uint64)
+            bits = values.view(np.uint32).astype(np.uint64)
         else:
             bits = pd.util.hash_pandas_object(frame[column].astype(object), index=False).to_numpy()
         key *= _MIX
@@ -308,14 +311,25 @@ def _seen(buckets: np.ndarray) -> np.ndarray:
 def shared_rows(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str],
                 keys: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Positions of ``frame``'s rows equal, in ``columns``, to some row of ``other`` (``keys``: both
-    frames' :func:`row_keys`, when already known)."""
+    frames' :func:`row_keys`, when already known). Numbers count as equal to 12 significant digits:
+    a CSV reader may not give back the last bit of a float another file stored exactly."""
     mine_keys, their_keys = keys or (row_keys(frame, columns), row_keys(other, columns))
     mine, theirs = shared_candidates(mine_keys, their_keys)
     if not len(mine):
         return mine
-    left = normalised(frame.iloc[mine], columns).assign(_position=mine)
-    right = normalised(other.iloc[theirs], columns).drop_duplicates()
-    return np.unique(left.merge(right, on=columns, how="inner")["_position"].to_numpy())
+    left, right = normalised(frame.iloc[mine], columns), normalised(other.iloc[theirs], columns).drop_duplicates()
+    numbers = [c for c in columns if left[c].dtype == np.float64 and right[c].dtype == np.float64]
+
+    def pairable(table: pd.DataFrame, side: str) -> pd.DataFrame:
+        exact = {f"{side}{c}": table[c].to_numpy() for c in numbers}
+        return table.assign(**{c: table[c].astype(np.float32) for c in numbers}, **exact)
+
+    pairs = pairable(left, "_mine_").assign(_position=mine).merge(pairable(right, "_theirs_"), on=columns)
+    close = np.ones(len(pairs), dtype=bool)
+    for column in numbers:
+        close &= np.isclose(pairs[f"_mine_{column}"], pairs[f"_theirs_{column}"], rtol=1e-12, atol=0.0,
+                            equal_nan=True)
+    return np.unique(pairs["_position"].to_numpy()[close])
 
 
 def duplicated_rows(frame: pd.DataFrame, columns: list[str], keys: np.ndarray | None = None) -> np.ndarray:

@@ -98,6 +98,10 @@ def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, max_case
 
 def _failed(data: Dataset, source: str, cases: pd.DataFrame, max_cases: int) -> Check:
     cases = cases.reindex(columns=list(CASE_COLUMNS))
+    try:  # first failures first, whatever order pandera found them in
+        cases = cases.sort_values("index", kind="stable", na_position="last", ignore_index=True)
+    except TypeError:  # index labels of mixed types: keep pandera's order
+        pass
     cases["column"] = cases["column"].where(cases["column"].notna(), cases["schema_context"])
     counts = cases.groupby(["column", "check"], sort=False, dropna=False).size()
     failed_checks = [{"column": jsonable(c), "check": jsonable(k), "cases": int(n)} for (c, k), n in counts.items()]
