@@ -64,6 +64,38 @@ def latency(calls: int, rounds: int, folder: Path) -> None:
         ratios = [(x - y) / y for x, y in zip(logged[key], bare[key])]
         print(f"{label:>28} {b:9.1f} {lg:9.1f} {statistics.median(ratios):+8.1%}")
     print("added = median over rounds of (logged - bare) / bare; target < 10%")
+    bare_call, logged_call = alternating(model, rows * rounds, folder)
+    writer = writer_cost(model, rows, folder)
+    hot = logged_call - bare_call
+    print(f"alternating bare and logged calls row by row ({calls * rounds} each): median {bare_call:.1f} vs "
+          f"{logged_call:.1f} us ({hot / bare_call:+.1%})")
+    print(f"writer thread CPU per row (queue drained in one go): {writer:.1f} us = {writer / bare_call:+.1%}; "
+          f"request path + writer: {(max(hot, 0) + writer) / bare_call:+.1%} of the bare predict")
+
+
+def alternating(model: LogisticRegression, rows: list[pd.DataFrame], folder: Path) -> tuple[float, float]:
+    """Median wall time of a bare and of a logged call, alternating on every row (same conditions)."""
+    bare, logged = [], []
+    with PredictionLogger(model, folder / "alternating.sqlite") as logger:
+        for row in rows:
+            start = time.perf_counter()
+            model.predict(row)
+            middle = time.perf_counter()
+            logger.predict(row)
+            bare.append(middle - start)
+            logged.append(time.perf_counter() - middle)
+    return float(np.median(bare)) * 1e6, float(np.median(logged)) * 1e6
+
+
+def writer_cost(model: LogisticRegression, rows: list[pd.DataFrame], folder: Path) -> float:
+    """CPU microseconds the writer thread spends per logged row, measured with the writer held back."""
+    with PredictionLogger(model, folder / "writer.sqlite", flush_interval=1e9, resource_interval=1e9) as logger:
+        time.sleep(0.05)  # let the writer block waiting for the (never reached) interval
+        for row in rows:
+            logger.predict(row)
+        cpu = time.process_time()
+        logger.flush()
+        return (time.process_time() - cpu) / len(rows) * 1e6
 
 
 def throughput(rows_total: int, batch: int, folder: Path) -> None:
