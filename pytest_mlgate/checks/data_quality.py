@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pytest_mlgate.checks import schemas
-from pytest_mlgate.checks.profile import (SAMPLE_ROWS, Profile, duplicated_rows, is_numeric, jsonable,
-                                          shared_rows)
+from pytest_mlgate.checks.profile import SAMPLE_ROWS, Profile, duplicated_rows, jsonable, shared_rows
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluation import Dataset
@@ -77,10 +76,6 @@ def _pct(rate: float) -> str:
     return f"{rate * 100:.2f}%".replace(".00%", "%")
 
 
-def _outcome_of(rows: list[dict[str, Any]]) -> str:
-    return FAILED if any(r["outcome"] == FAILED for r in rows) else PASSED
-
-
 def _summarise(name: str, metric: str, data: Dataset, table: list[dict[str, Any]], value: str,
                describe, *, higher_is_worse: bool = True, unit: str = "column(s)", **details: Any) -> Check:
     """One Check over per-column rows: worst value as candidate, failing columns in the message."""
@@ -100,7 +95,7 @@ def _summarise(name: str, metric: str, data: Dataset, table: list[dict[str, Any]
         message = f"{name} on '{data.name}': {len(failing)} of {len(judged)} {unit} fail: {listed}{more}"
     else:
         message = f"{name} on '{data.name}': {len(judged)} {unit} pass, worst {describe(worst)}"
-    return Check(name, _outcome_of(judged), metric=metric, dataset=data.name, candidate=float(worst[value]),
+    return Check(name, FAILED if failing else PASSED, metric=metric, dataset=data.name, candidate=float(worst[value]),
                  threshold=threshold, kind="data_quality", message=message, details={"table": table, **details})
 
 
