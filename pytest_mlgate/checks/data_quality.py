@@ -9,7 +9,7 @@ mapped to ``None`` is skipped.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,7 +77,8 @@ def _pct(rate: float) -> str:
 
 
 def _summarise(name: str, metric: str, data: Dataset, table: list[dict[str, Any]], value: str,
-               describe, *, higher_is_worse: bool = True, unit: str = "column(s)", **details: Any) -> Check:
+               describe: Callable[[dict[str, Any]], str], *, higher_is_worse: bool = True,
+               unit: str = "column(s)", **details: Any) -> Check:
     """One Check over per-column rows: worst value as candidate, failing columns in the message."""
     judged = [r for r in table if r["outcome"] in (PASSED, FAILED)]
     if not judged:
