@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
 
 log = logging.getLogger(__name__)
-DEFAULTS = {"webhook": None, "webhook_env": "MLGATE_ALERT_WEBHOOK", "file": ".mlgate/alerts.jsonl", "state": ".mlgate/alerts-state.json",
+DEFAULTS = {"webhook": None, "webhook_env": "MLGATE_ALERT_WEBHOOK", "file": ".mlgate/alerts.jsonl",
+            "state": ".mlgate/alerts-state.json",
             "dedupe_window": "6h", "timeout": 5.0, "retries": 2}
 
 
@@ -111,7 +112,8 @@ def options(settings: Settings) -> dict[str, Any]:
     table = settings.section("alerts")
     unknown = sorted(set(table) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"mlgate config: [tool.mlgate.alerts] unknown key(s) {unknown} (known: {', '.join(DEFAULTS)})")
+        raise ConfigError(f"mlgate config: [tool.mlgate.alerts] unknown key(s) {unknown} "
+                          f"(known: {', '.join(DEFAULTS)})")
     merged = {**DEFAULTS, **table}
     for key in ("webhook", "webhook_env", "file", "state"):
         if merged[key] is not None and (not isinstance(merged[key], str) or not merged[key].strip()):

@@ -43,7 +43,8 @@ def build_alert(record: dict[str, Any], rollback: dict[str, Any] | None = None,
     """The alert for a decision record: its failing gates with their messages, and the rollback."""
     failing = [{"gate": g["gate"], "severity": g["severity"], "outcome": g["outcome"], "message": g["message"]}
                for g in record["gates"] if g["outcome"] in ("failed", "error")]
-    production = (record.get("artifacts") or {}).get("baseline") or (record.get("artifacts") or {}).get("candidate") or {}
+    found = record.get("artifacts") or {}
+    production = found.get("baseline") or found.get("candidate") or {}
     return alerts.Alert(
         model=record.get("model"), decision=record["decision"], stage=record.get("stage", "monitor"),
         reasons=list(record.get("reasons") or []), failing=failing,

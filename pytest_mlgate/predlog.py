@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -284,7 +284,7 @@ def parse_time(text: str | float | datetime) -> float:
     except ValueError:
         raise MlgateError(f"bad time {text!r}: use ISO 8601, e.g. 2026-11-27T06:00:00Z") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -406,8 +406,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     unknown = sorted(set(options) - {"window", "start", "end", "model", "labelled"})
     if not path or unknown:
+        extra = f"; unknown {unknown}" if unknown else ""
         raise MlgateError(f"dataset spec {spec!r}: expected predlog:PATH?window=24h "
-                          f"(options window, start, end, model, labelled){'; unknown ' + str(unknown) if unknown else ''}")
+                          f"(options window, start, end, model, labelled){extra}")
     return path, options
 
 

@@ -182,7 +182,8 @@ class MonitoringGates(Recorder):
         data = self.dataset(dataset)
         spec = data.artifact.spec if data.artifact else ""
         if not predlog.is_spec(spec):
-            raise MlgateError(f"resources: dataset '{data.name}' is not a prediction-log window (predlog:PATH?window=24h)")
+            raise MlgateError(f"resources: dataset '{data.name}' is not a prediction-log window "
+                              "(predlog:PATH?window=24h)")
         return self.record(*resource_use(predlog.load_spec_resources(spec, self.settings), limits, data.name))
 
     def live_metric(self, metric: str | Callable[..., float] | Metric, dataset: str | Dataset = "current",
