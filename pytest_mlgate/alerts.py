@@ -67,6 +67,8 @@ class Alert:
         """A short human message with the numbers (the failing gates' messages)."""
         head = f"mlgate monitor: {self.model or 'model'} in production is {self.decision.upper()}"
         lines = [head] + [f"- {g['gate']}: {g['message']}" for g in self.failing[:10]]
+        if not self.failing:  # rejected without a failing gate: no gates ran, an interrupted run
+            lines += [f"- {reason}" for reason in self.reasons[:10]]
         if len(self.failing) > 10:
             lines.append(f"- ... and {len(self.failing) - 10} more failing gate(s)")
         if self.rollback:

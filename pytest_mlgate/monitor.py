@@ -28,12 +28,15 @@ def after_run(settings: Settings, record: dict[str, Any],
     if settings.stage != "monitor":
         return None
     if record["decision"] == "approved":
-        return {"resolved": alerts.resolve(settings, settings.model)}
+        try:
+            return {"resolved": alerts.resolve(settings, settings.model)}
+        except (MlgateError, OSError) as exc:  # an unreadable state file or a lock that timed out
+            return {"resolved": 0, "error": str(exc)}
     rollback = roll_back(settings, record) if settings.auto_rollback and record["decision"] == "rejected" else None
     alert = build_alert(record, rollback, str(settings.path(settings.decision)))
     try:
         report = alerts.dispatch(alert, settings, hook)
-    except MlgateError as exc:  # bad [tool.mlgate.alerts] or an unreadable state file
+    except (MlgateError, OSError) as exc:  # an unreadable state file or a lock that timed out
         report = {"sent": False, "suppressed": False, "error": str(exc), "deliveries": []}
     return {"alert": report, "rollback": rollback, "text": alert.text}
 
@@ -75,8 +78,8 @@ def roll_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
                     "error": f"{name}@{alias} is {current} but the run evaluated {evaluated}; nothing rolled back"}
         reason = f"monitoring run rejected {name}@{alias} ({current}): " + "; ".join(record.get("reasons") or [])[:500]
         event = registry.rollback(name, alias, by=ACTOR, reason=reason)
-    except MlgateError as exc:
-        return {"error": str(exc)}
+    except (MlgateError, OSError) as exc:  # OSError: e.g. the registry lock timed out
+        return {"error": f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)}
     return {"model": name, "alias": alias, "from": event["from"], "to": event["to"], "at": event["at"]}
 
 
@@ -85,7 +88,8 @@ def summary_lines(outcome: dict[str, Any] | None) -> list[str]:
     if not outcome:
         return []
     if "resolved" in outcome:
-        return [f"mlgate monitor: production approved; {outcome['resolved']} open alert condition(s) resolved"]
+        return [f"mlgate monitor: production approved; {outcome['resolved']} open alert condition(s) resolved"
+                + (f" (alert state error: {outcome['error']})" if outcome.get("error") else "")]
     lines = []
     if outcome.get("rollback"):
         lines.append(f"mlgate monitor: {alerts.rollback_text(outcome['rollback'])}")

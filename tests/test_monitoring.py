@@ -307,3 +307,18 @@ def test_resource_use_judges_peak_memory_and_cpu():
     assert queue.outcome == "passed" and queue.threshold == "<= 10 rows"
     [empty] = monitoring.resource_use(samples.iloc[:0], {"max_rss_mb": 256}, "current")
     assert empty.outcome == "too_small" and "no resource samples" in empty.message
+
+
+def test_alert_without_failing_gates_carries_the_reasons_and_a_broken_state_is_reported(tmp_path):
+    from pytest_mlgate import monitor
+
+    settings, _ = _registry_settings(tmp_path)
+    record = {**_record("rejected"), "gates": [], "reasons": ["no gates ran"]}
+    seen = []
+    outcome = monitor.after_run(settings, record, seen.append)
+    assert seen[0].text.splitlines() == ["mlgate monitor: credit-risk in production is REJECTED", "- no gates ran"]
+    (tmp_path / ".mlgate" / "alerts-state.json").write_text("{not json")
+    broken = monitor.after_run(settings, _record("approved"))
+    assert broken["resolved"] == 0 and "not valid JSON" in broken["error"]
+    assert "alert state error" in monitor.summary_lines(broken)[0]
+    assert outcome["alert"]["sent"]
