@@ -212,7 +212,15 @@ class AlertState:
         return len(state) - len(kept)
 
     def _read(self) -> dict[str, Any]:
-        return read_json(self.path) if self.path.is_file() else {}
+        """The state, or empty when missing or unreadable: a broken state file must not stop alerts."""
+        if not self.path.is_file():
+            return {}
+        try:
+            state = read_json(self.path)
+        except MlgateError as exc:
+            log.warning("mlgate alert: ignoring broken alert state: %s", exc)
+            return {}
+        return state if isinstance(state, dict) else {}
 
 
 def dispatch(alert: Alert, settings: Settings, hook: Callable[[Alert], Any] | None = None,
