@@ -129,6 +129,7 @@ def test_drifted_window_alerts_and_rolls_production_back(project, receiver):
     text = got["json"]["text"]
     assert "credit-risk in production is REJECTED" in text and "production moved from v2 back to v1" in text
     assert "test_no_production_drift" in text and "test_live_auc" in text and "concept_drift[roc_auc]" in text
+    assert "prediction_drift[production]" in text and "model 'production' dropped" in text
     assert {g["gate"].split("::")[-1] for g in got["json"]["mlgate"]["failing"]} == {
         "test_no_production_drift", "test_live_auc"}
     assert project.decision["monitor"]["rollback"]["to"] == "v1"

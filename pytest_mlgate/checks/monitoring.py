@@ -10,6 +10,7 @@ target where late labels arrived (``mlgate feedback add``).
 
 from __future__ import annotations
 
+import copy
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -217,4 +218,8 @@ class MonitoringGates(Recorder):
         model = self.model("candidate")
         if model is None:
             raise MlgateError("monitoring: no production model configured ([tool.mlgate] baseline)")
-        return model
+        if self.settings.stage != "monitor":
+            return model
+        production = copy.copy(model)  # shares the cached outputs; only the name in messages changes
+        production.role = "production"
+        return production
