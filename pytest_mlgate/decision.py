@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["approved", "rejected", "needs-review"]
-Severity = Literal["block", "review", "warn"]
 SEVERITIES: tuple[str, ...] = ("block", "review", "warn")
 
 # Check outcomes. "not_applicable" (e.g. no baseline) and "too_small" (a slice or group below the

@@ -302,7 +302,7 @@ class GateSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.active or hasattr(self.config, "workerinput"):
+        if not self.active or hasattr(self.config, "workerinput") or self.config.option.collectonly:
             return
         from pytest_mlgate.decision import decide
         from pytest_mlgate.promotion import session_approvals

@@ -26,12 +26,11 @@ class Workspace:
         self._load_dataset = load_dataset or (lambda path, s: artifacts.load_dataset(path))
         self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
         self._datasets: dict[str, Dataset | MlgateError] = {}
-        self.extra_models: dict[str, str] = {}
 
     def model_spec(self, role: str) -> str | None:
         if role == "candidate" and self.settings.stage == "monitor" and self.settings.baseline:
             role = "baseline"  # the monitor stage watches the model in production
-        return self.extra_models.get(role) or getattr(self.settings, role, None)
+        return getattr(self.settings, role, None)
 
     def model(self, role: str) -> ModelUnderTest | None:
         """The model in ``role``; ``None`` when that role is not configured (e.g. no baseline)."""
@@ -48,7 +47,7 @@ class Workspace:
     def artifacts(self) -> dict[str, Any]:
         """Hashes of every configured artifact, for the decision record; errors are listed, not raised."""
         found: dict[str, Any] = {}
-        entries = [(r, self.model_spec(r)) for r in (*self.MODEL_ROLES, *self.extra_models)]
+        entries = [(r, self.model_spec(r)) for r in self.MODEL_ROLES]
         entries += list(self.settings.datasets.items())
         for name, spec in entries:
             if spec is None or name in found:

@@ -358,3 +358,11 @@ def test_labels(mlgate, candidate, holdout):
     assert candidate.calls == {("predict_proba", "holdout"): 1}
 """)
     project.run().assert_outcomes(passed=1)
+
+
+def test_collect_only_decides_nothing(project):
+    project.gates(APPROVING)
+    result = project.run("--collect-only")
+    assert result.ret == 0
+    assert not (project.path / "reports").exists()
+    assert "mlgate decision" not in result.stdout.str()
