@@ -84,22 +84,13 @@ def test_confusion_bootstrap_agrees_with_row_bootstrap(binary, name):
     assert low < delta < high
 
 
-def test_delong_agrees_with_row_bootstrap(binary):
+@pytest.mark.parametrize(("name", "expected_method"), [("roc_auc", "DeLong"), ("brier", "paired normal")])
+def test_analytic_intervals_agree_with_row_bootstrap(binary, name, expected_method):
     y, s1, s2 = binary
-    low, high, method = interval(BUILTIN["roc_auc"], y, [s1, s2], pos_label=1, classes=None, confidence=0.95,
+    low, high, method = interval(BUILTIN[name], y, [s1, s2], pos_label=1, classes=None, confidence=0.95,
                                  n_boot=10, seed=0)
-    ref_low, ref_high, _ = _row_bootstrap(BUILTIN["roc_auc"], y, [s1, s2])
-    assert method == "DeLong"
-    width = ref_high - ref_low
-    assert low == pytest.approx(ref_low, abs=0.15 * width) and high == pytest.approx(ref_high, abs=0.15 * width)
-
-
-def test_paired_normal_interval_for_mean_losses(binary):
-    y, s1, s2 = binary
-    low, high, method = interval(BUILTIN["brier"], y, [s1, s2], pos_label=1, classes=None, confidence=0.95,
-                                 n_boot=10, seed=0)
-    ref_low, ref_high, _ = _row_bootstrap(BUILTIN["brier"], y, [s1, s2])
-    assert method == "paired normal"
+    ref_low, ref_high, _ = _row_bootstrap(BUILTIN[name], y, [s1, s2])
+    assert method == expected_method
     width = ref_high - ref_low
     assert low == pytest.approx(ref_low, abs=0.15 * width) and high == pytest.approx(ref_high, abs=0.15 * width)
 
