@@ -366,3 +366,14 @@ def test_collect_only_decides_nothing(project):
     assert result.ret == 0
     assert not (project.path / "reports").exists()
     assert "mlgate decision" not in result.stdout.str()
+
+
+def test_plugin_import_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest_mlgate.plugin; "
+            "print(sorted(m for m in ('pandas', 'numpy', 'sklearn', 'scipy', 'pandera', 'fairlearn', 'skops') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
