@@ -8,8 +8,9 @@ It works in its own copy, ``simulation/`` (configuration, monitoring gates, data
 fresh registry), so it never moves the production alias the example's push gates compare with.
 
 1. deploy: the baseline is production v1; the candidate is registered as v2 and promoted;
-2. serve: a day of requests (data/traffic.parquet, one a minute, drifting at noon) goes through
-   the production model wrapped in the PredictionLogger, into logs/predictions.sqlite;
+2. serve: serve.py runs the production model on a free 127.0.0.1 port and records every
+   prediction with the PredictionLogger in logs/predictions.sqlite; a day of requests
+   (data/traffic.parquet, one a minute, drifting at noon) is sent to it over HTTP;
 3. feedback: outcomes arrive for requests older than six hours: ``mlgate feedback add``;
 4. monitor: ``pytest gates --mlgate-stage monitor --mlgate-auto-rollback`` on those 24 hours, with
    a webhook receiver on 127.0.0.1 standing in for Slack (``MLGATE_ALERT_WEBHOOK``).
@@ -31,11 +32,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from threadpoolctl import threadpool_limits
 
+from pytest_mlgate import staging
 from pytest_mlgate.artifacts import load_model
 from pytest_mlgate.config import Settings, build, read_pyproject
-from pytest_mlgate.predlog import PredictionLogger
 from pytest_mlgate.registry import open_registry
 
 HERE = Path(__file__).parent / "simulation"
@@ -69,17 +69,20 @@ def deploy(settings: Settings) -> tuple[str, str]:
 
 
 def serve(settings: Settings, traffic: pd.DataFrame, start: float) -> None:
-    """Answer every request with the production model through the prediction logger."""
+    """Start serve.py on a free 127.0.0.1 port with the production model and its prediction log,
+    and send it every request; each carries its id and the time of day it was sent."""
     registry = open_registry(settings, audit=False)
     path, entry = registry.artifact(settings.model, "production")
-    model = load_model(path, settings.skops_trusted)
-    features = list(model.feature_names_in_)
-    logger = PredictionLogger(model, HERE / LOG, version=entry["version"], sha256=entry["sha256"])
-    with threadpool_limits(1), logger:  # one row at a time: thread pools only add start-up cost
-        for i in range(len(traffic)):
-            request = traffic.iloc[[i]]
-            logger.predict(request[features], request_id=request["request_id"].iloc[0],
-                           timestamp=start + float(request["minute"].iloc[0]) * 60 + 30)  # mid-minute
+    trusted = " ".join(f"--trusted {t}" for t in settings.skops_trusted)
+    command = (f"{{python}} {HERE.parent / 'serve.py'} --model {{model}} --port {{port}} --schema data/train.parquet "
+               f"--log {LOG} --version {entry['version']} {trusted}")
+    features = list(load_model(path, settings.skops_trusted).feature_names_in_)
+    with staging.serve(staging.staging_config({"command": command}), path, HERE) as server:
+        for row in traffic.to_dict("records"):
+            body = {"rows": [{f: row[f] for f in features}], "request_ids": [row["request_id"]],
+                    "sent_at": start + row["minute"] * 60 + 30}  # mid-minute
+            server.post("/predict", json=body).raise_for_status()
+    # stopping the server closes its logger, which writes what is still queued
 
 
 def feedback(traffic: pd.DataFrame) -> None:

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -247,3 +248,24 @@ def test_writer_samples_process_resources(tmp_path, model, rows):
     assert len(samples) == 3 and set(samples["pid"]) == {os.getpid()}
     assert (samples["rss_mb"] > 10).all() and (samples["cpu_percent"] >= 0).all() and (samples["queue"] >= 0).all()
     assert len(predlog.read_resources(path, window="1h", end=time.time() - 3600)) == 0
+
+
+def test_example_server_logs_every_prediction_with_its_request_id(tmp_path, model, rows):
+    import skops.io as sio
+
+    from pytest_mlgate import staging
+
+    serve = Path(__file__).resolve().parents[1] / "example_project" / "serve.py"
+    sio.dump(model, tmp_path / "model.skops")
+    config = staging.staging_config({"command": f"{{python}} {serve} --model {{model}} --port {{port}} "
+                                                f"--log {tmp_path / 'log.sqlite'} --version v7"})
+    body = {"rows": rows[FEATURES].iloc[:3].to_dict("records"), "request_ids": ["a", "b", "c"], "sent_at": NOW}
+    with staging.serve(config, tmp_path / "model.skops", tmp_path) as server:
+        answer = server.post("/predict", json=body).json()
+        assert server.post("/predict", json={**body, "request_ids": ["x"]}).status_code == 422
+    assert answer["request_ids"] == ["a", "b", "c"]
+    logged = predlog.read_window(tmp_path / "log.sqlite", start=NOW - 1, end=NOW + 1)  # written at shutdown
+    assert list(logged["request_id"]) == ["a", "b", "c"]
+    assert set(logged["model_version"]) == {"v7"}
+    assert list(logged["prediction"]) == answer["predictions"]
+    assert list(logged["income"]) == pytest.approx(list(rows["income"].iloc[:3]))

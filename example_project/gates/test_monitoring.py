@@ -14,7 +14,7 @@ pytestmark = pytest.mark.gate(stage="monitor", category="monitoring", owner="ris
 
 def test_service_health(mlgate):
     # from the logged per-request latency and the share of requests whose predict raised
-    mlgate.latency(p50=50, p99=250)
+    mlgate.latency(p50=50, p95=250)
     mlgate.error_rate(0.01)
     # sampled by the logger's writer every 10 s: the serving process's memory and the log's backlog
     mlgate.resources(max_rss_mb=2048, max_queue=10_000)
