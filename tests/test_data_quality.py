@@ -212,6 +212,34 @@ def test_shared_rows_are_exact():
     assert shared_rows(text_left, text_right, ["t"]).tolist() == [1, 2]
 
 
+def test_duplicates_and_overlap_are_exact_on_frames_large_enough_for_the_big_bucket_tables():
+    rng = np.random.default_rng(8)
+    n = 600_000  # over (1 << 22) // 8 rows: the first filtering round uses the full-size table
+    frame = pd.DataFrame({"x": rng.normal(size=n), "k": rng.integers(0, 50, n)})
+    frame.iloc[n - 300:] = frame.iloc[1000:1300].to_numpy()
+    other = pd.DataFrame({"x": rng.normal(size=n), "k": rng.integers(0, 50, n)})
+    other.iloc[:200] = frame.iloc[5000:5200].to_numpy()
+    columns = ["x", "k"]
+    assert duplicated_rows(frame, columns).tolist() == np.flatnonzero(frame.duplicated().to_numpy()).tolist()
+    expected = frame.reset_index().merge(other, on=columns)["index"].drop_duplicates().sort_values()
+    assert shared_rows(frame, other, columns).tolist() == expected.tolist()
+
+
+def test_leakage_bins_count_the_quantile_edges_at_or_below_each_value():
+    from pytest_mlgate.checks.profile import Profile
+
+    frame = clean(30_000)
+    frame.loc[::4, "income"] = np.nan
+    frame["empty"] = np.nan
+    stats = Profile(frame, sample_rows=10_000)
+    bins = dq._numeric_bins(stats, stats.numeric)
+    edges = stats.sample_quantiles(np.linspace(0, 1, dq.LEAKAGE_BINS + 1)[1:-1])
+    for i, column in enumerate(stats.numeric):
+        values = stats.sample_matrix[i]
+        expected = np.where(np.isnan(values), dq.LEAKAGE_BINS, np.searchsorted(edges[i], values, side="right"))
+        assert bins[column].tolist() == expected.tolist()
+
+
 def test_leakage_for_numeric_and_multiclass_targets_and_identifier_columns():
     rng = np.random.default_rng(4)
     n = 3000

@@ -323,13 +323,13 @@ def _numeric_bins(stats: Profile, columns: list[str]) -> dict[str, np.ndarray]:
         return {}
     where = [stats.numeric.index(c) for c in columns]
     edges = stats.sample_quantiles(np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1])[where]
-    found = {}
-    for column, row, column_edges in zip(columns, where, edges):
-        values = stats.sample_matrix[row]
-        bins = np.searchsorted(column_edges, values, side="right")  # NaN sorts past every edge
-        bins[np.isnan(values)] = LEAKAGE_BINS
-        found[column] = bins
-    return found
+    matrix = stats.sample_matrix[where]
+    bins = np.zeros(matrix.shape, dtype=np.uint8)
+    for level in edges.T:  # edges at or below each value, one level for all columns at once
+        bins += matrix >= level[:, None]
+    bins = bins.astype(np.intp)
+    bins[np.isnan(matrix)] = LEAKAGE_BINS
+    return dict(zip(columns, bins))
 
 
 def _category_bins(values: pd.Series) -> np.ndarray:

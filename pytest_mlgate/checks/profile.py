@@ -57,6 +57,7 @@ class Profile:
         self._sampled: dict[str, np.ndarray] = {}
         self._uniques: dict[str, np.ndarray] = {}
         self._series: dict[str, pd.Series] = {}
+        self._sample_series: dict[str, pd.Series] = {}
 
     @cached_property
     def numeric(self) -> list[str]:
@@ -226,9 +227,11 @@ class Profile:
         return self._keys[tuple(columns)]
 
     def sample_series(self, column: str) -> pd.Series:
-        """A column on the sampled rows."""
-        series = self.series(column)
-        return series if self.sample_index is None else series.iloc[self.sample_index]
+        """A column on the sampled rows (cached: several checks read the same text columns)."""
+        if column not in self._sample_series:
+            series = self.series(column)
+            self._sample_series[column] = series if self.sample_index is None else series.iloc[self.sample_index]
+        return self._sample_series[column]
 
 
 # ---------------------------------------------------------------- row identity
@@ -261,7 +264,7 @@ def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4, nan_free: 
             values += np.float32(0.0)  # folds -0.0 into 0.0
             if column not in nan_free:
                 values[np.isnan(values)] = np.nan  # one NaN bit pattern
-            bits = values.view(np.uint32).astype(np.uint64)
+            bits = values.view(np.uint32)  # widened while adding, without a temporary array
         else:
             bits = pd.util.hash_pandas_object(frame[column].astype(object), index=False).to_numpy()
         key *= _MIX
@@ -274,8 +277,11 @@ def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4, nan_free: 
 _WINDOWS = (64 - _BUCKET_BITS, 64 - 2 * _BUCKET_BITS)  # two independent slices of the key's bits
 
 
-def _bucket(keys: np.ndarray, shift: int) -> np.ndarray:
-    return ((keys >> np.uint64(shift)) & np.uint64((1 << _BUCKET_BITS) - 1)).astype(np.intp)
+def _bucket(keys: np.ndarray, shift: int, bits: int = _BUCKET_BITS) -> np.ndarray:
+    """``bits`` bits of each key from ``shift`` up, as table positions (computed in place, no casts)."""
+    buckets = keys >> np.uint64(shift)
+    buckets &= np.uint64((1 << bits) - 1)
+    return buckets.view(np.intp)
 
 
 def duplicate_candidates(keys: np.ndarray) -> np.ndarray:
@@ -283,23 +289,33 @@ def duplicate_candidates(keys: np.ndarray) -> np.ndarray:
 
     Two rounds of bucket counting on different bits discard almost every unique key cheaply;
     a hash table settles the few rows left."""
-    positions = np.arange(len(keys))
+    positions = None  # every row, without an index array
     for shift in _WINDOWS:
+        rows = len(keys) if positions is None else len(positions)
         # fewer rows left: a smaller table (4 buckets per row still) is cheaper to clear
-        bits = _BUCKET_BITS if len(positions) > (1 << _BUCKET_BITS) // 8 else _BUCKET_BITS - 2
-        buckets = _bucket(keys[positions], shift) & ((1 << bits) - 1)
-        positions = positions[np.bincount(buckets, minlength=1 << bits)[buckets] > 1]
+        bits = _BUCKET_BITS if rows > (1 << _BUCKET_BITS) // 8 else _BUCKET_BITS - 2
+        buckets = _bucket(keys if positions is None else keys[positions], shift, bits)
+        crowded = np.bincount(buckets, minlength=1 << bits) > 1  # a bool table: cheap to look up
+        positions = _kept(positions, crowded[buckets])
     return positions[pd.Series(keys[positions]).duplicated(keep=False).to_numpy()]
 
 
 def shared_candidates(keys: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions in ``keys`` and in ``other`` whose key occurs in both (supersets of shared rows)."""
-    mine, theirs = np.arange(len(keys)), np.arange(len(other))
+    mine = theirs = None  # every row, without an index array
     for shift in _WINDOWS:
-        mine = mine[_seen(_bucket(other[theirs], shift))[_bucket(keys[mine], shift)]]
-        theirs = theirs[_seen(_bucket(keys[mine], shift))[_bucket(other[theirs], shift)]]
+        my_buckets = _bucket(keys if mine is None else keys[mine], shift)
+        their_buckets = _bucket(other if theirs is None else other[theirs], shift)
+        in_theirs = _seen(their_buckets)[my_buckets]
+        in_mine = _seen(my_buckets[in_theirs])[their_buckets]
+        mine, theirs = _kept(mine, in_theirs), _kept(theirs, in_mine)
     mine_keys, their_keys = pd.Series(keys[mine]), pd.Series(other[theirs])
     return mine[mine_keys.isin(their_keys).to_numpy()], theirs[their_keys.isin(mine_keys).to_numpy()]
+
+
+def _kept(positions: np.ndarray | None, keep: np.ndarray) -> np.ndarray:
+    """The positions (``None``: every row) where ``keep`` holds."""
+    return np.flatnonzero(keep) if positions is None else positions[keep]
 
 
 def _seen(buckets: np.ndarray) -> np.ndarray:
