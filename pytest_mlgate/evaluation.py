@@ -126,14 +126,23 @@ class ModelUnderTest:
         return self.classes is not None or hasattr(self.model, "predict_proba")
 
     def predict(self, data: Dataset) -> np.ndarray:
-        """Labels (classifier) or values (regressor) for every row of ``data``."""
+        """Labels (classifier) or values (regressor) for every row of ``data``.
+
+        Labels come from the probabilities already computed, without a second inference pass,
+        with a ``threshold`` (binary) or for scikit-learn classifiers whose ``predict`` is by
+        definition the most probable class; otherwise from the model's own ``predict``.
+        """
         classes = self.classes
-        if self.threshold is None or classes is None or len(classes) != 2:
+        binary_threshold = self.threshold is not None and classes is not None and len(classes) == 2
+        if not binary_threshold and not predicts_most_probable(self.model):
             return self._cached("predict", data)
         key = ("labels", id(data))
         if key not in self._cache:
-            other = classes[0] if classes[1] == self.pos_label else classes[1]
-            self._cache[key] = np.where(self.score(data) >= self.threshold, self.pos_label, other)
+            if binary_threshold:
+                other = classes[0] if classes[1] == self.pos_label else classes[1]
+                self._cache[key] = np.where(self.score(data) >= self.threshold, self.pos_label, other)
+            else:
+                self._cache[key] = classes[np.argmax(self.predict_proba(data), axis=1)]
         return self._cache[key]
 
     def predict_proba(self, data: Dataset) -> np.ndarray:
@@ -200,6 +209,23 @@ class ModelUnderTest:
                                   f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
             self._cache[key] = _validated(np.asarray(raw), method, self.role, data)
         return self._cache[key]
+
+
+# scikit-learn classifiers whose predict() returns classes_[argmax(predict_proba())] (their own code,
+# or an equivalent sign test on the same decision value), so labels can be read off the probabilities.
+MOST_PROBABLE = frozenset({
+    "CalibratedClassifierCV", "DecisionTreeClassifier", "ExtraTreeClassifier", "ExtraTreesClassifier",
+    "GaussianNB", "GradientBoostingClassifier", "HistGradientBoostingClassifier", "LogisticRegression",
+    "MLPClassifier", "RandomForestClassifier",
+})
+
+
+def predicts_most_probable(model: Any) -> bool:
+    """Whether ``model`` (or a Pipeline ending in it) is such a scikit-learn classifier."""
+    while type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
+        model = model.steps[-1][1]
+    cls = type(model)
+    return cls.__module__.startswith("sklearn.") and cls.__name__ in MOST_PROBABLE and hasattr(model, "classes_")
 
 
 def _validated(out: np.ndarray, method: str, role: str, data: Dataset) -> np.ndarray:

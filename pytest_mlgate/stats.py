@@ -95,11 +95,13 @@ def _delong(positive: np.ndarray, outputs: list[np.ndarray], confidence: float) 
     v01, v10, aucs = [], [], []
     for score in outputs:
         pos, neg = score[positive], score[~positive]
-        tx, ty = stats.rankdata(pos), stats.rankdata(neg)
-        tz = stats.rankdata(np.concatenate([pos, neg]))
-        aucs.append((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
-        v01.append((tz[:m] - tx) / n)
-        v10.append(1.0 - (tz[m:] - ty) / m)
+        pos_order, neg_order = np.argsort(pos, kind="stable"), np.argsort(neg, kind="stable")
+        pos_sorted, neg_sorted = pos[pos_order], neg[neg_order]
+        # structural components, kept in row order (paired across models): the share of the other
+        # class each score beats, ties counting half
+        v01.append(_beaten(neg_sorted, pos_sorted, pos_order) / n)
+        v10.append(1.0 - _beaten(pos_sorted, neg_sorted, neg_order) / m)
+        aucs.append(float(np.mean(v01[-1])))
     cov = np.atleast_2d(np.cov(np.array(v01))) / m + np.atleast_2d(np.cov(np.array(v10))) / n
     if len(outputs) == 1:
         estimate, variance = aucs[0], cov[0, 0]
@@ -107,6 +109,15 @@ def _delong(positive: np.ndarray, outputs: list[np.ndarray], confidence: float) 
         estimate, variance = aucs[0] - aucs[1], cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(max(variance, 0.0))
     return float(estimate - half), float(estimate + half)
+
+
+def _beaten(others: np.ndarray, scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For each of the sorted ``scores``, how many sorted ``others`` lie below it (ties count
+    half), returned in the rows' original order."""
+    below = (np.searchsorted(others, scores, "left") + np.searchsorted(others, scores, "right")) / 2
+    out = np.empty_like(below)
+    out[order] = below
+    return out
 
 
 def _rows(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], pos_label: Any,

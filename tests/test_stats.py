@@ -104,3 +104,27 @@ def test_single_model_interval_covers_the_value(binary):
     low, high, _ = interval(BUILTIN["roc_auc"], y, [s1], pos_label=1, classes=None, confidence=0.95,
                             n_boot=10, seed=0)
     assert low < skm.roc_auc_score(y, s1) < high
+
+
+def test_delong_matches_the_rank_formulation_with_ties():
+    from scipy import stats as st
+
+    from pytest_mlgate.stats import _delong
+
+    rng = np.random.default_rng(0)
+    positive = rng.random(5000) < 0.3
+    a = np.round(positive * 0.5 + rng.normal(0, 1, 5000), 1)  # rounded: many ties
+    b = np.round(positive * 0.3 + rng.normal(0, 1, 5000), 1)
+    m, n = positive.sum(), (~positive).sum()
+    v01, v10, aucs = [], [], []
+    for score in (a, b):  # DeLong via midranks (Sun & Xu)
+        pos, neg = score[positive], score[~positive]
+        tx, ty, tz = st.rankdata(pos), st.rankdata(neg), st.rankdata(np.concatenate([pos, neg]))
+        aucs.append((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
+        v01.append((tz[:m] - tx) / n)
+        v10.append(1 - (tz[m:] - ty) / m)
+    cov = np.cov(np.array(v01)) / m + np.cov(np.array(v10)) / n
+    half = st.norm.ppf(0.975) * np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    delta = aucs[0] - aucs[1]
+    assert delta == pytest.approx(skm.roc_auc_score(positive, a) - skm.roc_auc_score(positive, b))
+    assert _delong(positive, [a, b], 0.95) == pytest.approx((delta - half, delta + half), rel=1e-9)
