@@ -486,6 +486,22 @@ def test_skewness_matches_scipy():
     assert dq._skewness(values) == pytest.approx(skew(values, bias=False), rel=1e-9)
 
 
+def test_profile_missing_counts_ranges_and_sample_for_every_kind_of_column():
+    from pytest_mlgate.checks.profile import Profile
+
+    frame = pd.DataFrame({"f": [1.0, np.nan, 3.0, -2.0], "empty": np.nan, "i": [4, 1, 9, 2],
+                          "nullable": pd.array([1, None, 5, 2], dtype="Int64"),
+                          "f32": np.array([np.nan, 1, 2, 3], dtype=np.float32), "b": [True, False, True, True],
+                          "t": ["a", None, "b", "c"]})
+    stats = Profile(frame, sample_rows=3)
+    assert {c: stats.missing(c) for c in frame} == {"f": 1, "empty": 4, "i": 0, "nullable": 1, "f32": 1, "b": 0,
+                                                    "t": 1}
+    assert stats.value_range("f") == (-2.0, 3.0) and stats.value_range("i") == (1.0, 9.0)
+    assert stats.value_range("nullable") == (1.0, 5.0) and np.isnan(stats.value_range("empty")).all()
+    expected = frame[stats.numeric].to_numpy(dtype=float, na_value=np.nan)[stats.sample_index].T
+    np.testing.assert_array_equal(stats.sample_matrix, expected)
+
+
 def test_sample_quantiles_and_quartiles_match_numpy_per_column():
     from pytest_mlgate.checks.profile import Profile
 

@@ -52,7 +52,7 @@ class Profile:
         self._floats: dict[str, np.ndarray] = {}
         self._missing: dict[str, int] = {}
         self._range: dict[str, tuple[float, float]] = {}
-        self._low: dict[str, float] = {}
+        self._taken: dict[str, np.ndarray] = {}
         self._keys: dict[tuple[str, ...], np.ndarray] = {}
         self._sampled: dict[str, np.ndarray] = {}
         self._uniques: dict[str, np.ndarray] = {}
@@ -93,41 +93,47 @@ class Profile:
         return self._floats[column]
 
     def missing(self, column: str) -> int:
-        """Exact count of missing values; a float column's minimum (NaN if any is) settles the clean case."""
+        """Exact count of missing values."""
         if column not in self._missing:
             series = self.series(column)
-            if series.dtype == np.float64:
-                values = series.to_numpy()
-                low = values.min() if len(values) else 0.0
-                self._missing[column] = int(np.count_nonzero(np.isnan(values))) if np.isnan(low) else 0
-                if not np.isnan(low):
-                    self._low[column] = float(low)
-            elif series.dtype.kind in "iub":
+            if column in self.numeric:
+                self._scan(column)
+            elif isinstance(series.dtype, np.dtype) and series.dtype.kind == "b":
                 self._missing[column] = 0
             else:
                 self._missing[column] = int(series.isna().sum())
         return self._missing[column]
 
+    def _scan(self, column: str) -> None:
+        """One visit to a numeric column while it is in the CPU cache: its missing count (its minimum
+        is NaN if any value is), its range when none is missing, and its sampled values."""
+        values = self.values(column)
+        low = values.min() if len(values) else np.nan
+        if np.isnan(low):
+            self._missing[column] = int(np.count_nonzero(np.isnan(values)))
+        else:
+            self._missing[column] = 0
+            self._range[column] = (float(low), float(values.max()))
+        self._taken[column] = values if self.sample_index is None else values[self.sample_index]
+
     def value_range(self, column: str) -> tuple[float, float]:
         """Minimum and maximum of a numeric column, ignoring missing values (NaN when all missing)."""
         if column not in self._range:
+            missing = self.missing(column)  # the scan finds the range when nothing is missing
             values = self.values(column)
-            if self.missing(column) == len(values):
-                self._range[column] = (float("nan"), float("nan"))
-            elif self.missing(column):
-                self._range[column] = (float(np.nanmin(values)), float(np.nanmax(values)))
-            else:
-                low = self._low[column] if column in self._low else float(values.min())
-                self._range[column] = (low, float(values.max()))
+            if column not in self._range:
+                self._range[column] = ((float("nan"), float("nan")) if missing == len(values) else
+                                       (float(np.nanmin(values)), float(np.nanmax(values))))
         return self._range[column]
 
     @cached_property
     def sample_matrix(self) -> np.ndarray:
         """Numeric columns (in ``numeric`` order) on the sampled rows, NaN for missing: one row per column."""
-        take = (lambda v: v) if self.sample_index is None else (lambda v: v[self.sample_index])
         if not self.numeric:
             return np.empty((0, min(self.rows, self.sample_rows)))
-        return np.vstack([take(self.values(c)).astype(np.float64, copy=False) for c in self.numeric])
+        for column in self.numeric:
+            self.missing(column)  # scans the column once, sampling it on the way
+        return np.vstack([self._taken.pop(c).astype(np.float64, copy=False) for c in self.numeric])
 
     def sample_quantiles(self, levels: np.ndarray, rows: int = 2_000) -> np.ndarray:
         """Quantiles (numpy's linear rule) of every numeric column, from ``rows`` of the sampled rows
@@ -245,7 +251,8 @@ def normalised(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def key_columns(frame: pd.DataFrame, columns: list[str], width: int = 4) -> list[str]:
     """The columns :func:`row_keys` uses: numeric ones first (cheap and usually distinctive)."""
-    numeric = [c for c in columns if is_numeric(frame[c])]
+    dtypes = frame.dtypes  # not frame[c]: building a Series per column of a wide frame adds up
+    numeric = [c for c in columns if _numeric_dtype(dtypes[c])]
     return (numeric + [c for c in columns if c not in numeric])[:width]
 
 
@@ -258,15 +265,16 @@ def row_keys(frame: pd.DataFrame, columns: list[str], width: int = 4, nan_free: 
     """
     key = np.zeros(len(frame), dtype=np.uint64)
     for column in key_columns(frame, columns, width):
-        if is_numeric(frame[column]):
+        series = frame[column]
+        if is_numeric(series):
             # float32: keys survive a float's last bits changing (CSV round trips); matches are checked
-            values = as_float(frame[column]).astype(np.float32)
+            values = as_float(series).astype(np.float32)
             values += np.float32(0.0)  # folds -0.0 into 0.0
             if column not in nan_free:
                 values[np.isnan(values)] = np.nan  # one NaN bit pattern
             bits = values.view(np.uint32)  # widened while adding, without a temporary array
         else:
-            bits = pd.util.hash_pandas_object(frame[column].astype(object), index=False).to_numpy()
+            bits = pd.util.hash_pandas_object(series.astype(object), index=False).to_numpy()
         key *= _MIX
         key += bits
     key ^= key >> np.uint64(31)
