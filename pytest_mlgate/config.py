@@ -50,7 +50,7 @@ def _number(low: float, high: float, integer: bool = False) -> Callable[[str, An
     return parse
 
 
-def _flag(key: str, value: Any) -> bool:
+def flag(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
@@ -116,7 +116,7 @@ KEYS: tuple[Key, ...] = (
     Key("audit", _text, ".mlgate/audit.jsonl", "audit log file"),
     Key("approvers", _names, (), "people allowed to approve review gates"),
     Key("promote", _text, None, "alias to move to the candidate when the decision allows it"),
-    Key("auto_rollback", _flag, False, "roll production back when a monitoring run rejects"),
+    Key("auto_rollback", flag, False, "roll production back when a monitoring run rejects"),
     Key("risk", _choice("low", "medium", "high"), "medium", "declared risk level of the model"),
     Key("skops_trusted", _names, (), "extra types trusted when loading .skops files"),
 )

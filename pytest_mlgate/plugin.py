@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate import artifacts
-from pytest_mlgate.config import KEYS, Key, Settings, _flag, build, read_pyproject
+from pytest_mlgate.config import KEYS, Key, Settings, flag, build, read_pyproject
 from pytest_mlgate.decision import SEVERITIES, GateResult
 from pytest_mlgate.errors import ConfigError, MlgateError
 
@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for key in KEYS:
         flag = FLAGS.get(key.name, "--mlgate-" + key.name.replace("_", "-"))
         text = f"{key.help} (ini: mlgate_{key.name}; default: {key.default!r})"
-        if key.parse is _flag:
+        if key.parse is flag:
             group.addoption(flag, dest=f"mlgate_{key.name}", action="store_const", const=True, default=None,
                             help=text)
         else:
