@@ -47,13 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mlgate-config", dest="mlgate_config_file", default=None, metavar="PATH",
                     help="pyproject.toml with [tool.mlgate] (default: the one in the rootdir)")
     for key in KEYS:
-        flag = FLAGS.get(key.name, "--mlgate-" + key.name.replace("_", "-"))
+        option = FLAGS.get(key.name, "--mlgate-" + key.name.replace("_", "-"))
         text = f"{key.help} (ini: mlgate_{key.name}; default: {key.default!r})"
         if key.parse is flag:
-            group.addoption(flag, dest=f"mlgate_{key.name}", action="store_const", const=True, default=None,
+            group.addoption(option, dest=f"mlgate_{key.name}", action="store_const", const=True, default=None,
                             help=text)
         else:
-            group.addoption(flag, dest=f"mlgate_{key.name}", action="append" if key.repeatable else "store",
+            group.addoption(option, dest=f"mlgate_{key.name}", action="append" if key.repeatable else "store",
                             default=None, metavar="NAME=VALUE" if key.repeatable else "VALUE", help=text)
         parser.addini(f"mlgate_{key.name}", help=text, type="linelist" if key.repeatable else "string",
                       default=None)

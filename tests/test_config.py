@@ -82,3 +82,8 @@ def test_bad_config_is_a_one_line_usage_error(project):
     result = project.run()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: mlgate config: 'confidence' must be a number in [[]0.5, 0.9999], got 'high'"])
+
+
+def test_boolean_keys_are_command_line_flags(project):
+    project.gates("def test_ok(mlgate_config):\n    assert mlgate_config.auto_rollback is True\n")
+    project.run("--mlgate-auto-rollback").assert_outcomes(passed=1)
