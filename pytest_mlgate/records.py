@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.decision import Decision
+from pytest_mlgate.errors import MlgateError
 
 SCHEMA = "pytest-mlgate/decision/1"
 
@@ -72,8 +73,6 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     """Read a JSON file with a one-line error naming it."""
-    from pytest_mlgate.errors import MlgateError
-
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

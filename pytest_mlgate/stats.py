@@ -7,6 +7,7 @@ per-row differences, ROC AUC uses DeLong's method. Other metrics fall back to a 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,20 @@ def _rows(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], pos_label: A
     draws = np.empty(n_boot)
     for b in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
-        values = [metric(y[idx], out[idx], pos_label=pos_label, classes=classes) for out in outputs]
-        draws[b] = values[0] - values[1] if len(values) == 2 else values[0]
+        draws[b] = _resampled(metric, y[idx], [out[idx] for out in outputs], pos_label, classes)
+    if np.isnan(draws).all():
+        return float("nan"), float("nan")
     return _percentiles(draws, confidence)
+
+
+def _resampled(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], pos_label: Any,
+               classes: np.ndarray | None) -> float:
+    """The metric (or paired difference) on one resample; NaN where the resample leaves it
+    undefined (e.g. no positives drawn), which sklearn signals with a warning or a ValueError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            values = [metric(y, out, pos_label=pos_label, classes=classes) for out in outputs]
+        except (ValueError, Warning):
+            return float("nan")
+    return values[0] - values[1] if len(values) == 2 else values[0]

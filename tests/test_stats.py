@@ -128,3 +128,20 @@ def test_delong_matches_the_rank_formulation_with_ties():
     delta = aucs[0] - aucs[1]
     assert delta == pytest.approx(skm.roc_auc_score(positive, a) - skm.roc_auc_score(positive, b))
     assert _delong(positive, [a, b], 0.95) == pytest.approx((delta - half, delta + half), rel=1e-9)
+
+
+def test_row_bootstrap_drops_resamples_where_the_metric_is_undefined():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    y = np.zeros(40, int)
+    y[:2] = 1  # most resamples of 40 rows still draw a positive; some do not
+    s1, s2 = rng.random(40), rng.random(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a gate suite with filterwarnings=error must not break
+        low, high, method = interval(BUILTIN["average_precision"], y, [s1, s2], pos_label=1, classes=None,
+                                     confidence=0.95, n_boot=200, seed=0)
+    assert method == "row bootstrap"
+    assert np.isfinite(low) and np.isfinite(high) and low < high
+    delta = BUILTIN["average_precision"](y, s1) - BUILTIN["average_precision"](y, s2)
+    assert -1 <= low < delta < high <= 1
