@@ -8,6 +8,11 @@ separate 1,000,000-row reference, label leakage), each on cold caches. Baseline:
 each, in CPU seconds of this process (``time.process_time``: steady on a shared machine) and wall
 seconds.
 
+``mlgate.schema`` gives pandera's result but leaves out the range checks and non-null rules that
+the exact column statistics (which the quality checks need anyway) prove to pass, and lets pandera
+skip its copy of the frame under copy-on-write. For transparency the ratio is also printed against
+pandera validating without that copy (``inplace=True`` on a shallow copy), its cheapest honest run.
+
     python benchmarks/bench_data_quality.py [--rows 1000000] [--repeat 3]
 """
 
@@ -86,19 +91,22 @@ def main() -> None:
     schema = infer(data)
     schema.validate(data.head(1000), lazy=True)  # warm-up: pandera's lazy imports and engine set-up
     timings: dict[str, list[float]] = {}
-    pandera_runs, our_runs = [], []
-    for _ in range(args.repeat):  # interleaved, so that both see the same machine load
+    pandera_runs, no_copy_runs, our_runs = [], [], []
+    for _ in range(args.repeat):  # interleaved, so that all see the same machine load
         pandera_runs.append(timed(lambda: schema.validate(data, lazy=True)))
+        no_copy_runs.append(timed(lambda: schema.validate(data.copy(deep=False), lazy=True, inplace=True)))
         our_runs.append(timed(lambda: gates(data, reference, schema, timings)))
     (pandera_cpu, pandera_wall), (ours_cpu, ours_wall) = best(pandera_runs), best(our_runs)
+    no_copy_cpu = best(no_copy_runs)[0]
     print(f"frame: {args.rows:,} rows x {data.shape[1]} columns (reference {len(reference):,} rows); "
           f"best of {args.repeat}; CPU ms per step:")
     for name, seconds in timings.items():
         print(f"  {name:22s} {min(seconds) * 1000:8.1f}")
     print(f"pandera validate alone:            {pandera_cpu:.3f} s CPU, {pandera_wall:.3f} s wall")
+    print(f"pandera validate, no frame copy:   {no_copy_cpu:.3f} s CPU")
     print(f"mlgate schema + 9 quality checks:  {ours_cpu:.3f} s CPU, {ours_wall:.3f} s wall")
     print(f"ratio: {ours_cpu / pandera_cpu:.2f}x pandera alone in CPU time, {ours_wall / pandera_wall:.2f}x in wall "
-          f"time (target <= 1.5x)")
+          f"time (target <= 1.5x); {ours_cpu / no_copy_cpu:.2f}x pandera without its copy in CPU time")
 
 
 if __name__ == "__main__":

@@ -341,6 +341,65 @@ def test_schema_column_absent_from_the_data_is_an_error(tmp_path):
         dq.schema_check(ds(clean()), schema, Settings(root=tmp_path))
 
 
+def _edge_frame() -> pd.DataFrame:
+    frame = clean(500)
+    frame["income"] = frame["income"].where(frame.index % 50 != 7)  # NaN in a float column
+    frame["big"] = np.arange(500, dtype=np.int64) + 2 ** 53  # ints a float64 cannot all tell apart
+    frame["score"] = 2.5 + np.linspace(0, 0.9, 500)  # 2 or 3 once coerced to int
+    return frame
+
+
+def _custom_named_like_a_built_in() -> pa.Check:
+    return pa.Check(lambda s: s < 1, name="greater_than_or_equal_to", statistics={"min_value": -100})
+
+
+@pytest.mark.parametrize("columns", [
+    {"income": pa.Column(float, pa.Check.in_range(20, 80)), "visits": pa.Column(int, pa.Check.ge(0))},
+    {"income": pa.Column(float, pa.Check.in_range(0, 100, include_min=False), nullable=True)},
+    {"income": pa.Column(float, pa.Check.ge(0, ignore_na=False), nullable=True)},
+    {"income": pa.Column(float, nullable=False), "debt": pa.Column(float, nullable=False)},
+    {"visits": pa.Column(int, [pa.Check.gt(0), pa.Check.lt(29), pa.Check.le(29)])},
+    {"visits": pa.Column(int, pa.Check.in_range(0, 29, include_min=False, include_max=False))},
+    {"visits": pa.Column(int, pa.Check.in_range(0, 100, include_min=False))},
+    {"big": pa.Column(int, pa.Check.gt(float(2 ** 53)))},  # compared in float64: rows 0 and 1 fail
+    {"big": pa.Column(int, pa.Check.ge(2 ** 53 + 1))},  # compared exactly: row 0 fails
+    {"debt": pa.Column(float, _custom_named_like_a_built_in())},
+    {"score": pa.Column(int, pa.Check.ge(2.1), coerce=True)},  # coerced first: 2.5 becomes 2 and fails
+    {"region": pa.Column(str, pa.Check.isin(["north", "south"]), nullable=False)},
+])
+def test_schema_settled_from_statistics_reports_exactly_what_pandera_reports(tmp_path, columns):
+    from pytest_mlgate.checks import schemas
+    from pytest_mlgate.checks.profile import Profile
+
+    frame = _edge_frame()
+    schema = pa.DataFrameSchema(columns, name="edge")
+    plain = schemas.validate(ds(frame), schema, "edge")  # pandera on the whole schema
+    shared = schemas.validate(ds(frame), schema, "edge", stats=Profile(frame))
+    assert (shared.outcome, shared.candidate, shared.message) == (plain.outcome, plain.candidate, plain.message)
+    for key in ("table", "failed_checks"):  # as JSON: NaN failure cases compare equal
+        assert json.dumps(shared.details.get(key)) == json.dumps(plain.details.get(key))
+
+
+def test_schema_settles_proven_checks_without_pandera_and_leaves_the_data_alone(tmp_path):
+    from pytest_mlgate.checks import schemas
+    from pytest_mlgate.checks.profile import Profile
+
+    frame = _edge_frame().dropna()
+    inferred = schemas.infer(frame)
+    check = schemas.validate(ds(frame), inferred, "inferred", stats=Profile(frame))
+    ranged = sum(len(c.checks) for n, c in inferred.columns.items() if frame[n].dtype.kind in "if")
+    assert check.outcome == PASSED
+    assert check.details["settled_from_statistics"] == ranged + len(frame.columns)  # ranges and non-null rules
+    rest, proven = schemas.settled(inferred, frame, Profile(frame))
+    assert proven == ranged + len(frame.columns) and not any(c.checks for c in rest.columns.values())
+    assert all(c.nullable for c in rest.columns.values()) and not any(c.nullable for c in inferred.columns.values())
+
+    coercing = pa.DataFrameSchema({"visits": pa.Column(float, coerce=True)})
+    before = frame["visits"].copy()
+    assert schemas.validate(ds(frame), coercing, "coercing", stats=Profile(frame)).outcome == PASSED
+    assert frame["visits"].dtype == np.int64 and frame["visits"].equals(before)
+
+
 # ---------------------------------------------------------------- end to end
 
 

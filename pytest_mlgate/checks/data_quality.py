@@ -114,7 +114,7 @@ def schema_check(data: Dataset, spec: schemas.SchemaSpec, settings: Settings, re
                  *, max_cases: int = 1000) -> Check:
     """Validate ``data`` against a pandera schema, file, model or ``"infer"`` (from ``reference``)."""
     resolved, source = schemas.resolve(spec, settings, reference)
-    return schemas.validate(data, resolved, source, max_cases=max_cases)
+    return schemas.validate(data, resolved, source, stats=profile(data), max_cases=max_cases)
 
 
 # ---------------------------------------------------------------- per-column checks

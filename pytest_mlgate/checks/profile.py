@@ -113,17 +113,18 @@ class Profile:
             self._missing[column] = int(np.count_nonzero(np.isnan(values)))
         else:
             self._missing[column] = 0
-            self._range[column] = (float(low), float(values.max()))
+            self._range[column] = (low.item(), values.max().item())  # exact, ints as ints
         self._taken[column] = values if self.sample_index is None else values[self.sample_index]
 
     def value_range(self, column: str) -> tuple[float, float]:
-        """Minimum and maximum of a numeric column, ignoring missing values (NaN when all missing)."""
+        """Exact minimum and maximum of a numeric column (ints as ints), ignoring missing values
+        (NaN when all are missing)."""
         if column not in self._range:
             missing = self.missing(column)  # the scan finds the range when nothing is missing
             values = self.values(column)
             if column not in self._range:
                 self._range[column] = ((float("nan"), float("nan")) if missing == len(values) else
-                                       (float(np.nanmin(values)), float(np.nanmax(values))))
+                                       (np.nanmin(values).item(), np.nanmax(values).item()))
         return self._range[column]
 
     @cached_property

@@ -1,15 +1,25 @@
-"""pandera schemas: load them from objects or files, infer them from data, validate lazily."""
+"""pandera schemas: load them from objects or files, infer them from data, validate lazily.
+
+Validation gives pandera's result, cheaper: built-in range checks and non-null rules that the
+dataset's exact column statistics (shared with the quality checks) already prove to pass are left
+out of pandera's run, and under copy-on-write pandera works on a shallow copy instead of copying
+the whole frame. Whatever is not proven, pandera checks and reports as usual.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera.api.function_dispatch import Dispatcher
+from pandera.engines import pandas_engine
 from pandera.errors import SchemaError, SchemaErrors
 
-from pytest_mlgate.checks.profile import jsonable
+from pytest_mlgate.checks.profile import Profile, jsonable
 from pytest_mlgate.decision import FAILED, PASSED, Check
 from pytest_mlgate.errors import MlgateError
 
@@ -75,14 +85,83 @@ def resolve(spec: SchemaSpec, settings: Settings, reference: Dataset | None = No
                       f"got {type(spec).__name__}")
 
 
-def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, max_cases: int = 1000) -> Check:
-    """Lazy validation of every column and check at once, as one Check with the failure cases."""
+_RANGE_CHECKS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {  # pandera's built-ins, on values x
+    "greater_than_or_equal_to": lambda x, s: x >= s["min_value"],
+    "greater_than": lambda x, s: x > s["min_value"],
+    "less_than_or_equal_to": lambda x, s: x <= s["max_value"],
+    "less_than": lambda x, s: x < s["max_value"],
+    "in_range": lambda x, s: ((x >= s["min_value"]) if s.get("include_min", True) else (x > s["min_value"]))
+                             & ((x <= s["max_value"]) if s.get("include_max", True) else (x < s["max_value"])),
+}
+
+
+def _checked_as_is(name: str, column: Any, frame: pd.DataFrame) -> bool:
+    """Whether pandera checks this column's values as they are: same dtype (coercion changes nothing),
+    no parser, default or row dropping."""
+    if (column.regex or name not in frame.columns or column.parsers or column.default is not None
+            or column.drop_invalid_rows or column.dtype is None):
+        return False
+    try:
+        return column.dtype == pandas_engine.Engine.dtype(frame[name].dtype)
+    except (TypeError, ValueError):  # a dtype pandera does not know: leave the column to pandera
+        return False
+
+
+def _proven(check: pa.Check, name: str, stats: Profile) -> bool:
+    """Whether a built-in range check surely passes: both extremes pass it (the checks are monotone),
+    compared in the column's own dtype as pandera would."""
+    rule = _RANGE_CHECKS.get(check.name)
+    if rule is None or not isinstance(check._check_fn, Dispatcher) or check.groupby is not None:
+        return False
+    values = stats.values(name)
+    if stats.missing(name) == len(values) or (stats.missing(name) and not check.ignore_na):
+        return False
+    try:
+        return bool(rule(np.array(stats.value_range(name), dtype=values.dtype), check.statistics).all())
+    except (TypeError, KeyError):  # bounds of another type (a date, a string): leave it to pandera
+        return False
+
+
+def settled(schema: pa.DataFrameSchema, frame: pd.DataFrame, stats: Profile) -> tuple[pa.DataFrameSchema, int]:
+    """``schema`` without the range checks and non-null rules that ``stats`` prove to pass, and how
+    many were left out; pandera's result on the rest equals its result on the whole schema."""
+    if schema.dtype is not None or schema.parsers or schema.drop_invalid_rows or not frame.columns.is_unique:
+        return schema, 0
+    changes, proven = {}, 0
+    for name, column in schema.columns.items():
+        if not _checked_as_is(name, column, frame):
+            continue
+        plain = name in stats.numeric and isinstance(frame[name].dtype, np.dtype)
+        kept = [c for c in column.checks if not (plain and _proven(c, name, stats))]
+        non_null = not column.nullable and stats.missing(name) == 0
+        if len(kept) < len(column.checks) or non_null:
+            changes[name] = {"checks": kept, "nullable": column.nullable or non_null}
+            proven += len(column.checks) - len(kept) + non_null
+    return (schema.update_columns(changes) if changes else schema), proven
+
+
+def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> None:
+    """pandera's lazy validation. It copies the frame first (coercion must not touch the caller's
+    data); under copy-on-write a shallow copy does that at no cost."""
+    cow = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+    if cow and schema.strict != "filter":  # pandera deprecates filtering in place
+        schema.validate(frame.copy(deep=False), lazy=True, inplace=True)
+    else:
+        schema.validate(frame, lazy=True)
+
+
+def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, stats: Profile | None = None,
+             max_cases: int = 1000) -> Check:
+    """Lazy validation of every column and check at once, as one Check with the failure cases
+    (``stats``: the dataset's column statistics, to settle checks without pandera)."""
     absent = [name for name, column in schema.columns.items()
               if column.required and not column.regex and name not in data.frame.columns]
     if absent:
         raise MlgateError(f"schema {source}: column(s) {', '.join(map(str, absent))} not in dataset '{data.name}'")
+    checks = sum(len(c.checks) + (not c.nullable) for c in schema.columns.values())
+    rest, proven = settled(schema, data.frame, stats) if stats is not None and len(data) else (schema, 0)
     try:
-        schema.validate(data.frame, lazy=True)
+        _run(rest, data.frame)
     except SchemaErrors as exc:
         return _failed(data, source, exc.failure_cases, max_cases)
     except SchemaError as exc:
@@ -93,7 +172,8 @@ def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, max_case
     return Check("schema", PASSED, metric="schema_failures", dataset=data.name, candidate=0.0, threshold="== 0",
                  kind="data_quality", message=f"dataset '{data.name}' matches schema {source} "
                  f"({len(schema.columns)} columns, {len(data)} rows)",
-                 details={"schema": source, "columns": len(schema.columns), "rows": len(data), "table": []})
+                 details={"schema": source, "columns": len(schema.columns), "rows": len(data), "table": [],
+                          "column_checks": checks, "settled_from_statistics": proven})
 
 
 def _failed(data: Dataset, source: str, cases: pd.DataFrame, max_cases: int) -> Check:
