@@ -95,14 +95,13 @@ _RANGE_CHECKS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {  # pander
 }
 
 
-def _checked_as_is(name: str, column: Any, frame: pd.DataFrame) -> bool:
-    """Whether pandera checks this column's values as they are: same dtype (coercion changes nothing),
-    no parser, default or row dropping."""
-    if (column.regex or name not in frame.columns or column.parsers or column.default is not None
-            or column.drop_invalid_rows or column.dtype is None):
+def _checked_as_is(column: Any, dtype: Any) -> bool:
+    """Whether pandera checks the values of a column of ``dtype`` as they are: same dtype (coercion
+    changes nothing), no parser, default or row dropping."""
+    if column.regex or column.parsers or column.default is not None or column.drop_invalid_rows or column.dtype is None:
         return False
     try:
-        return column.dtype == pandas_engine.Engine.dtype(frame[name].dtype)
+        return column.dtype == pandas_engine.Engine.dtype(dtype)
     except (TypeError, ValueError):  # a dtype pandera does not know: leave the column to pandera
         return False
 
@@ -127,11 +126,11 @@ def settled(schema: pa.DataFrameSchema, frame: pd.DataFrame, stats: Profile) -> 
     many were left out; pandera's result on the rest equals its result on the whole schema."""
     if schema.dtype is not None or schema.parsers or schema.drop_invalid_rows or not frame.columns.is_unique:
         return schema, 0
-    changes, proven = {}, 0
+    changes, proven, dtypes = {}, 0, frame.dtypes
     for name, column in schema.columns.items():
-        if not _checked_as_is(name, column, frame):
+        if name not in dtypes or not _checked_as_is(column, dtypes[name]):
             continue
-        plain = name in stats.numeric and isinstance(frame[name].dtype, np.dtype)
+        plain = name in stats.numeric and isinstance(dtypes[name], np.dtype)
         kept = [c for c in column.checks if not (plain and _proven(c, name, stats))]
         non_null = not column.nullable and stats.missing(name) == 0
         if len(kept) < len(column.checks) or non_null:
@@ -159,8 +158,8 @@ def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, stats: P
     if absent:
         raise MlgateError(f"schema {source}: column(s) {', '.join(map(str, absent))} not in dataset '{data.name}'")
     checks = sum(len(c.checks) + (not c.nullable) for c in schema.columns.values())
-    rest, proven = settled(schema, data.frame, stats) if stats is not None and len(data) else (schema, 0)
     try:
+        rest, proven = settled(schema, data.frame, stats) if stats is not None and len(data) else (schema, 0)
         _run(rest, data.frame)
     except SchemaErrors as exc:
         return _failed(data, source, exc.failure_cases, max_cases)
