@@ -28,7 +28,7 @@ import pandas as pd
 from pytest_mlgate.checks import data_quality as dq
 from pytest_mlgate.checks.schemas import infer
 from pytest_mlgate.config import Settings
-from pytest_mlgate.evaluation import Dataset
+from pytest_mlgate.evaluate.models import Dataset
 
 
 def frame(rows: int, seed: int) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pytest_mlgate.checks.fairness import Criteria, _frame_metric, fairness
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 METRICS = ["selection_rate", "true_positive_rate", "false_positive_rate"]
 

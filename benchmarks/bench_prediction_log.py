@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from pytest_mlgate.predlog import PredictionLogger, read_window
+from pytest_mlgate.monitoring.predlog import PredictionLogger
+from pytest_mlgate.monitoring.window import read_window
 
 FEATURES = ["income", "debt", "age", "tenure"]
 

@@ -16,15 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_mlgate.artifacts import _HASHES
-from pytest_mlgate.audit import AuditLog
 from pytest_mlgate.config import build
-from pytest_mlgate.registry import Registry, resolve_reference
+from pytest_mlgate.evaluate.hashing import _HASHES
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.lifecycle.registry import Registry, resolve_reference
 
 WRITER = """
 import sys
 from pathlib import Path
-from pytest_mlgate.audit import AuditLog
+from pytest_mlgate.lifecycle.audit import AuditLog
 log = AuditLog(Path(sys.argv[1]))
 for n in range(500):
     log.append("decision", {"n": n, "checks": [{"metric": "roc_auc", "candidate": 0.8}] * 5}, model="m")

@@ -4,7 +4,7 @@
 
 Starts a trivial ASGI endpoint on uvicorn on 127.0.0.1 (this file, run with ``--serve PORT``),
 then sends the same number of requests with a sequential ``httpx.Client`` loop, with
-``pytest_mlgate.staging.run_load`` (threads, one ``httpx.Client`` each) at several concurrencies,
+``pytest_mlgate.serving.staging.run_load`` (threads, one ``httpx.Client`` each) at several concurrencies,
 and with ``httpx.AsyncClient`` on asyncio (the design run_load did not take). Server and client
 share the machine, so the numbers bound the generator's overhead rather than isolate it.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from pytest_mlgate import staging as st
+from pytest_mlgate.serving import staging as st
 
 
 async def trivial(scope, receive, send):  # noqa: ANN001 - the bare ASGI signature

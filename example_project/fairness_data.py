@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from data import CATEGORICAL, NUMERIC, TARGET
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-
-from data import CATEGORICAL, NUMERIC, TARGET
 
 
 def biased_labels(train: pd.DataFrame, share: float = 0.35, seed: int = 3) -> pd.Series:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from data import credit_frame
 
 MINUTES = 24 * 60  # one request a minute for a day

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_mlgate.artifacts import sha256_file
 from pytest_mlgate.config import build, read_pyproject
-from pytest_mlgate.registry import open_registry
+from pytest_mlgate.evaluate.hashing import sha256_file
+from pytest_mlgate.lifecycle.registry import open_registry
 
 
 def register_production(here: Path) -> str:

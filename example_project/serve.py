@@ -66,8 +66,8 @@ def create_app(model_path: Path, schema_path: Path | None = None, *, trusted: tu
     model = load_model(model_path, list(trusted))
     logger = None
     if log is not None:
-        from pytest_mlgate.artifacts import sha256_file
-        from pytest_mlgate.predlog import PredictionLogger
+        from pytest_mlgate.evaluate.hashing import sha256_file
+        from pytest_mlgate.monitoring.predlog import PredictionLogger
 
         logger = PredictionLogger(model, log, version=version, sha256=sha256_file(model_path))
     features = [str(f) for f in getattr(model, "feature_names_in_", [])]

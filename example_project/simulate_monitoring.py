@@ -32,11 +32,10 @@ from pathlib import Path
 
 import pandas as pd
 
-
-from pytest_mlgate import staging
-from pytest_mlgate.artifacts import load_model
 from pytest_mlgate.config import Settings, build, read_pyproject
-from pytest_mlgate.registry import open_registry
+from pytest_mlgate.evaluate.loaders import load_model
+from pytest_mlgate.lifecycle.registry import open_registry
+from pytest_mlgate.serving import staging
 
 HERE = Path(__file__).parent / "simulation"
 LOG = Path("logs/predictions.sqlite")

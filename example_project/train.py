@@ -9,18 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import skops.io as sio
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
 from data import CATEGORICAL, NUMERIC, TARGET, credit_frame
 from drift_data import write_drifted_batch
 from fairness_data import write_biased_candidate
 from monitoring_data import write_traffic
 from quality_data import write_broken_batch
 from registry_data import register_production
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 HERE = Path(__file__).parent
 FEATURES = NUMERIC + CATEGORICAL

@@ -10,9 +10,9 @@ import pytest
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pytest_mlgate.alerts import Alert
     from pytest_mlgate.config import Settings
     from pytest_mlgate.decision import Decision
+    from pytest_mlgate.monitoring.alerts import Alert
 
 
 @pytest.hookspec(firstresult=True)

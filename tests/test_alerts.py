@@ -8,9 +8,9 @@ import time
 import pytest
 from webhook_receiver import Receiver, closed_port_url
 
-from pytest_mlgate import alerts
 from pytest_mlgate.config import build
 from pytest_mlgate.errors import ConfigError
+from pytest_mlgate.monitoring import alerts
 
 
 @pytest.fixture

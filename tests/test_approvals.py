@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.approvals import gate_matches
-from pytest_mlgate.audit import AuditLog
 from pytest_mlgate.cli import main
 from pytest_mlgate.config import build
-from pytest_mlgate.registry import Registry
+from pytest_mlgate.lifecycle.approvals import gate_matches
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.lifecycle.registry import Registry
 
 GATES = """
 import pytest

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.audit import GENESIS, AuditLog, entry_hash
 from pytest_mlgate.cli import main
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.lifecycle.audit import GENESIS, AuditLog, entry_hash
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_cli_verify_and_show(log: AuditLog, tmp_path: Path, monkeypatch: pytest.
 WRITER = """
 import sys
 from pathlib import Path
-from pytest_mlgate.audit import AuditLog
+from pytest_mlgate.lifecycle.audit import AuditLog
 
 log = AuditLog(Path(sys.argv[1]))
 worker = int(sys.argv[2])

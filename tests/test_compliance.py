@@ -12,7 +12,7 @@ from pytest_mlgate.checks import compliance as C
 from pytest_mlgate.config import build
 from pytest_mlgate.decision import FAILED, PASSED
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluation import Dataset
+from pytest_mlgate.evaluate.models import Dataset
 
 N = 60
 RNG = np.random.default_rng(0)

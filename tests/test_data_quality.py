@@ -16,7 +16,7 @@ from pytest_mlgate.cli import main
 from pytest_mlgate.config import Settings
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset
+from pytest_mlgate.evaluate.models import Dataset
 
 
 def clean(n: int = 2000, seed: int = 0) -> pd.DataFrame:

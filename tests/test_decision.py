@@ -52,6 +52,7 @@ def test_rejection_lists_review_failures_too():
 
 def test_records_round_trip_through_json_safe_dicts():
     import json
+
     import numpy as np
 
     check = Check("auc", candidate=np.float64(0.8), baseline=float("nan"), ci=(0.1, 0.2),

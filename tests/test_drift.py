@@ -7,7 +7,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from drift_scenarios import FEATURES, false_positive_rate, frame, million_rows_negligible_shift, tolerance
+from drift_scenarios import (
+    FEATURES,
+    false_positive_rate,
+    frame,
+    million_rows_negligible_shift,
+    tolerance,
+)
 from scipy import stats
 
 from pytest_mlgate.checks.drift import (
@@ -23,7 +29,7 @@ from pytest_mlgate.checks.drift import (
 )
 from pytest_mlgate.config import build
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 
 def table_by_feature(check) -> dict[str, dict]:

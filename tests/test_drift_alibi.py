@@ -19,7 +19,13 @@ else:
 
 from alibi_detect.cd import KSDrift, TabularDrift  # noqa: E402
 from alibi_detect.utils.frameworks import has_pytorch, has_tensorflow  # noqa: E402
-from drift_scenarios import FEATURES, false_positive_rate, frame, million_rows_negligible_shift, tolerance  # noqa: E402
+from drift_scenarios import (  # noqa: E402
+    FEATURES,
+    false_positive_rate,
+    frame,
+    million_rows_negligible_shift,
+    tolerance,
+)
 
 from pytest_mlgate.checks.drift import DriftOptions, data_drift  # noqa: E402
 from pytest_mlgate.errors import MlgateError  # noqa: E402

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_frame
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import make_frame
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest, predicts_most_probable
+from pytest_mlgate.evaluate.models import (
+    Dataset,
+    ModelUnderTest,
+    predicts_most_probable,
+)
 
 FEATURES = ["income", "debt", "age", "tenure"]
 

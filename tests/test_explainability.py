@@ -14,7 +14,7 @@ from pytest_mlgate.checks import explainability as E
 from pytest_mlgate.config import build
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 FEATURES = ["income", "debt", "age", "sex_m"]
 TREE = "sklearn.tree._tree.Tree"

@@ -11,7 +11,7 @@ import pytest
 from pytest_mlgate.checks import fairness as F
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 
 class ColumnModel:

@@ -13,12 +13,12 @@ from conftest import make_frame
 from sklearn.metrics import roc_auc_score
 from webhook_receiver import Receiver, closed_port_url
 
-from pytest_mlgate import predlog
-from pytest_mlgate.audit import AuditLog
 from pytest_mlgate.checks import monitoring
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset
-from pytest_mlgate.registry import Registry
+from pytest_mlgate.evaluate.models import Dataset
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.lifecycle.registry import Registry
+from pytest_mlgate.monitoring import predlog, window
 
 GATES = """
 import pytest
@@ -86,7 +86,7 @@ class Monitored:
             for start in range(0, len(frame), 50):
                 logger.predict(inputs.iloc[start:start + 50], request_id=ids[start:start + 50])
         labelled = frame.assign(request_id=ids).iloc[: int(len(frame) * label_share)]
-        predlog.add_labels(self.path / "logs" / "predictions.sqlite", labelled, label_column="defaulted")
+        window.add_labels(self.path / "logs" / "predictions.sqlite", labelled, label_column="defaulted")
         return ids
 
     def run(self, *args: str):
@@ -259,7 +259,7 @@ def _registry_settings(tmp_path, **extra):
 
 
 def test_rollback_refuses_when_production_moved_or_is_not_an_alias(tmp_path):
-    from pytest_mlgate import monitor
+    from pytest_mlgate.monitoring import monitor
 
     settings, registry = _registry_settings(tmp_path, auto_rollback=True)
     moved = monitor.roll_back(settings, _record("rejected", evaluated="v1"))
@@ -276,7 +276,7 @@ def test_rollback_refuses_when_production_moved_or_is_not_an_alias(tmp_path):
 
 
 def test_needs_review_alerts_without_rolling_back_and_push_runs_do_nothing(tmp_path):
-    from pytest_mlgate import monitor
+    from pytest_mlgate.monitoring import monitor
 
     settings, registry = _registry_settings(tmp_path, auto_rollback=True)
     seen = []
@@ -311,7 +311,7 @@ def test_resource_use_judges_peak_memory_and_cpu():
 
 
 def test_alert_without_failing_gates_carries_the_reasons_and_a_broken_state_does_not_stop_alerts(tmp_path):
-    from pytest_mlgate import monitor
+    from pytest_mlgate.monitoring import monitor
 
     settings, _ = _registry_settings(tmp_path)
     record = {**_record("rejected"), "gates": [], "reasons": ["no gates ran"]}

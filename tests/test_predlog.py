@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import signal
-from contextlib import closing
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from pytest_mlgate import predlog
-from pytest_mlgate.errors import MlgateError
-
 from conftest import fit, make_frame
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.monitoring import predlog, window
 
 FEATURES = ["income", "debt", "age", "tenure"]
 NOW = 1_790_000_000.0  # a fixed "now" (2026-09) so windows do not depend on the clock
@@ -45,7 +44,7 @@ def _log(model, path, frame, *, start=NOW - 3600, step=10.0, version="v1", ids=N
 def test_logged_rows_read_back_with_features_outputs_and_metadata(tmp_path, model, rows):
     path = tmp_path / "log.sqlite"
     _log(model, path, rows)
-    frame = predlog.read_window(path, end=NOW, target="defaulted")
+    frame = window.read_window(path, end=NOW, target="defaulted")
     assert len(frame) == len(rows)
     assert frame["request_id"].tolist() == [f"r{i}" for i in range(len(rows))]
     np.testing.assert_allclose(frame[FEATURES].to_numpy(), rows[FEATURES].to_numpy())
@@ -62,7 +61,7 @@ def test_batch_predict_logs_one_row_per_input_row(tmp_path, model, rows):
         proba = logger.predict(rows[FEATURES].iloc[:5], request_id=list("abcde"), timestamp=NOW - 1)
         with pytest.raises(MlgateError, match="2 request ids for 5 rows"):
             logger.predict(rows[FEATURES].iloc[:5], request_id=["x", "y"])
-    frame = predlog.read_window(path, end=NOW)
+    frame = window.read_window(path, end=NOW)
     assert frame["request_id"].tolist() == list("abcde")
     np.testing.assert_allclose(np.array(frame["prediction"].tolist()), proba)
 
@@ -71,12 +70,12 @@ def test_window_start_end_and_model_filters(tmp_path, model, rows):
     path = tmp_path / "log.sqlite"
     _log(model, path, rows.iloc[:60], start=NOW - 3 * 86400, step=60, version="v1")
     _log(model, path, rows.iloc[60:], start=NOW - 3600, step=10, version="v2", ids=[f"n{i}" for i in range(60)])
-    assert len(predlog.read_window(path, window="24h", end=NOW)) == 60
-    assert len(predlog.read_window(path, window="7d", end=NOW)) == 120
-    assert len(predlog.read_window(path, window="30m", end=NOW)) == 0
-    old = predlog.read_window(path, start=NOW - 4 * 86400, end="2026-09-20T00:00:00Z")
+    assert len(window.read_window(path, window="24h", end=NOW)) == 60
+    assert len(window.read_window(path, window="7d", end=NOW)) == 120
+    assert len(window.read_window(path, window="30m", end=NOW)) == 0
+    old = window.read_window(path, start=NOW - 4 * 86400, end="2026-09-20T00:00:00Z")
     assert set(old["model_version"]) == {"v1"} and len(old) == 60
-    assert len(predlog.read_window(path, window="7d", end=NOW, model_version="v2")) == 60
+    assert len(window.read_window(path, window="7d", end=NOW, model_version="v2")) == 60
 
 
 def test_labels_join_by_request_id(tmp_path, model, rows):
@@ -84,13 +83,13 @@ def test_labels_join_by_request_id(tmp_path, model, rows):
     _log(model, path, rows)
     labels = pd.DataFrame({"request_id": [f"r{i}" for i in range(0, 120, 2)] + ["ghost"],
                            "defaulted": rows["defaulted"].iloc[::2].tolist() + [1]})
-    counts = predlog.add_labels(path, labels, label_column="defaulted")
+    counts = window.add_labels(path, labels, label_column="defaulted")
     assert counts == {"labels": 61, "matched": 60, "unknown": 1}
-    frame = predlog.read_window(path, end=NOW, target="defaulted", labelled=True)
+    frame = window.read_window(path, end=NOW, target="defaulted", labelled=True)
     assert frame["request_id"].tolist() == [f"r{i}" for i in range(0, 120, 2)]
     assert frame["defaulted"].tolist() == rows["defaulted"].iloc[::2].tolist()
     with pytest.raises(MlgateError, match="labels: column 'label' not found"):
-        predlog.add_labels(path, labels)
+        window.add_labels(path, labels)
 
 
 def test_model_error_is_logged_and_raised(tmp_path, rows):
@@ -101,7 +100,7 @@ def test_model_error_is_logged_and_raised(tmp_path, rows):
     path = tmp_path / "log.sqlite"
     with predlog.PredictionLogger(Broken(), path) as logger, pytest.raises(ValueError, match="bad input"):
         logger.predict(rows[FEATURES].iloc[:1], request_id="boom", timestamp=NOW - 5)
-    frame = predlog.read_window(path, end=NOW)
+    frame = window.read_window(path, end=NOW)
     assert frame["error"].tolist() == ["ValueError('bad input')"]
     assert frame["prediction"].isna().all()
 
@@ -114,7 +113,7 @@ def test_readers_see_a_consistent_log_while_the_writer_writes(tmp_path, model, r
     def read() -> None:
         while len(seen) < 200 and (not seen or seen[-1] < len(frame)):
             try:
-                seen.append(len(predlog.read_window(path, end=NOW)))
+                seen.append(len(window.read_window(path, end=NOW)))
             except Exception as exc:  # pragma: no cover - reported below
                 failures.append(exc)
                 return
@@ -127,12 +126,12 @@ def test_readers_see_a_consistent_log_while_the_writer_writes(tmp_path, model, r
     reader.join(timeout=60)
     assert not failures
     assert seen == sorted(seen)  # counts only grow: readers never see half a batch undone
-    assert len(predlog.read_window(path, end=NOW)) == len(frame)
+    assert len(window.read_window(path, end=NOW)) == len(frame)
 
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from pytest_mlgate.predlog import PredictionLogger
+    from pytest_mlgate.monitoring.predlog import PredictionLogger
 
     class Model:
         def predict(self, rows):
@@ -159,34 +158,34 @@ def test_a_writer_killed_mid_write_leaves_a_readable_log(tmp_path):
             writer.send_signal(signal.SIGKILL)
             writer.wait(timeout=30)
     assert writer.returncode == -signal.SIGKILL
-    frame = predlog.read_window(path, start=0, end=10**10)
+    frame = window.read_window(path, start=0, end=10**10)
     assert len(frame) >= 2000
     # whole rows only, in order, and values intact
     assert frame["request_id"].tolist() == [f"r{i}" for i in range(len(frame))]
     assert frame["prediction"].tolist() == [2.0 * i for i in range(len(frame))]
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    predlog.add_labels(path, pd.DataFrame({"request_id": ["r0"], "label": [1]}))  # still writable
+    window.add_labels(path, pd.DataFrame({"request_id": ["r0"], "label": [1]}))  # still writable
 
 
 def test_specs_durations_and_missing_files(tmp_path):
-    assert predlog.parse_spec("predlog:logs/p.sqlite?window=24h&labelled=1") == (
+    assert window.parse_spec("predlog:logs/p.sqlite?window=24h&labelled=1") == (
         "logs/p.sqlite", {"window": "24h", "labelled": "1"})
-    assert predlog.parse_duration("90s") == 90 and predlog.parse_duration("2d") == 172800
+    assert window.parse_duration("90s") == 90 and window.parse_duration("2d") == 172800
     with pytest.raises(MlgateError, match="unknown \\['windw'\\]"):
-        predlog.parse_spec("predlog:p.sqlite?windw=24h")
+        window.parse_spec("predlog:p.sqlite?windw=24h")
     with pytest.raises(MlgateError, match="bad duration '24 hours'"):
-        predlog.parse_duration("24 hours")
+        window.parse_duration("24 hours")
     with pytest.raises(MlgateError, match="bad time 'yesterday'"):
-        predlog.parse_time("yesterday")
+        window.parse_time("yesterday")
     with pytest.raises(MlgateError, match="prediction log .*missing.sqlite: file not found"):
-        predlog.read_window(tmp_path / "missing.sqlite", window="1h")
+        window.read_window(tmp_path / "missing.sqlite", window="1h")
 
 
 def test_window_is_a_dataset_in_a_gate_run(project, model, rows):
     log = project.path / "predictions.sqlite"
     _log(model, log, rows, start=NOW - 7200, step=60)  # one row a minute for two hours
-    predlog.add_labels(log, pd.DataFrame({"request_id": [f"r{i}" for i in range(50)],
+    window.add_labels(log, pd.DataFrame({"request_id": [f"r{i}" for i in range(50)],
                                           "defaulted": rows["defaulted"][:50]}), label_column="defaulted")
     project.configure(datasets='holdout = "holdout.csv"\n'
                                f'current = "predlog:predictions.sqlite?window=1h&end={NOW}"\n'
@@ -227,7 +226,7 @@ def test_feedback_command_joins_labels_from_a_file(tmp_path, model, rows, monkey
     assert main(["feedback", "add", "labels.csv"]) == 0
     assert capsys.readouterr().out.strip() == (
         f"added 30 labels to {tmp_path / 'logs' / 'p.sqlite'}: 30 matched logged predictions, 0 unknown request ids")
-    frame = predlog.read_window(tmp_path / "logs" / "p.sqlite", end=NOW, target="defaulted", labelled=True)
+    frame = window.read_window(tmp_path / "logs" / "p.sqlite", end=NOW, target="defaulted", labelled=True)
     assert frame["defaulted"].tolist() == rows["defaulted"].iloc[:30].tolist()
     (tmp_path / "pyproject.toml").write_text('[tool.mlgate]\ntarget = "defaulted"\n')
     assert main(["feedback", "add", "labels.csv"]) == 2
@@ -244,16 +243,16 @@ def test_writer_samples_process_resources(tmp_path, model, rows):
         for i in range(3):
             logger.predict(rows[FEATURES].iloc[[i]])
             logger.flush()
-    samples = predlog.read_resources(path, window="1h")
+    samples = window.read_resources(path, window="1h")
     assert len(samples) == 3 and set(samples["pid"]) == {os.getpid()}
     assert (samples["rss_mb"] > 10).all() and (samples["cpu_percent"] >= 0).all() and (samples["queue"] >= 0).all()
-    assert len(predlog.read_resources(path, window="1h", end=time.time() - 3600)) == 0
+    assert len(window.read_resources(path, window="1h", end=time.time() - 3600)) == 0
 
 
 def test_example_server_logs_every_prediction_with_its_request_id(tmp_path, model, rows):
     import skops.io as sio
 
-    from pytest_mlgate import staging
+    from pytest_mlgate.serving import staging
 
     serve = Path(__file__).resolve().parents[1] / "example_project" / "serve.py"
     sio.dump(model, tmp_path / "model.skops")
@@ -264,7 +263,7 @@ def test_example_server_logs_every_prediction_with_its_request_id(tmp_path, mode
         answer = server.post("/predict", json=body).json()
         assert server.post("/predict", json={**body, "request_ids": ["x"]}).status_code == 422
     assert answer["request_ids"] == ["a", "b", "c"]
-    logged = predlog.read_window(tmp_path / "log.sqlite", start=NOW - 1, end=NOW + 1)  # written at shutdown
+    logged = window.read_window(tmp_path / "log.sqlite", start=NOW - 1, end=NOW + 1)  # written at shutdown
     assert list(logged["request_id"]) == ["a", "b", "c"]
     assert set(logged["model_version"]) == {"v7"}
     assert list(logged["prediction"]) == answer["predictions"]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.audit import AuditLog
 from pytest_mlgate.cli import main
 from pytest_mlgate.config import build
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.registry import Registry, alias_stack, resolve_reference
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.lifecycle.registry import Registry, alias_stack, resolve_reference
 
 
 @pytest.fixture
@@ -117,8 +117,8 @@ def test_rollback_restores_previous_version_step_by_step(registry: Registry, tmp
 PROMOTER = """
 import sys
 from pathlib import Path
-from pytest_mlgate.audit import AuditLog
-from pytest_mlgate.registry import Registry
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.lifecycle.registry import Registry
 
 root = Path(sys.argv[1])
 registry = Registry(root / "reg", AuditLog(root / "audit.jsonl"))

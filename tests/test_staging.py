@@ -14,9 +14,9 @@ import httpcore  # noqa: F401 - imported here so pytester's inline runs do not u
 import psutil
 import pytest
 
-from pytest_mlgate import staging as st
 from pytest_mlgate.checks.staging import behaviour_check, load_checks, probe_check
 from pytest_mlgate.errors import ConfigError, MlgateError
+from pytest_mlgate.serving import staging as st
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
 SERVE = f"{{python}} {EXAMPLE / 'serve.py'} --model {{model}} --port {{port}} --schema train.parquet"
@@ -439,7 +439,7 @@ def test_requests_use_complete_rows_of_the_model_features():
     import numpy as np
     import pandas as pd
 
-    from pytest_mlgate.evaluation import Dataset
+    from pytest_mlgate.evaluate.models import Dataset
 
     class Model:
         feature_names_in_ = np.array(["a", "b"])

@@ -7,8 +7,8 @@ import pytest
 from sklearn import metrics as skm
 
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.metrics import BUILTIN, Metric, register_metric, resolve
-from pytest_mlgate.stats import interval
+from pytest_mlgate.evaluate.metrics import BUILTIN, Metric, register_metric, resolve
+from pytest_mlgate.evaluate.stats import interval
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_single_model_interval_covers_the_value(binary):
 def test_delong_matches_the_rank_formulation_with_ties():
     from scipy import stats as st
 
-    from pytest_mlgate.stats import _delong
+    from pytest_mlgate.evaluate.stats import _delong
 
     rng = np.random.default_rng(0)
     positive = rng.random(5000) < 0.3

@@ -9,8 +9,8 @@ import pytest
 
 from pytest_mlgate.config import build
 from pytest_mlgate.errors import ConfigError
-from pytest_mlgate.registry import Registry
-from pytest_mlgate.training import combined, input_hashes, options
+from pytest_mlgate.lifecycle.registry import Registry
+from pytest_mlgate.lifecycle.training import combined, input_hashes, options
 
 TRAIN = """
 import shutil, sys

@@ -5,7 +5,7 @@ import pytest
 
 @pytest.mark.gate(category="lineage")
 def test_baseline_is_the_registered_production_model(mlgate, baseline):
-    from pytest_mlgate.registry import open_registry
+    from pytest_mlgate.lifecycle.registry import open_registry
 
     settings = mlgate.settings
     production = open_registry(settings, audit=False).version(settings.model, "production")

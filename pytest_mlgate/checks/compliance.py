@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.config import Settings, read_pyproject
 from pytest_mlgate.decision import FAILED, PASSED, Check
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluation import Dataset
-from pytest_mlgate.recording import Recorder
+from pytest_mlgate.evaluate.models import Dataset
 
 NAME_PATTERNS: dict[str, str] = {
     "email": r"e_?mail",

@@ -16,11 +16,17 @@ import numpy as np
 import pandas as pd
 
 from pytest_mlgate.checks import schemas
-from pytest_mlgate.checks.profile import SAMPLE_ROWS, Profile, duplicated_rows, jsonable, shared_rows
+from pytest_mlgate.checks.profile import (
+    SAMPLE_ROWS,
+    Profile,
+    duplicated_rows,
+    jsonable,
+    shared_rows,
+)
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset
-from pytest_mlgate.recording import Recorder
+from pytest_mlgate.evaluate.models import Dataset
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
-from pytest_mlgate.metrics import Metric, resolve
-from pytest_mlgate.recording import Recorder
-from pytest_mlgate.stats import interval
+from pytest_mlgate.evaluate.metrics import Metric, resolve
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.stats import interval
 
 SCIPY_METHODS = ("ks", "cvm")
 CORRECTIONS = ("bonferroni", "fdr", "none")

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.config import Settings
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
-from pytest_mlgate.recording import Recorder
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 DIRECTIONS = ("increasing", "decreasing")
 CORRELATIONS = ("spearman", "kendall")

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
-from pytest_mlgate.metrics import Metric, resolve
-from pytest_mlgate.recording import Recorder
+from pytest_mlgate.evaluate.metrics import Metric, resolve
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 # name -> (numerator, denominator) as functions of the confusion counts, and why it can be undefined.
 _COUNTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {
@@ -73,9 +73,8 @@ def cell_frame(own: np.ndarray, grp: Groups, names: Sequence[str]) -> Any:
 
     Exactly the per-row MetricFrame for these metrics, at the cost of a few dozen weighted rows.
     """
-    from fairlearn.metrics import MetricFrame
-
     import pandas as pd
+    from fairlearn.metrics import MetricFrame
 
     g, truth, pred = np.nonzero(own)
     weight = own[g, truth, pred].astype(float)

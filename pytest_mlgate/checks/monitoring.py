@@ -4,7 +4,7 @@ Latency and error rate are measured here; the live metric and drift reuse the dr
 ``concept_drift``, ``data_drift`` and ``prediction_drift`` on the window.
 
 The window is a dataset like any other (``current = "predlog:logs/predictions.sqlite?window=24h"``);
-it carries the log's own columns (:data:`pytest_mlgate.predlog.META`) next to the features, and the
+it carries the log's own columns (:data:`pytest_mlgate.monitoring.window.META`) next to the features, and the
 target where late labels arrived (``mlgate feedback add``).
 """
 
@@ -17,13 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlgate.checks.drift import DriftOptions, concept_drift, data_drift, prediction_drift
+from pytest_mlgate.checks.drift import (
+    DriftOptions,
+    concept_drift,
+    data_drift,
+    prediction_drift,
+)
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
-from pytest_mlgate.metrics import Metric
-from pytest_mlgate.predlog import META
-from pytest_mlgate.recording import Recorder
+from pytest_mlgate.evaluate.metrics import Metric
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+from pytest_mlgate.monitoring.window import META
 
 KIND = "monitor"
 # Derived datasets live as long as their source: models cache predictions by dataset identity.
@@ -100,7 +105,7 @@ RESOURCES = {"max_rss_mb": ("rss_mb", "max", "MB"), "max_cpu_percent": ("cpu_per
 def resource_use(samples: Any, limits: dict[str, float], dataset: str) -> list[Check]:
     """The serving process's peak memory, 95th-percentile CPU and peak log queue within limits.
 
-    ``samples`` is :func:`pytest_mlgate.predlog.read_resources`'s table for the window.
+    ``samples`` is :func:`pytest_mlgate.monitoring.window.read_resources`'s table for the window.
     """
     checks = []
     for key, limit in limits.items():
@@ -174,7 +179,7 @@ class MonitoringGates(Recorder):
         """The serving process's resource samples in the window: peak RSS (MB), 95th-percentile CPU
         (% of one core) and peak prediction-log queue must stay within the limits given."""
         __tracebackhide__ = True
-        from pytest_mlgate import predlog
+        from pytest_mlgate.monitoring import window
 
         given = {"max_rss_mb": max_rss_mb, "max_cpu_percent": max_cpu_percent, "max_queue": max_queue}
         limits = {k: float(v) for k, v in given.items() if v is not None}
@@ -182,10 +187,10 @@ class MonitoringGates(Recorder):
             raise MlgateError("resources: give max_rss_mb, max_cpu_percent and/or max_queue")
         data = self.dataset(dataset)
         spec = data.artifact.spec if data.artifact else ""
-        if not predlog.is_spec(spec):
+        if not window.is_spec(spec):
             raise MlgateError(f"resources: dataset '{data.name}' is not a prediction-log window "
                               "(predlog:PATH?window=24h)")
-        return self.record(*resource_use(predlog.load_spec_resources(spec, self.settings), limits, data.name))
+        return self.record(*resource_use(window.load_spec_resources(spec, self.settings), limits, data.name))
 
     def live_metric(self, metric: str | Callable[..., float] | Metric, dataset: str | Dataset = "current",
                     holdout: str | Dataset = "holdout", *, max_drop: float | None = None,

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
-from pytest_mlgate.metrics import Metric, resolve
-from pytest_mlgate.recording import Recorder
-from pytest_mlgate.stats import interval
+from pytest_mlgate.evaluate.metrics import Metric, resolve
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.stats import interval
 
 Threshold = float | Mapping[Any, float]
 CRITERIA = ("point", "significant", "non_inferiority", "superiority")

@@ -25,7 +25,7 @@ from pytest_mlgate.errors import MlgateError
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
-    from pytest_mlgate.evaluation import Dataset
+    from pytest_mlgate.evaluate.models import Dataset
 
 SchemaSpec = pa.DataFrameSchema | type[pa.DataFrameModel] | str | Path
 SHOWN_CASES = 3

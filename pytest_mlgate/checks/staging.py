@@ -1,7 +1,7 @@
 """Staging gates: latency, throughput, error rate, resources, malformed-input probes and stability.
 
-The measuring lives in :mod:`pytest_mlgate.staging` (server, load, probes; imported lazily, so the
-``mlgate`` fixture works without the staging extra) and :mod:`pytest_mlgate.inprocess` (the loaded
+The measuring lives in :mod:`pytest_mlgate.serving.staging` (server, load, probes; imported lazily, so the
+``mlgate`` fixture works without the staging extra) and :mod:`pytest_mlgate.serving.inprocess` (the loaded
 model itself); these functions judge the measurements.
 """
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate import inprocess
+from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.recording import Recorder
+from pytest_mlgate.serving import inprocess
 
 if TYPE_CHECKING:
-    from pytest_mlgate.evaluation import Dataset, ModelUnderTest
-    from pytest_mlgate.staging import LoadResult, StagingServer
+    from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+    from pytest_mlgate.serving.staging import LoadResult, StagingServer
 
 KIND = "staging"
 Limit = float | Mapping[int, float] | None
@@ -133,7 +133,7 @@ class StagingGates(Recorder):
                   max_rss_mb: float | None = None, max_cpu_percent: float | None = None) -> list[Check]:
         """A bounded load run of ``dataset`` rows (``batch`` per request) with gates on each given limit."""
         __tracebackhide__ = True
-        from pytest_mlgate import staging as st
+        from pytest_mlgate.serving import staging as st
 
         data = self.dataset(dataset)
         payloads = st.bodies(st.feature_rows(self._candidate().model, data), batch)
@@ -148,7 +148,7 @@ class StagingGates(Recorder):
                      allow_2xx: Sequence[str] = (), oversize_mb: float = 1.0) -> list[Check]:
         """Malformed requests must get a 4xx (or a 2xx for probes in ``allow_2xx``) and leave the server up."""
         __tracebackhide__ = True
-        from pytest_mlgate import staging as st
+        from pytest_mlgate.serving import staging as st
 
         data = self.dataset(dataset)
         row = st.feature_rows(self._candidate().model, data, limit=1)[0]

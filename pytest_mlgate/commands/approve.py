@@ -23,8 +23,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_mlgate.approvals import approve
-    from pytest_mlgate.audit import open_log
+    from pytest_mlgate.lifecycle.approvals import approve
+    from pytest_mlgate.lifecycle.audit import open_log
 
     config = settings(args)
     approval = approve(open_log(config), config, model=model_name(config, args.model),

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from pytest_mlgate.audit import open_log
+    from pytest_mlgate.lifecycle.audit import open_log
 
     log = open_log(settings(args))
     result = log.verify()
@@ -38,7 +38,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from pytest_mlgate.audit import open_log
+    from pytest_mlgate.lifecycle.audit import open_log
 
     for entry in open_log(settings(args)).find(model=args.model):
         print(json.dumps(entry, sort_keys=True) if args.json else describe(entry))

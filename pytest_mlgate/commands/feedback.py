@@ -28,19 +28,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_mlgate import artifacts, predlog
+    from pytest_mlgate.evaluate import loaders
+    from pytest_mlgate.monitoring import window
 
     config = settings(args)
     log = args.log or default_log(config)
     if not args.labels.is_file():
         raise MlgateError(f"labels: file not found: {args.labels}")
     try:
-        frame = artifacts.load_dataset(args.labels)
+        frame = loaders.load_dataset(args.labels)
     except Exception as exc:  # a malformed file raises anything; report it in one line
-        raise artifacts.describe_error("labels", args.labels, exc) from None
+        raise loaders.describe_error("labels", args.labels, exc) from None
     if frame is None:
         raise MlgateError(f"labels: {args.labels.name}: use a .csv or .parquet file")
-    counts = predlog.add_labels(log, frame, id_column=args.id_column,
+    counts = window.add_labels(log, frame, id_column=args.id_column,
                                 label_column=args.label_column or config.target or "label")
     print(f"added {counts['labels']} labels to {log}: {counts['matched']} matched logged predictions, "
           f"{counts['unknown']} unknown request ids")
@@ -49,10 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
 def default_log(config: Any) -> Path:
     """The prediction log named by ``[tool.mlgate.datasets] current = "predlog:PATH?..."``."""
-    from pytest_mlgate import predlog
+    from pytest_mlgate.monitoring import window
 
     spec = config.datasets.get("current", "")
-    if not predlog.is_spec(spec):
+    if not window.is_spec(spec):
         raise MlgateError("feedback: no prediction log given: pass --log PATH or set [tool.mlgate.datasets] "
                           "current = \"predlog:PATH?window=24h\"")
-    return config.path(predlog.parse_spec(spec)[0])
+    return config.path(window.parse_spec(spec)[0])

@@ -35,8 +35,8 @@ def latest_decision(entries: list[dict[str, Any]], candidate: str | None) -> dic
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_mlgate.audit import open_log
-    from pytest_mlgate.promotion import actor, promote, redecide
+    from pytest_mlgate.lifecycle.audit import open_log
+    from pytest_mlgate.lifecycle.promotion import actor, promote, redecide
 
     config = settings(args)
     name = model_name(config, args.model)

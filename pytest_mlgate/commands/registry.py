@@ -45,9 +45,9 @@ def _meta(pairs: list[str]) -> dict[str, str]:
 
 
 def run_register(args: argparse.Namespace) -> int:
-    from pytest_mlgate.promotion import actor
+    from pytest_mlgate.lifecycle.promotion import actor
+    from pytest_mlgate.lifecycle.registry import open_registry
     from pytest_mlgate.records import git_commit
-    from pytest_mlgate.registry import open_registry
 
     config = settings(args)
     name = model_name(config, args.model)
@@ -63,7 +63,7 @@ def run_register(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from pytest_mlgate.registry import open_registry
+    from pytest_mlgate.lifecycle.registry import open_registry
 
     registry = open_registry(settings(args), audit=False)
     if args.model is None:
@@ -87,7 +87,7 @@ def version_lines(index: dict[str, Any]) -> list[str]:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from pytest_mlgate.registry import open_registry
+    from pytest_mlgate.lifecycle.registry import open_registry
 
     config = settings(args)
     index = open_registry(config, audit=False).index(model_name(config, args.model))

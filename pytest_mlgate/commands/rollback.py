@@ -22,8 +22,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_mlgate.promotion import actor
-    from pytest_mlgate.registry import open_registry
+    from pytest_mlgate.lifecycle.promotion import actor
+    from pytest_mlgate.lifecycle.registry import open_registry
 
     event = open_registry(settings(args)).rollback(args.model, args.alias, args.to, by=args.by or actor(),
                                                    reason=args.reason)

@@ -23,8 +23,12 @@ def register(subparsers: Any) -> None:
 
 
 def run_infer(args: argparse.Namespace) -> int:
-    from pytest_mlgate.artifacts import DATASET_SUFFIXES, describe_error, load_dataset
     from pytest_mlgate.checks.schemas import infer, to_text
+    from pytest_mlgate.evaluate.loaders import (
+        DATASET_SUFFIXES,
+        describe_error,
+        load_dataset,
+    )
 
     if not args.data.is_file():
         raise MlgateError(f"{args.data}: file not found")

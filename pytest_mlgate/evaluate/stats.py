@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from pytest_mlgate.metrics import Metric
+from pytest_mlgate.evaluate.metrics import Metric
 
 
 def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_label: Any,

@@ -10,12 +10,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate import approvals
-from pytest_mlgate.artifacts import locate, sha256_file
-from pytest_mlgate.audit import open_log
 from pytest_mlgate.decision import FAILED, GateResult, decide
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.registry import open_registry
+from pytest_mlgate.evaluate.hashing import sha256_file
+from pytest_mlgate.evaluate.sources import locate
+from pytest_mlgate.lifecycle import approvals
+from pytest_mlgate.lifecycle.audit import open_log
+from pytest_mlgate.lifecycle.registry import open_registry
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
@@ -135,7 +136,7 @@ def start_session(settings: Settings) -> dict[str, Any] | None:
     """Run the training trigger if configured; an error is returned, not raised (the run fails closed)."""
     if not settings.section("training"):
         return None
-    from pytest_mlgate.training import maybe_train
+    from pytest_mlgate.lifecycle.training import maybe_train
 
     try:
         return maybe_train(settings, open_registry(settings))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate import alerts
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.monitoring import alerts
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
@@ -61,7 +61,12 @@ def roll_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     Refuses, with the reason under ``error``, when production is not a registry alias or moved
     since the run loaded it (so a concurrent promotion is never undone blindly).
     """
-    from pytest_mlgate.registry import PREFIX, VERSION, open_registry, parse_reference
+    from pytest_mlgate.lifecycle.registry import (
+        PREFIX,
+        VERSION,
+        open_registry,
+        parse_reference,
+    )
 
     spec = settings.baseline
     if not spec or not spec.startswith(PREFIX):

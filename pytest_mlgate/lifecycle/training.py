@@ -14,13 +14,13 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.artifacts import sha256_file
 from pytest_mlgate.errors import ConfigError, MlgateError
+from pytest_mlgate.evaluate.hashing import sha256_file
 from pytest_mlgate.records import git_commit
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
-    from pytest_mlgate.registry import Registry
+    from pytest_mlgate.lifecycle.registry import Registry
 
 KEYS = ("command", "inputs", "output", "alias", "timeout")
 

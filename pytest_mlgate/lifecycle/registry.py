@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
-from pytest_mlgate.artifacts import sha256_file
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.hashing import sha256_file
 from pytest_mlgate.records import now, read_json, write_json
 
 if TYPE_CHECKING:
-    from pytest_mlgate.audit import AuditLog
     from pytest_mlgate.config import Settings
+    from pytest_mlgate.lifecycle.audit import AuditLog
 
 PREFIX = "registry:"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -254,7 +254,7 @@ def _latest(index: dict[str, Any]) -> str:
 
 def open_registry(settings: Settings, audit: bool = True) -> Registry:
     """The registry configured by ``[tool.mlgate] registry``, logging to the audit log."""
-    from pytest_mlgate.audit import open_log
+    from pytest_mlgate.lifecycle.audit import open_log
 
     return Registry(settings.path(settings.registry), open_log(settings) if audit else None)
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock
 
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.predlog import parse_duration
+from pytest_mlgate.monitoring.window import parse_duration
 from pytest_mlgate.records import now, read_json, write_json
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate import artifacts
 from pytest_mlgate.config import Settings
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate import loaders, sources
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 Loader = Callable[[Path, Settings], Any]
 
@@ -22,8 +22,8 @@ class Workspace:
     def __init__(self, settings: Settings, load_model: Loader | None = None,
                  load_dataset: Loader | None = None):
         self.settings = settings
-        self._load_model = load_model or (lambda path, s: artifacts.load_model(path, s.skops_trusted))
-        self._load_dataset = load_dataset or (lambda path, s: artifacts.load_dataset(path))
+        self._load_model = load_model or (lambda path, s: loaders.load_model(path, s.skops_trusted))
+        self._load_dataset = load_dataset or (lambda path, s: loaders.load_dataset(path))
         self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
         self._datasets: dict[str, Dataset | MlgateError] = {}
 
@@ -53,7 +53,7 @@ class Workspace:
             if spec is None or name in found:
                 continue
             try:
-                found[name] = artifacts.locate(name, spec, self.settings).to_dict()
+                found[name] = sources.locate(name, spec, self.settings).to_dict()
             except MlgateError as exc:
                 found[name] = {"name": name, "spec": spec, "error": str(exc)}
         return found
@@ -81,16 +81,16 @@ class Workspace:
             if role == "candidate":
                 raise MlgateError("candidate: no model configured ([tool.mlgate] candidate or --mlgate-candidate)")
             return None
-        artifact = artifacts.locate(role, spec, self.settings)
+        artifact = sources.locate(role, spec, self.settings)
         try:
             model = self._load_model(artifact.path, self.settings)
         except MlgateError:
             raise
         except Exception as exc:  # a corrupt file raises anything; fail closed with one line
-            raise artifacts.describe_error(f"model '{role}'", artifact.path, exc) from None
+            raise loaders.describe_error(f"model '{role}'", artifact.path, exc) from None
         if model is None:
             raise MlgateError(f"model '{role}': no loader for {artifact.path.name} (built in: "
-                              f"{', '.join(artifacts.MODEL_SUFFIXES)}; add a pytest_mlgate_load_model hook)")
+                              f"{', '.join(loaders.MODEL_SUFFIXES)}; add a pytest_mlgate_load_model hook)")
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
         return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
@@ -101,19 +101,18 @@ class Workspace:
         if spec is None:
             known = ", ".join(self.settings.datasets) or "none"
             raise MlgateError(f"dataset '{name}' is not configured ([tool.mlgate.datasets]; configured: {known})")
-        artifact = artifacts.locate(name, spec, self.settings)
+        artifact = sources.locate(name, spec, self.settings)
+        source = sources.source_for(spec)
         try:
-            if spec.startswith("predlog:"):
-                from pytest_mlgate.predlog import load_spec
-
-                frame = load_spec(spec, self.settings)
+            if source is not None and source.load is not None:
+                frame = source.load(spec, self.settings)
             else:
                 frame = self._load_dataset(artifact.path, self.settings)
         except MlgateError:
             raise
         except Exception as exc:
-            raise artifacts.describe_error(f"dataset '{name}'", artifact.path, exc) from None
+            raise loaders.describe_error(f"dataset '{name}'", artifact.path, exc) from None
         if frame is None:
             raise MlgateError(f"dataset '{name}': no loader for {artifact.path.name} (built in: "
-                              f"{', '.join(artifacts.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
+                              f"{', '.join(loaders.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
         return Dataset(name, frame, self.settings.target, artifact)

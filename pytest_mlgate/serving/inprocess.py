@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+    from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 UNSEEN = "__mlgate_unseen__"
 

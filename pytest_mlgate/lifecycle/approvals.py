@@ -19,9 +19,9 @@ from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.records import now
 
 if TYPE_CHECKING:
-    from pytest_mlgate.audit import AuditLog
     from pytest_mlgate.config import Settings
     from pytest_mlgate.decision import GateResult
+    from pytest_mlgate.lifecycle.audit import AuditLog
 
 KEY_ENV = "MLGATE_APPROVAL_KEY"
 SIGNED_FIELDS = ("model", "candidate", "gate", "by", "reason", "at")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.inprocess import UNSEEN
+from pytest_mlgate.serving.inprocess import UNSEEN
 
 try:
     import httpx
@@ -39,8 +39,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
                       "pip install 'pytest-mlgate[staging]'") from None
 
 if TYPE_CHECKING:
-    from pytest_mlgate.evaluation import Dataset
-    from pytest_mlgate.workspace import Workspace
+    from pytest_mlgate.evaluate.models import Dataset
+    from pytest_mlgate.evaluate.workspace import Workspace
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 HISTOGRAM_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -304,7 +304,7 @@ def serve(config: StagingConfig, model: Path, cwd: Path) -> Iterator[StagingServ
 @contextmanager
 def serve_candidate(workspace: Workspace) -> Iterator[StagingServer]:
     """Serve the configured candidate artifact with ``[tool.mlgate.staging]`` command."""
-    from pytest_mlgate.artifacts import locate
+    from pytest_mlgate.evaluate.sources import locate
 
     settings = workspace.settings
     config = staging_config(settings.section("staging"))

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.metrics import Metric, resolve
+from pytest_mlgate.evaluate.metrics import Metric, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pytest_mlgate.artifacts import Artifact
+    from pytest_mlgate.evaluate.sources import Artifact
 
 #: Set by the plugin while a gate runs: receives every metric a model computes, so that a plain
 #: ``assert candidate.metric(...) >= x`` is recorded as well.

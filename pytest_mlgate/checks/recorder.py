@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.decision import FAILED, PASSED, Check
-from pytest_mlgate.evaluation import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
-    from pytest_mlgate.workspace import Workspace
+    from pytest_mlgate.evaluate.workspace import Workspace
 
 
 class Recorder:

@@ -1,0 +1,76 @@
+"""Resolve a configured artifact spec to an :class:`Artifact`: a plain path, or a registered source.
+
+Sources with a prefix (``registry:``, ``predlog:`` and any a plugin adds) register themselves with
+:func:`register_source`; this module imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.hashing import sha256_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pytest_mlgate.config import Settings
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file the gate depends on: its role, how it was configured, where it is and its hash."""
+
+    name: str
+    spec: str
+    path: Path
+    sha256: str
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "spec": self.spec, "path": str(self.path),
+                "sha256": self.sha256, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Source:
+    """How specs with one prefix resolve: ``locate`` finds the artifact; ``load`` reads a dataset
+    that is not a plain file (``None``: the artifact's file is loaded like any dataset file)."""
+
+    locate: Callable[[str, str, Settings], Artifact]
+    load: Callable[[str, Settings], pd.DataFrame] | None = None
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def register_source(prefix: str, source: Source) -> None:
+    """Resolve specs starting with ``prefix`` (e.g. ``"registry:"``) through ``source``."""
+    _SOURCES[prefix] = source
+
+
+def source_for(spec: str) -> Source | None:
+    """The registered source whose prefix starts ``spec``; ``None`` for a plain path."""
+    return next((s for prefix, s in _SOURCES.items() if spec.startswith(prefix)), None)
+
+
+def locate(name: str, spec: str, settings: Settings) -> Artifact:
+    """Resolve a configured artifact to a file, hash it and check its pin."""
+    source = source_for(spec)
+    if source is not None:
+        return source.locate(name, spec, settings)
+    return file_artifact(name, spec, settings.path(spec), settings)
+
+
+def file_artifact(name: str, spec: str, path: Path, settings: Settings, version: str | None = None) -> Artifact:
+    """The artifact for a file that must exist, hashed and checked against its sha256 pin."""
+    if not path.is_file():
+        raise MlgateError(f"{name}: file not found: {path}")
+    digest = sha256_file(path)
+    pinned = settings.sha256.get(name)
+    if pinned and pinned.lower() != digest:
+        raise MlgateError(f"{name}: sha256 mismatch for {path}: expected {pinned.lower()}, got {digest}")
+    return Artifact(name, spec, path, digest, version)

@@ -1,0 +1,1 @@
+"""Act on the registry: registry backends, promotion and rollback, approvals, the audit trail, the training trigger."""

@@ -1,0 +1,1 @@
+"""Watch production: the prediction log and its windows, the monitor stage, alerts."""

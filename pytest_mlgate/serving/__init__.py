@@ -1,0 +1,1 @@
+"""Serve before promotion: the staging server fixture, load and probe tools, in-process serving checks."""

@@ -1,0 +1,41 @@
+"""Registers the built-in artifact sources: ``registry:`` references and ``predlog:`` windows.
+
+The resolvers import their modules on first use, so registering costs nothing at plugin load.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_mlgate.evaluate.sources import Artifact, Source, register_source
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pytest_mlgate.config import Settings
+
+
+def _registry_locate(name: str, spec: str, settings: Settings) -> Artifact:
+    from pytest_mlgate.evaluate.sources import file_artifact
+    from pytest_mlgate.lifecycle.registry import resolve_reference
+
+    path, version = resolve_reference(spec, settings)
+    return file_artifact(name, spec, path, settings, version)
+
+
+def _predlog_locate(name: str, spec: str, settings: Settings) -> Artifact:
+    from pytest_mlgate.monitoring.window import locate
+
+    return locate(name, spec, settings)
+
+
+def _predlog_load(spec: str, settings: Settings) -> pd.DataFrame:
+    from pytest_mlgate.monitoring.window import load_spec
+
+    return load_spec(spec, settings)
+
+
+def install() -> None:
+    """Register the built-in sources (idempotent)."""
+    register_source("registry:", Source(_registry_locate))
+    register_source("predlog:", Source(_predlog_locate, _predlog_load))
