@@ -16,7 +16,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from pytest_mlgate.checks.fairness import Criteria, _frame_metric, fairness
+from pytest_mlgate.checks.fairness import Criteria, fairness
+from pytest_mlgate.checks.fairness_groups import _frame_metric
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 METRICS = ["selection_rate", "true_positive_rate", "false_positive_rate"]

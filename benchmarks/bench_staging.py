@@ -4,7 +4,7 @@
 
 Starts a trivial ASGI endpoint on uvicorn on 127.0.0.1 (this file, run with ``--serve PORT``),
 then sends the same number of requests with a sequential ``httpx.Client`` loop, with
-``pytest_mlgate.serving.staging.run_load`` (threads, one ``httpx.Client`` each) at several concurrencies,
+``pytest_mlgate.serving.load.run_load`` (threads, one ``httpx.Client`` each) at several concurrencies,
 and with ``httpx.AsyncClient`` on asyncio (the design run_load did not take). Server and client
 share the machine, so the numbers bound the generator's overhead rather than isolate it.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from pytest_mlgate.serving import load as ld
 from pytest_mlgate.serving import staging as st
 
 
@@ -74,7 +75,7 @@ def main() -> None:
         print(f"trivial endpoint on 127.0.0.1 (uvicorn, 1 process), {args.requests} requests each")
         print(f"  plain httpx.Client loop       : {base:7.0f} req/s")
         for concurrency in (1, 4, 16):
-            result = st.run_load(server.url, "/predict", [payload], requests=args.requests,
+            result = ld.run_load(server.url, "/predict", [payload], requests=args.requests,
                                  concurrency=concurrency, duration=120)
             assert result.ok == args.requests, result.summary()
             print(f"  run_load, concurrency {concurrency:<2}      : {result.throughput:7.0f} req/s "

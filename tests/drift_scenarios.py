@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pytest_mlgate.checks.drift import DriftOptions, data_drift
+from pytest_mlgate.checks.drift import data_drift
+from pytest_mlgate.checks.drift_stats import DriftOptions
 
 FEATURES = ("f0", "f1", "f2", "f3", "f4")
 

@@ -10,7 +10,9 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
+from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks import data_quality as dq
+from pytest_mlgate.checks import leakage
 from pytest_mlgate.checks.profile import duplicated_rows, shared_rows
 from pytest_mlgate.cli import main
 from pytest_mlgate.config import Settings
@@ -162,13 +164,13 @@ def test_outlier_methods_and_indicator_columns():
 
 
 def test_counts_are_exact_when_statistics_come_from_a_sample(monkeypatch):
-    monkeypatch.setattr(dq, "SAMPLE_ROWS", 500)
+    monkeypatch.setattr(col, "SAMPLE_ROWS", 500)
     frame = clean(20_000)
     frame.loc[::200, "debt"] = 25.0  # exactly 100 values
     check = dq.outliers(ds(frame))
     row = next(r for r in check.details["table"] if r["column"] == "debt")
     assert row["outliers"] == 100 and check.details["sample_rows"] == 500
-    assert dq.profile(ds(frame)).sample_index is not None
+    assert col.profile(ds(frame)).sample_index is not None
 
 
 def test_not_applicable_and_empty():
@@ -232,11 +234,11 @@ def test_leakage_bins_count_the_quantile_edges_at_or_below_each_value():
     frame.loc[::4, "income"] = np.nan
     frame["empty"] = np.nan
     stats = Profile(frame, sample_rows=10_000)
-    bins = dq._numeric_bins(stats, stats.numeric)
-    edges = stats.sample_quantiles(np.linspace(0, 1, dq.LEAKAGE_BINS + 1)[1:-1])
+    bins = leakage._numeric_bins(stats, stats.numeric)
+    edges = stats.sample_quantiles(np.linspace(0, 1, leakage.LEAKAGE_BINS + 1)[1:-1])
     for i, column in enumerate(stats.numeric):
         values = stats.sample_matrix[i]
-        expected = np.where(np.isnan(values), dq.LEAKAGE_BINS, np.searchsorted(edges[i], values, side="right"))
+        expected = np.where(np.isnan(values), leakage.LEAKAGE_BINS, np.searchsorted(edges[i], values, side="right"))
         assert bins[column].tolist() == expected.tolist()
 
 
@@ -633,7 +635,7 @@ def test_example_gates_catch_the_broken_batch(example):
 
 
 def test_unseen_categories_are_exact_when_the_reference_sample_misses_a_rare_value(monkeypatch):
-    monkeypatch.setattr(dq, "SAMPLE_ROWS", 100)
+    monkeypatch.setattr(col, "SAMPLE_ROWS", 100)
     reference = clean(5000, seed=1)
     reference.loc[4321, "region"] = "island"  # once in 5,000 rows: the 100-row sample misses it
     data = clean(500, seed=2)
@@ -642,4 +644,4 @@ def test_unseen_categories_are_exact_when_the_reference_sample_misses_a_rare_val
     check = dq.unseen_categories(ds(data), ds(reference, "reference"))
     row = next(r for r in check.details["table"] if r["column"] == "region")
     assert row["unseen_values"] == ["moon"] and row["rows"] == 2
-    assert dq.profile(ds(reference, "reference")).sample_index is not None
+    assert col.profile(ds(reference, "reference")).sample_index is not None

@@ -17,14 +17,16 @@ from drift_scenarios import (
 from scipy import stats
 
 from pytest_mlgate.checks.drift import (
-    DriftOptions,
-    adjust,
     concept_drift,
     data_drift,
-    ks_test,
     label_drift,
-    numeric_effects,
     prediction_drift,
+)
+from pytest_mlgate.checks.drift_stats import (
+    DriftOptions,
+    adjust,
+    ks_test,
+    numeric_effects,
     psi,
 )
 from pytest_mlgate.config import build

@@ -27,7 +27,8 @@ from drift_scenarios import (  # noqa: E402
     tolerance,
 )
 
-from pytest_mlgate.checks.drift import DriftOptions, data_drift  # noqa: E402
+from pytest_mlgate.checks.drift import data_drift
+from pytest_mlgate.checks.drift_stats import DriftOptions  # noqa: E402
 from pytest_mlgate.errors import MlgateError  # noqa: E402
 
 

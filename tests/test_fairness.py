@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pytest_mlgate.checks import fairness as F
+from pytest_mlgate.checks import fairness_groups as G
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
@@ -177,12 +178,12 @@ def test_weighted_cell_metricframe_equals_the_row_metricframe():
     frame = pd.DataFrame({"sex": rng.choice(["f", "m"], n), "band": rng.choice(["a", "b", "c"], n),
                           "y": rng.integers(0, 2, n)})
     frame["p"] = (rng.random(n) < np.where(frame.band == "a", 0.7, 0.3)).astype(int)
-    names = list(F._COUNTS)
-    grp = F.groups(Dataset("holdout", frame, "y"), ["sex", "band"])
+    names = list(G.COUNTS)
+    grp = G.groups(Dataset("holdout", frame, "y"), ["sex", "band"])
     own = np.bincount(grp.codes * 4 + frame.y.to_numpy() * 2 + frame.p.to_numpy(),
                       minlength=len(grp.labels) * 4).reshape(-1, 2, 2)
-    cells = F.cell_frame(own, grp, names).by_group
-    rows = MetricFrame(metrics={n: F._frame_metric(n) for n in names}, y_true=frame.y.to_numpy(),
+    cells = G.cell_frame(own, grp, names).by_group
+    rows = MetricFrame(metrics={n: G._frame_metric(n) for n in names}, y_true=frame.y.to_numpy(),
                        y_pred=frame.p.to_numpy(), sensitive_features=frame[["sex", "band"]]).by_group
     pd.testing.assert_frame_equal(cells.loc[grp.keys], rows.loc[grp.keys], check_dtype=False)
 

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_mlgate.checks.staging import behaviour_check, load_checks, probe_check
 from pytest_mlgate.errors import ConfigError, MlgateError
+from pytest_mlgate.serving import load as ld
 from pytest_mlgate.serving import staging as st
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
@@ -351,7 +352,7 @@ def echo_url() -> Iterator[str]:
 
 
 def test_load_is_bounded_by_request_count_and_counts_errors(echo_url):
-    result = st.run_load(echo_url, "/p", [b"{}", b"{}", b"{}", b'"fail"'], requests=40, concurrency=4, duration=30)
+    result = ld.run_load(echo_url, "/p", [b"{}", b"{}", b"{}", b'"fail"'], requests=40, concurrency=4, duration=30)
     assert result.sent == 40 and result.ok == 30
     assert result.statuses == {"200": 30, "500": 10}
     assert result.error_rate == pytest.approx(0.25)
@@ -359,7 +360,7 @@ def test_load_is_bounded_by_request_count_and_counts_errors(echo_url):
 
 
 def test_load_is_bounded_by_time_and_target_rate(echo_url):
-    result = st.run_load(echo_url, "/p", [b"{}"], requests=10_000, concurrency=4, duration=0.5, rate=20)
+    result = ld.run_load(echo_url, "/p", [b"{}"], requests=10_000, concurrency=4, duration=0.5, rate=20)
     # 20 requests/s for half a second: at most 10 requests (fewer if the machine is slow), not 10,000
     assert 5 <= result.sent <= 10
     assert result.elapsed_s < 1.5
@@ -367,12 +368,12 @@ def test_load_is_bounded_by_time_and_target_rate(echo_url):
 
 def test_load_only_targets_localhost():
     with pytest.raises(MlgateError, match="127.0.0.1 only, not 'example.org'"):
-        st.run_load("http://example.org", "/p", [b"{}"], requests=1, concurrency=1, duration=1)
+        ld.run_load("http://example.org", "/p", [b"{}"], requests=1, concurrency=1, duration=1)
 
 
 def test_transport_errors_count_as_errors():
     port = st.free_port()  # nothing listens there
-    result = st.run_load(f"http://127.0.0.1:{port}", "/p", [b"{}"], requests=5, concurrency=2, duration=5)
+    result = ld.run_load(f"http://127.0.0.1:{port}", "/p", [b"{}"], requests=5, concurrency=2, duration=5)
     assert result.sent == 5 and result.ok == 0 and result.error_rate == 1.0
     assert sum(result.transport_errors.values()) == 5
 
@@ -380,8 +381,8 @@ def test_transport_errors_count_as_errors():
 # ---------------------------------------------------------------- judging the measurements
 
 
-def _result(latencies: list[float], statuses: dict[str, int]) -> st.LoadResult:
-    return st.LoadResult(latencies, statuses, {}, elapsed_s=2.0, concurrency=4,
+def _result(latencies: list[float], statuses: dict[str, int]) -> ld.LoadResult:
+    return ld.LoadResult(latencies, statuses, {}, elapsed_s=2.0, concurrency=4,
                          resources={"server_peak_rss_mb": 120.0, "server_cpu_percent": 80.0})
 
 
@@ -423,16 +424,16 @@ def test_probe_check_names_failed_and_skipped_probes():
 
 def test_probe_battery_builds_each_malformed_request():
     row = {"income": 1.5, "region": "north"}
-    probes = {p.name: p for p in st.probe_battery(row, ["region"], oversize_bytes=4096)}
+    probes = {p.name: p for p in ld.probe_battery(row, ["region"], oversize_bytes=4096)}
     assert json.loads(probes["missing_field"].body) == {"rows": [{"region": "north"}]}
     assert probes["nan"].body == b'{"rows": [{"income": NaN, "region": "north"}]}'
     assert probes["infinity"].body == b'{"rows": [{"income": Infinity, "region": "north"}]}'
-    assert json.loads(probes["unseen_category"].body)["rows"][0]["region"] == st.UNSEEN
+    assert json.loads(probes["unseen_category"].body)["rows"][0]["region"] == ld.UNSEEN
     assert len(probes["oversized_body"].body) > 4096
     assert probes["valid"].accept == ("2",) and probes["nan"].accept == ("4",)
     with pytest.raises(json.JSONDecodeError):
         json.loads(probes["invalid_json"].body)
-    assert st.probe_battery({"income": 1.0}, [])[7].body is None  # no categorical column
+    assert ld.probe_battery({"income": 1.0}, [])[7].body is None  # no categorical column
 
 
 def test_requests_use_complete_rows_of_the_model_features():
@@ -445,21 +446,21 @@ def test_requests_use_complete_rows_of_the_model_features():
         feature_names_in_ = np.array(["a", "b"])
 
     frame = pd.DataFrame({"a": [np.nan, 2.0, 3.0], "b": ["x", "y", None], "target": [0, 1, 0]})
-    assert st.feature_rows(Model(), Dataset("d", frame, "target")) == [{"a": 2.0, "b": "y"}]
-    assert st.bodies([{"a": 1}, {"a": 2}, {"a": 3}], batch=2) == [b'{"rows": [{"a": 1}, {"a": 2}]}',
+    assert ld.feature_rows(Model(), Dataset("d", frame, "target")) == [{"a": 2.0, "b": "y"}]
+    assert ld.bodies([{"a": 1}, {"a": 2}, {"a": 3}], batch=2) == [b'{"rows": [{"a": 1}, {"a": 2}]}',
                                                                  b'{"rows": [{"a": 3}, {"a": 1}]}']
     with pytest.raises(MlgateError, match="dataset 'd' has no row without missing values"):
-        st.feature_rows(Model(), Dataset("d", frame.iloc[[0, 2]], "target"))
+        ld.feature_rows(Model(), Dataset("d", frame.iloc[[0, 2]], "target"))
 
 
 def test_probe_that_kills_the_server_stops_the_battery(tmp_path):
     config = st.StagingConfig(command=f"{sys.executable} -m http.server {{port}} --bind 127.0.0.1", health="/")
     with st.serve(config, tmp_path / "m", tmp_path) as server:
-        probes = [st.Probe("valid", "control", b"{}", ("2", "4", "5")), st.Probe("kill", "kill", b"{}"),
-                  st.Probe("after", "after", b"{}")]
+        probes = [ld.Probe("valid", "control", b"{}", ("2", "4", "5")), ld.Probe("kill", "kill", b"{}"),
+                  ld.Probe("after", "after", b"{}")]
         server.process.kill()
         server.process.wait()
-        table = st.run_probes(server, probes)
+        table = ld.run_probes(server, probes)
     assert [r["outcome"] for r in table] == ["failed", "not_run", "not_run"]
     assert "server exited with code -9" in table[0]["detail"]
 

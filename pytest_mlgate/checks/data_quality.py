@@ -8,111 +8,31 @@ mapped to ``None`` is skipped.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks import schemas
+from pytest_mlgate.checks.leakage import label_leakage
 from pytest_mlgate.checks.profile import (
-    SAMPLE_ROWS,
     Profile,
     duplicated_rows,
     jsonable,
     shared_rows,
 )
 from pytest_mlgate.checks.recorder import Recorder
-from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
+from pytest_mlgate.decision import FAILED, PASSED, Check
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.models import Dataset
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
 
-Limit = float | Mapping[str, float | None]
 DataArg = str | Dataset | pd.DataFrame
 OUTLIER_METHODS = {"iqr": 3.0, "zscore": 3.0}
-SHOWN = 5
-LEAKAGE_BINS = 20
-_PROFILES: weakref.WeakKeyDictionary[Dataset, Profile] = weakref.WeakKeyDictionary()
-
-
-def profile(data: Dataset) -> Profile:
-    """The dataset's cached column statistics (rebuilt if its frame was replaced)."""
-    found = _PROFILES.get(data)
-    if found is None or found.frame is not data.frame:
-        found = _PROFILES[data] = Profile(data.frame, sample_rows=SAMPLE_ROWS)
-    return found
-
-
-# ---------------------------------------------------------------- shared helpers
-
-
-def _limit(limit: Limit, column: str, default: float) -> float | None:
-    if not isinstance(limit, Mapping):
-        return float(limit)
-    for key in (column, "*"):
-        if key in limit:
-            return None if limit[key] is None else float(limit[key])
-    return default
-
-
-def _columns(data: Dataset, columns: Iterable[str] | None, eligible: list[str], what: str) -> list[str]:
-    if columns is None:
-        return eligible
-    chosen = list(columns)
-    for column in chosen:
-        data.column(column)
-        if column not in eligible:
-            raise MlgateError(f"dataset '{data.name}': column '{column}' is not {what}")
-    return chosen
-
-
-def _target(data: Dataset, target: str | None, check: str) -> str:
-    name = target or data.target
-    if name is None:
-        raise MlgateError(f"{check}: dataset '{data.name}' has no target column ([tool.mlgate] target or target=)")
-    data.column(name)
-    return name
-
-
-def _pct(rate: float) -> str:
-    return f"{rate * 100:.2f}%".replace(".00%", "%")
-
-
-def _summarise(name: str, metric: str, data: Dataset, table: list[dict[str, Any]], value: str,
-               describe: Callable[[dict[str, Any]], str], *, higher_is_worse: bool = True,
-               unit: str = "column(s)", **details: Any) -> Check:
-    """One Check over per-column rows: worst value as candidate, failing columns in the message."""
-    judged = [r for r in table if r["outcome"] in (PASSED, FAILED)]
-    if not judged:
-        return Check(name, NOT_APPLICABLE, metric=metric, dataset=data.name, kind="data_quality",
-                     message=f"{name} on '{data.name}': no applicable columns",
-                     details={"table": table, **details})
-    worst = (max if higher_is_worse else min)(judged, key=lambda r: r[value])
-    failing = [r for r in judged if r["outcome"] == FAILED]
-    limits = {r["limit"] for r in judged}
-    sign = "<=" if higher_is_worse else ">="
-    threshold = f"{sign} {limits.pop():.4g}" if len(limits) == 1 else "per column"
-    if failing:
-        listed = ", ".join(describe(r) for r in failing[:SHOWN])
-        more = f", +{len(failing) - SHOWN} more" if len(failing) > SHOWN else ""
-        message = f"{name} on '{data.name}': {len(failing)} of {len(judged)} {unit} fail: {listed}{more}"
-    else:
-        message = f"{name} on '{data.name}': {len(judged)} {unit} pass, worst {describe(worst)}"
-    return Check(name, FAILED if failing else PASSED, metric=metric, dataset=data.name, candidate=float(worst[value]),
-                 threshold=threshold, kind="data_quality", message=message, details={"table": table, **details})
-
-
-def _empty(name: str, metric: str, data: Dataset) -> Check | None:
-    if len(data):
-        return None
-    return Check(name, TOO_SMALL, metric=metric, dataset=data.name, kind="data_quality",
-                 message=f"{name} on '{data.name}': dataset has no rows", details={"rows": 0, "table": []})
-
-
 # ---------------------------------------------------------------- schema
 
 
@@ -120,26 +40,26 @@ def schema_check(data: Dataset, spec: schemas.SchemaSpec, settings: Settings, re
                  *, max_cases: int = 1000) -> Check:
     """Validate ``data`` against a pandera schema, file, model or ``"infer"`` (from ``reference``)."""
     resolved, source = schemas.resolve(spec, settings, reference)
-    return schemas.validate(data, resolved, source, stats=profile(data), max_cases=max_cases)
+    return schemas.validate(data, resolved, source, stats=col.profile(data), max_cases=max_cases)
 
 
 # ---------------------------------------------------------------- per-column checks
 
 
-def missing(data: Dataset, max_rate: Limit = 0.0, columns: Iterable[str] | None = None) -> Check:
+def missing(data: Dataset, max_rate: col.Limit = 0.0, columns: Iterable[str] | None = None) -> Check:
     """Share of missing values per column must be at most ``max_rate`` (default: none at all)."""
-    if (empty := _empty("no_missing", "missing_rate", data)) is not None:
+    if (empty := col.empty("no_missing", "missing_rate", data)) is not None:
         return empty
-    stats, rows = profile(data), []
-    for column in _columns(data, columns, list(data.frame.columns), "a column"):
-        limit = _limit(max_rate, column, 0.0)
+    stats, rows = col.profile(data), []
+    for column in col.columns(data, columns, list(data.frame.columns), "a column"):
+        limit = col.limit(max_rate, column, 0.0)
         count = stats.missing(column)
         rate = count / len(data)
         outcome = "skipped" if limit is None else (FAILED if rate > limit else PASSED)
         rows.append({"column": column, "missing": count, "rate": rate, "limit": limit, "outcome": outcome})
-    return _summarise("no_missing", "missing_rate", data, rows, "rate",
-                      lambda r: f"{r['column']} {_pct(r['rate'])} missing ({r['missing']}/{len(data)}) "
-                                f"{'>' if r['outcome'] == FAILED else '<='} {_pct(r['limit'])}",
+    return col.summarise("no_missing", "missing_rate", data, rows, "rate",
+                      lambda r: f"{r['column']} {col.pct(r['rate'])} missing ({r['missing']}/{len(data)}) "
+                                f"{'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}",
                       rows=len(data))
 
 
@@ -152,7 +72,7 @@ def _fences(stats: Profile, column: str, method: str, k: float) -> tuple[float, 
     return mean - k * std, mean + k * std
 
 
-def outliers(data: Dataset, method: str = "iqr", max_rate: Limit = 0.01, k: float | None = None,
+def outliers(data: Dataset, method: str = "iqr", max_rate: col.Limit = 0.01, k: float | None = None,
              columns: Iterable[str] | None = None) -> Check:
     """Share of values outside the fences per numeric column must be at most ``max_rate``.
 
@@ -161,12 +81,12 @@ def outliers(data: Dataset, method: str = "iqr", max_rate: Limit = 0.01, k: floa
     """
     if method not in OUTLIER_METHODS:
         raise MlgateError(f"no_outliers: method must be one of {', '.join(OUTLIER_METHODS)}, got {method!r}")
-    if (empty := _empty("no_outliers", "outlier_rate", data)) is not None:
+    if (empty := col.empty("no_outliers", "outlier_rate", data)) is not None:
         return empty
     k = OUTLIER_METHODS[method] if k is None else float(k)
-    stats, rows = profile(data), []
-    for column in _columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
-        limit = _limit(max_rate, column, 0.01)
+    stats, rows = col.profile(data), []
+    for column in col.columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
+        limit = col.limit(max_rate, column, 0.01)
         if limit is None or stats.missing(column) == len(data) or stats.is_binary(column):
             rows.append({"column": column, "outcome": "skipped", "limit": limit})
             continue
@@ -175,20 +95,20 @@ def outliers(data: Dataset, method: str = "iqr", max_rate: Limit = 0.01, k: floa
         rate = count / (len(data) - stats.missing(column))
         rows.append({"column": column, "outliers": count, "rate": rate, "low": float(low), "high": float(high),
                      "limit": limit, "outcome": FAILED if rate > limit else PASSED})
-    return _summarise("no_outliers", f"outlier_rate_{method}", data, rows, "rate",
-                      lambda r: f"{r['column']} {_pct(r['rate'])} outside [{r['low']:.4g}, {r['high']:.4g}] "
+    return col.summarise("no_outliers", f"outlier_rate_{method}", data, rows, "rate",
+                      lambda r: f"{r['column']} {col.pct(r['rate'])} outside [{r['low']:.4g}, {r['high']:.4g}] "
                                 f"({r['outliers']} values) {'>' if r['outcome'] == FAILED else '<='} "
-                                f"{_pct(r['limit'])}",
-                      method=method, k=k, sample_rows=SAMPLE_ROWS)
+                                f"{col.pct(r['limit'])}",
+                      method=method, k=k, sample_rows=col.SAMPLE_ROWS)
 
 
-def skew(data: Dataset, max_abs: Limit = 2.0, columns: Iterable[str] | None = None) -> Check:
+def skew(data: Dataset, max_abs: col.Limit = 2.0, columns: Iterable[str] | None = None) -> Check:
     """Absolute skewness (adjusted Fisher-Pearson) per numeric column must be at most ``max_abs``."""
-    if (empty := _empty("no_skew", "abs_skewness", data)) is not None:
+    if (empty := col.empty("no_skew", "abs_skewness", data)) is not None:
         return empty
-    stats, rows = profile(data), []
-    for column in _columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
-        limit = _limit(max_abs, column, 2.0)
+    stats, rows = col.profile(data), []
+    for column in col.columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
+        limit = col.limit(max_abs, column, 2.0)
         values = stats.sampled(column) if limit is not None else ()
         if limit is None or len(values) < 3 or stats.is_binary(column) or stats.is_constant(column):
             rows.append({"column": column, "outcome": "skipped", "limit": limit})
@@ -196,10 +116,10 @@ def skew(data: Dataset, max_abs: Limit = 2.0, columns: Iterable[str] | None = No
         value = _skewness(values)
         rows.append({"column": column, "skewness": value, "abs_skewness": abs(value), "limit": limit,
                      "outcome": FAILED if abs(value) > limit else PASSED})
-    return _summarise("no_skew", "abs_skewness", data, rows, "abs_skewness",
+    return col.summarise("no_skew", "abs_skewness", data, rows, "abs_skewness",
                       lambda r: f"{r['column']} skewness {r['skewness']:+.3g} "
                                 f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g} in absolute value",
-                      sample_rows=SAMPLE_ROWS)
+                      sample_rows=col.SAMPLE_ROWS)
 
 
 def _skewness(values: np.ndarray) -> float:
@@ -211,23 +131,23 @@ def _skewness(values: np.ndarray) -> float:
     return float(m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
 
 
-def class_balance(data: Dataset, min_share: Limit = 0.05, target: str | None = None) -> Check:
+def class_balance(data: Dataset, min_share: col.Limit = 0.05, target: str | None = None) -> Check:
     """Every class of the target must make up at least ``min_share`` of the rows (per class: ``{label: share}``)."""
-    if (empty := _empty("class_balance", "class_share", data)) is not None:
+    if (empty := col.empty("class_balance", "class_share", data)) is not None:
         return empty
-    column = _target(data, target, "class_balance")
+    column = col.target(data, target, "class_balance")
     counts = data.frame[column].value_counts(dropna=False)
     rows = []
     for label, count in counts.items():
-        limit = _limit(min_share, str(label), 0.05)
+        limit = col.limit(min_share, str(label), 0.05)
         share = int(count) / len(data)
         outcome = "skipped" if limit is None else (FAILED if share < limit else PASSED)
         rows.append({"column": column, "class": jsonable(label), "count": int(count), "share": share,
                      "limit": limit, "outcome": outcome})
-    check = _summarise("class_balance", "class_share", data, rows, "share", higher_is_worse=False,
-                       describe=lambda r: f"class {r['class']!r} of '{column}' {_pct(r['share'])} "
+    check = col.summarise("class_balance", "class_share", data, rows, "share", higher_is_worse=False,
+                       describe=lambda r: f"class {r['class']!r} of '{column}' {col.pct(r['share'])} "
                                           f"({r['count']}/{len(data)}) {'<' if r['outcome'] == FAILED else '>='} "
-                                          f"{_pct(r['limit'])}", unit="class(es)", classes=len(counts))
+                                          f"{col.pct(r['limit'])}", unit="class(es)", classes=len(counts))
     if len(counts) < 2:
         check.outcome = FAILED
         check.message = f"class_balance on '{data.name}': target '{column}' has a single class ({len(data)} rows)"
@@ -236,17 +156,17 @@ def class_balance(data: Dataset, min_share: Limit = 0.05, target: str | None = N
 
 def duplicates(data: Dataset, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
     """Share of rows that repeat an earlier row (in ``columns``, default all) must be at most ``max_rate``."""
-    if (empty := _empty("no_duplicates", "duplicate_rate", data)) is not None:
+    if (empty := col.empty("no_duplicates", "duplicate_rate", data)) is not None:
         return empty
-    chosen = _columns(data, columns, list(data.frame.columns), "a column")
-    repeats = duplicated_rows(data.frame, chosen, profile(data).row_keys(chosen))
+    chosen = col.columns(data, columns, list(data.frame.columns), "a column")
+    repeats = duplicated_rows(data.frame, chosen, col.profile(data).row_keys(chosen))
     rate = len(repeats) / len(data)
     passed = rate <= max_rate
     positions = repeats[:20].tolist()
-    message = (f"no_duplicates on '{data.name}': {len(repeats)} duplicate row(s) of {len(data)} ({_pct(rate)}) "
-               f"{'<=' if passed else '>'} {_pct(max_rate)}")
+    message = (f"no_duplicates on '{data.name}': {len(repeats)} duplicate row(s) of {len(data)} ({col.pct(rate)}) "
+               f"{'<=' if passed else '>'} {col.pct(max_rate)}")
     if not passed:
-        message += f"; first at rows {', '.join(map(str, positions[:SHOWN]))}"
+        message += f"; first at rows {', '.join(map(str, positions[:col.SHOWN]))}"
     table = [{"row": p, **{c: jsonable(v) for c, v in data.frame.iloc[p][chosen].items()}} for p in positions]
     return Check("no_duplicates", PASSED if passed else FAILED, metric="duplicate_rate", dataset=data.name,
                  candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
@@ -255,32 +175,32 @@ def duplicates(data: Dataset, max_rate: float = 0.0, columns: Iterable[str] | No
 
 def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Check:
     """No column may hold fewer than two distinct non-missing values."""
-    if (empty := _empty("no_constant_columns", "constant_columns", data)) is not None:
+    if (empty := col.empty("no_constant_columns", "constant_columns", data)) is not None:
         return empty
-    stats = profile(data)
+    stats = col.profile(data)
     rows = []
-    for column in _columns(data, columns, list(data.frame.columns), "a column"):
+    for column in col.columns(data, columns, list(data.frame.columns), "a column"):
         constant = stats.is_constant(column)
         value = None
         if constant and stats.missing(column) < len(data):
             value = jsonable(data.frame[column].dropna().iloc[0])
         rows.append({"column": column, "constant": int(constant), "value": value, "limit": 0,
                      "missing": stats.missing(column), "outcome": FAILED if constant else PASSED})
-    return _summarise("no_constant_columns", "constant", data, rows, "constant",
+    return col.summarise("no_constant_columns", "constant", data, rows, "constant",
                       lambda r: f"{r['column']} is constant ({r['value']!r}, {r['missing']} missing)"
                       if r["constant"] else f"{r['column']} has at least two values")
 
 
-def unseen_categories(data: Dataset, reference: Dataset, max_rate: Limit = 0.0,
+def unseen_categories(data: Dataset, reference: Dataset, max_rate: col.Limit = 0.0,
                       columns: Iterable[str] | None = None) -> Check:
     """Share of rows whose category never occurs in ``reference`` must be at most ``max_rate``, per column."""
-    if (empty := _empty("no_unseen_categories", "unseen_rate", data)) is not None:
+    if (empty := col.empty("no_unseen_categories", "unseen_rate", data)) is not None:
         return empty
-    stats, ref = profile(data), profile(reference)
+    stats, ref = col.profile(data), col.profile(reference)
     shared = [c for c in stats.categorical if c in reference.frame.columns]
     rows = []
-    for column in _columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
-        limit = _limit(max_rate, column, 0.0)
+    for column in col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
+        limit = col.limit(max_rate, column, 0.0)
         if limit is None:
             rows.append({"column": column, "outcome": "skipped", "limit": None})
             continue
@@ -289,140 +209,34 @@ def unseen_categories(data: Dataset, reference: Dataset, max_rate: Limit = 0.0,
         rate = count / len(data)
         rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),
                      "rows": count, "rate": rate, "limit": limit, "outcome": FAILED if rate > limit else PASSED})
-    return _summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
-                      lambda r: f"{r['column']} {_pct(r['rate'])} of rows ({r['rows']}) have categories not in "
-                                f"'{reference.name}' {r['unseen_values'][:SHOWN] or ''} "
-                                f"{'>' if r['outcome'] == FAILED else '<='} {_pct(r['limit'])}",
+    return col.summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
+                      lambda r: f"{r['column']} {col.pct(r['rate'])} of rows ({r['rows']}) have categories not in "
+                                f"'{reference.name}' {r['unseen_values'][:col.SHOWN] or ''} "
+                                f"{'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}",
                       reference=reference.name)
 
 
 def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
     """Share of ``data`` rows also present in ``reference`` (equal in every shared column) must be <= ``max_rate``."""
-    if (empty := _empty("no_overlap", "overlap_rate", data)) is not None:
+    if (empty := col.empty("no_overlap", "overlap_rate", data)) is not None:
         return empty
     shared = [c for c in data.frame.columns if c in reference.frame.columns]
-    chosen = _columns(data, columns, shared, f"a column also in '{reference.name}'")
+    chosen = col.columns(data, columns, shared, f"a column also in '{reference.name}'")
     if not chosen:
         raise MlgateError(f"no_overlap: datasets '{data.name}' and '{reference.name}' share no columns")
     rows = shared_rows(data.frame, reference.frame, chosen,
-                       (profile(data).row_keys(chosen), profile(reference).row_keys(chosen)))
+                       (col.profile(data).row_keys(chosen), col.profile(reference).row_keys(chosen)))
     rate = len(rows) / len(data)
     passed = rate <= max_rate
-    message = (f"no_overlap on '{data.name}': {len(rows)} of {len(data)} rows ({_pct(rate)}) also in "
-               f"'{reference.name}' {'<=' if passed else '>'} {_pct(max_rate)}")
+    message = (f"no_overlap on '{data.name}': {len(rows)} of {len(data)} rows ({col.pct(rate)}) also in "
+               f"'{reference.name}' {'<=' if passed else '>'} {col.pct(max_rate)}")
     if not passed:
-        message += f"; first at rows {', '.join(map(str, rows[:SHOWN].tolist()))}"
+        message += f"; first at rows {', '.join(map(str, rows[:col.SHOWN].tolist()))}"
     table = [{"row": int(p), **{c: jsonable(v) for c, v in data.frame.iloc[int(p)][chosen].items()}} for p in rows[:20]]
     return Check("no_overlap", PASSED if passed else FAILED, metric="overlap_rate", dataset=data.name,
                  candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
                  details={"overlapping": len(rows), "rows": len(data), "reference": reference.name,
                           "columns": chosen, "table": table})
-
-
-# ---------------------------------------------------------------- label leakage
-
-
-def _numeric_bins(stats: Profile, columns: list[str]) -> dict[str, np.ndarray]:
-    """Quantile bins (up to LEAKAGE_BINS) of numeric columns on the sample, all columns at once;
-    missing values form a bin of their own."""
-    if not columns:
-        return {}
-    where = [stats.numeric.index(c) for c in columns]
-    edges = stats.sample_quantiles(np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1])[where]
-    matrix = stats.sample_matrix[where]
-    bins = np.zeros(matrix.shape, dtype=np.uint8)
-    for level in edges.T:  # edges at or below each value, one level for all columns at once
-        bins += matrix >= level[:, None]
-    bins = bins.astype(np.intp)
-    bins[np.isnan(matrix)] = LEAKAGE_BINS
-    return dict(zip(columns, bins))
-
-
-def _category_bins(values: pd.Series) -> np.ndarray:
-    """The most frequent LEAKAGE_BINS - 1 categories, the rest together (identifier-like columns
-    carry no signal then), missing values apart."""
-    codes, uniques = pd.factorize(values)
-    if len(uniques) >= LEAKAGE_BINS:
-        top = np.argsort(-np.bincount(codes[codes >= 0], minlength=len(uniques)))[:LEAKAGE_BINS - 1]
-        remap = np.full(len(uniques), LEAKAGE_BINS - 1)
-        remap[top] = np.arange(len(top))
-        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-    return np.where(codes >= 0, codes, LEAKAGE_BINS).astype(np.intp)
-
-
-def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """ROC AUC of scoring each group by its positive rate, from per-group counts (ties count half)."""
-    total_pos, total_neg = positive.sum(), negative.sum()
-    if not total_pos or not total_neg:
-        return float("nan")
-    rate = positive / np.maximum(positive + negative, 1)
-    order = np.argsort(rate, kind="stable")
-    rate, positive, negative = rate[order], positive[order], negative[order]
-    _, start = np.unique(rate, return_index=True)
-    pos_g, neg_g = np.add.reduceat(positive, start), np.add.reduceat(negative, start)
-    above = total_pos - np.cumsum(pos_g)
-    return float((neg_g * (above + 0.5 * pos_g)).sum() / (total_pos * total_neg))
-
-
-def predictive_power(groups: np.ndarray, y: np.ndarray, classes: int | None) -> float:
-    """How well a feature's groups alone predict the target: for ``classes`` (y holds class codes)
-    the ROC AUC of the groups' class rates (mean one-vs-rest for more than two), for a numeric
-    target (``classes`` None) the correlation ratio, the share of variance the group means explain.
-    0.5 (AUC) or 0 is no information; 1 predicts perfectly."""
-    size = int(groups.max()) + 1
-    if classes is None:
-        counts = np.bincount(groups, minlength=size)
-        means = np.bincount(groups, weights=y, minlength=size) / np.maximum(counts, 1)
-        total = ((y - y.mean()) ** 2).sum()
-        return float((counts * (means - y.mean()) ** 2).sum() / total) if total else float("nan")
-    table = np.bincount(groups * classes + y, minlength=size * classes).reshape(size, classes)
-    aucs = [_auc(table[:, k], table.sum(axis=1) - table[:, k]) for k in ([1] if classes == 2 else range(classes))]
-    return float("nan") if all(np.isnan(aucs)) else float(np.nanmean(aucs))
-
-
-def label_leakage(data: Dataset, max_score: Limit = 0.95, target: str | None = None,
-                  columns: Iterable[str] | None = None) -> Check:
-    """No single feature may predict the target almost perfectly on its own (score <= ``max_score``).
-
-    The score is the ROC AUC of the feature's quantile bins (or categories) for a class target and
-    the correlation ratio for a numeric target with many values; estimated on the seeded sample.
-    """
-    if (empty := _empty("no_label_leakage", "single_feature_score", data)) is not None:
-        return empty
-    column = _target(data, target, "no_label_leakage")
-    stats = profile(data)
-    features = _columns(data, columns, [c for c in data.frame.columns if c != column], "a feature column")
-    y, classes, keep = _target_sample(stats, column)
-    judged_features = [f for f in features if _limit(max_score, f, 0.95) is not None]
-    numeric_bins = _numeric_bins(stats, [f for f in judged_features if f in stats.numeric])
-    rows = []
-    for feature in features:
-        limit = _limit(max_score, feature, 0.95)
-        score = float("nan")
-        if limit is not None:
-            groups = numeric_bins.get(feature)
-            if groups is None:
-                groups = _category_bins(stats.sample_series(feature))
-            score = predictive_power(groups[keep], y, classes)
-        judged = limit is not None and not np.isnan(score)
-        rows.append({"column": feature, "score": score if judged else None, "limit": limit,
-                     "outcome": (FAILED if score > limit else PASSED) if judged else "skipped"})
-    measure = "ROC AUC" if classes else "correlation ratio"
-    return _summarise("no_label_leakage", "single_feature_score", data, rows, "score",
-                      lambda r: f"{r['column']} alone predicts '{column}' with {measure} {r['score']:.4f} "
-                                f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g}",
-                      target=column, score=measure, sample_rows=SAMPLE_ROWS)
-
-
-def _target_sample(stats: Profile, column: str) -> tuple[np.ndarray, int | None, np.ndarray]:
-    """The sampled target (class codes, or values for a numeric target with many distinct values),
-    its number of classes (None when numeric) and which sampled rows have a target."""
-    sample = stats.sample_series(column)
-    codes, uniques = pd.factorize(sample)
-    keep = codes >= 0
-    if column in stats.numeric and sample.dtype.kind == "f" and len(uniques) > LEAKAGE_BINS:
-        return sample.to_numpy(dtype=np.float64)[keep], None, keep
-    return codes[keep], len(uniques), keep
 
 
 # ---------------------------------------------------------------- the mixin
@@ -441,25 +255,25 @@ class DataQualityGates(Recorder):
         ref = self._data(reference) if isinstance(schema, str) and schema == "infer" else None
         return self.record(schema_check(self._data(dataset), schema, self.settings, ref, max_cases=max_cases))
 
-    def no_missing(self, dataset: DataArg = "holdout", max_rate: Limit = 0.0, *,
+    def no_missing(self, dataset: DataArg = "holdout", max_rate: col.Limit = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` missing values per column (default 0)."""
         __tracebackhide__ = True
         return self.record(missing(self._data(dataset), max_rate, columns))
 
-    def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: Limit = 0.01, *,
+    def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: col.Limit = 0.01, *,
                     k: float | None = None, columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` (default 1%) values beyond the ``iqr`` or ``zscore`` fences per numeric column."""
         __tracebackhide__ = True
         return self.record(outliers(self._data(dataset), method, max_rate, k, columns))
 
-    def no_skew(self, dataset: DataArg = "holdout", max_abs: Limit = 2.0, *,
+    def no_skew(self, dataset: DataArg = "holdout", max_abs: col.Limit = 2.0, *,
                 columns: Iterable[str] | None = None) -> list[Check]:
         """Absolute skewness at most ``max_abs`` (default 2) per numeric column."""
         __tracebackhide__ = True
         return self.record(skew(self._data(dataset), max_abs, columns))
 
-    def class_balance(self, dataset: DataArg = "holdout", min_share: Limit = 0.05, *,
+    def class_balance(self, dataset: DataArg = "holdout", min_share: col.Limit = 0.05, *,
                       target: str | None = None) -> list[Check]:
         """Each target class at least ``min_share`` (default 5%) of the rows."""
         __tracebackhide__ = True
@@ -478,12 +292,12 @@ class DataQualityGates(Recorder):
         return self.record(constant_columns(self._data(dataset), columns))
 
     def no_unseen_categories(self, dataset: DataArg = "holdout", reference: DataArg = "reference",
-                             max_rate: Limit = 0.0, *, columns: Iterable[str] | None = None) -> list[Check]:
+                             max_rate: col.Limit = 0.0, *, columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows per categorical column with a value never seen in ``reference``."""
         __tracebackhide__ = True
         return self.record(unseen_categories(self._data(dataset), self._data(reference), max_rate, columns))
 
-    def no_label_leakage(self, dataset: DataArg = "reference", max_score: Limit = 0.95, *,
+    def no_label_leakage(self, dataset: DataArg = "reference", max_score: col.Limit = 0.95, *,
                          target: str | None = None, columns: Iterable[str] | None = None) -> list[Check]:
         """No single feature predicts the target with a score above ``max_score`` (default 0.95)."""
         __tracebackhide__ = True

@@ -15,7 +15,7 @@ import pandas as pd
 from pytest_mlgate.errors import MlgateError
 
 if TYPE_CHECKING:
-    from pytest_mlgate.checks.drift import DriftOptions, Feature, Results
+    from pytest_mlgate.checks.drift_stats import DriftOptions, Feature, Results
 
 INSTALL = "pip install pytest-mlgate[drift]"
 #: Named univariate detectors and the features each one tests.
@@ -36,7 +36,7 @@ def cd_module(method: Any) -> Any:
 
 def results(prepared: list[Feature], frames: tuple[pd.DataFrame, pd.DataFrame], options: DriftOptions) -> Results:
     """Run the alibi-detect method of ``options`` on the prepared features."""
-    from pytest_mlgate.checks.drift import Results
+    from pytest_mlgate.checks.drift_stats import Results
 
     method = options.method
     if isinstance(method, str) and method not in METHODS:
@@ -118,7 +118,7 @@ def _joint(method: str, factory: Any, prepared: list[Feature], frames: tuple[pd.
 
 
 def _joint_results(method: str, result: dict[str, Any], prepared: list[Feature], n_ref: int, n_cur: int) -> Results:
-    from pytest_mlgate.checks.drift import Results
+    from pytest_mlgate.checks.drift_stats import Results
 
     data = result["data"]
     largest = max(prepared, key=lambda f: f.row["psi"])
@@ -134,7 +134,7 @@ def _configured(detector: Any, prepared: list[Feature], frames: tuple[pd.DataFra
     """A user's configured detector on the current rows of the features, as a float matrix."""
     from alibi_detect.base import BaseDetector
 
-    from pytest_mlgate.checks.drift import Results
+    from pytest_mlgate.checks.drift_stats import Results
 
     if not isinstance(detector, BaseDetector):
         raise MlgateError(f"drift: method must be ks, cvm, an alibi-detect detector name or a configured "

@@ -1,279 +1,35 @@
-"""Fairness gates on fairlearn's MetricFrame: per-group metrics, parity, equalized odds, intervals.
+"""Fairness gates: per-group metrics within bounds, parity and equalized odds, candidate vs baseline.
 
-Point estimates come from :class:`fairlearn.metrics.MetricFrame`. Bootstrap intervals of the
-confusion-count metrics (selection rate, TPR, FPR, precision, accuracy, F1...) resample the joint
-cells (group x truth x prediction of every model) with one multinomial draw per resample, which is
-the row bootstrap in distribution but never touches the rows; other metrics (ROC AUC, custom) fall
-back to a row bootstrap whose index draws are shared by every group and model.
+The group metrics and their bootstrap draws come from :mod:`pytest_mlgate.checks.fairness_groups`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from pytest_mlgate.checks.fairness_groups import (
+    COUNTS,
+    MEASURES,
+    Evaluation,
+    GroupMetric,
+    canonical,
+    count_draws,
+    disparity,
+    fmt_value,
+    groups,
+    needed_metrics,
+    percentiles,
+    row_draws,
+)
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import Metric, resolve
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
-
-# name -> (numerator, denominator) as functions of the confusion counts, and why it can be undefined.
-_COUNTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {
-    "selection_rate": (lambda tp, fp, fn, tn: tp + fp, lambda tp, fp, fn, tn: tp + fp + fn + tn, "no rows"),
-    "true_positive_rate": (lambda tp, fp, fn, tn: tp, lambda tp, fp, fn, tn: tp + fn, "no positives"),
-    "false_positive_rate": (lambda tp, fp, fn, tn: fp, lambda tp, fp, fn, tn: fp + tn, "no negatives"),
-    "true_negative_rate": (lambda tp, fp, fn, tn: tn, lambda tp, fp, fn, tn: fp + tn, "no negatives"),
-    "false_negative_rate": (lambda tp, fp, fn, tn: fn, lambda tp, fp, fn, tn: tp + fn, "no positives"),
-    "precision": (lambda tp, fp, fn, tn: tp, lambda tp, fp, fn, tn: tp + fp, "no predicted positives"),
-    "accuracy": (lambda tp, fp, fn, tn: tp + tn, lambda tp, fp, fn, tn: tp + fp + fn + tn, "no rows"),
-    "f1": (lambda tp, fp, fn, tn: 2 * tp, lambda tp, fp, fn, tn: 2 * tp + fp + fn,
-           "no positives and no predicted positives"),
-}
-ALIASES = {"tpr": "true_positive_rate", "recall": "true_positive_rate", "fpr": "false_positive_rate",
-           "tnr": "true_negative_rate", "fnr": "false_negative_rate"}
-MEASURES = ("ratio", "difference", "equalized_odds", "equal_opportunity")
-
-
-def canonical(metric: str) -> str:
-    """The metric's canonical name (``tpr`` and ``recall`` are ``true_positive_rate``)."""
-    return ALIASES.get(metric, metric)
-
-
-def _frame_metric(name: str) -> Callable[..., float]:
-    """The function MetricFrame evaluates per group, on 0/1 truth and predictions with row weights."""
-    import sklearn.metrics as skm
-    from fairlearn import metrics as flm
-
-    return {
-        "selection_rate": lambda y, p, sample_weight=None: flm.selection_rate(
-            y, p, pos_label=1, sample_weight=sample_weight),
-        "true_positive_rate": lambda y, p, sample_weight=None: flm.true_positive_rate(
-            y, p, pos_label=1, sample_weight=sample_weight),
-        "false_positive_rate": lambda y, p, sample_weight=None: flm.false_positive_rate(
-            y, p, pos_label=1, sample_weight=sample_weight),
-        "true_negative_rate": lambda y, p, sample_weight=None: flm.true_negative_rate(
-            y, p, pos_label=1, sample_weight=sample_weight),
-        "false_negative_rate": lambda y, p, sample_weight=None: flm.false_negative_rate(
-            y, p, pos_label=1, sample_weight=sample_weight),
-        "precision": lambda y, p, sample_weight=None: skm.precision_score(
-            y, p, pos_label=1, zero_division=0, sample_weight=sample_weight),
-        "accuracy": lambda y, p, sample_weight=None: skm.accuracy_score(y, p, sample_weight=sample_weight),
-        "f1": lambda y, p, sample_weight=None: skm.f1_score(
-            y, p, pos_label=1, zero_division=0, sample_weight=sample_weight),
-    }[name]
-
-
-def cell_frame(own: np.ndarray, grp: Groups, names: Sequence[str]) -> Any:
-    """MetricFrame over the confusion cells ``own[group, truth, pred]`` weighted by their counts.
-
-    Exactly the per-row MetricFrame for these metrics, at the cost of a few dozen weighted rows.
-    """
-    import pandas as pd
-    from fairlearn.metrics import MetricFrame
-
-    g, truth, pred = np.nonzero(own)
-    weight = own[g, truth, pred].astype(float)
-    keys = [key if isinstance(key, tuple) else (key,) for key in grp.keys]
-    sensitive = pd.DataFrame({c: [keys[code][i] for code in g] for i, c in enumerate(grp.columns)})
-    return MetricFrame(metrics={n: _frame_metric(n) for n in names}, y_true=truth, y_pred=pred,
-                       sensitive_features=sensitive, sample_params={n: {"sample_weight": weight} for n in names})
-
-
-@dataclass
-class Groups:
-    """Row-to-group codes for one or several (intersectional) sensitive columns."""
-
-    columns: list[str]
-    codes: np.ndarray
-    keys: list[Any]      # MetricFrame's by_group index entries, in code order
-    labels: list[str]
-    frame: Any           # the sensitive columns as a DataFrame of strings, for MetricFrame
-
-    @property
-    def sizes(self) -> np.ndarray:
-        return np.bincount(self.codes, minlength=len(self.labels))
-
-    @property
-    def title(self) -> str:
-        return "&".join(self.columns)
-
-
-def groups(data: Dataset, sensitive: str | Sequence[str]) -> Groups:
-    """Intersectional groups of the ``sensitive`` column(s) of ``data`` (a missing column is an error)."""
-    import pandas as pd
-
-    columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
-    if not columns:
-        raise MlgateError("fairness: no sensitive column given and [tool.mlgate] sensitive is empty")
-    frame = pd.DataFrame({c: data.column(c) for c in columns})
-    missing = int(frame.isna().any(axis=1).sum())
-    if missing:
-        raise MlgateError(f"dataset '{data.name}': sensitive column(s) {', '.join(columns)} have "
-                          f"{missing} missing values")
-    frame = frame.astype(str)
-    codes = frame.groupby(columns, sort=True).ngroup().to_numpy(dtype=np.int64)
-    first = np.unique(codes, return_index=True)[1]
-    tuples = list(frame.iloc[first].itertuples(index=False, name=None))
-    keys = tuples if len(columns) > 1 else [t[0] for t in tuples]
-    labels = [", ".join(f"{c}={v}" for c, v in zip(columns, key)) for key in tuples]
-    return Groups(columns, codes, keys, labels, frame)
-
-
-@dataclass
-class GroupMetric:
-    """One metric per group for one model: point values, bootstrap draws, why some are undefined."""
-
-    name: str
-    values: np.ndarray          # (groups,), NaN where undefined
-    draws: np.ndarray           # (n_boot, groups)
-    undefined: str = ""         # why a NaN value is not testable
-
-
-@dataclass
-class Evaluation:
-    """Per-group metrics of one or two models (candidate first) on the same bootstrap resamples."""
-
-    groups: Groups
-    metrics: list[dict[str, GroupMetric]] = field(default_factory=list)
-
-
-def _counted(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: list[str], n_boot: int,
-             rng: np.random.Generator) -> list[dict[str, GroupMetric]]:
-    """Rate metrics per group and model: values from the cell MetricFrame, draws from the cell bootstrap."""
-    n_groups, n_models = len(grp.labels), len(preds)
-    cell = grp.codes * 2 + truth
-    for pred in preds:
-        cell = cell * 2 + pred
-    shape = (n_groups, 2) + (2,) * n_models
-    counts = np.bincount(cell, minlength=int(np.prod(shape)))
-    draws = rng.multinomial(len(truth), counts / len(truth), size=n_boot).reshape((n_boot, *shape))
-    out = []
-    for m in range(n_models):
-        own = _own_cells(counts.reshape(shape), m, n_models)
-        by_group = cell_frame(own, grp, names).by_group.loc[grp.keys]
-        point_cells = _per_model(counts.reshape(shape), m, n_models)
-        boot_cells = _per_model(draws, m, n_models)
-        per = {}
-        for name in names:
-            num, den, why = _COUNTS[name]
-            defined = den(*point_cells) > 0
-            values = np.where(defined, by_group[name].to_numpy(dtype=float), np.nan)
-            top, bottom = num(*boot_cells), den(*boot_cells)
-            boot = np.divide(top, bottom, out=np.full(top.shape, np.nan), where=bottom > 0)
-            per[name] = GroupMetric(name, values, boot, why)
-        out.append(per)
-    return out
-
-
-def _own_cells(cells: np.ndarray, model: int, n_models: int) -> np.ndarray:
-    """One model's ``[..., group, truth, pred]`` counts from joint cells ``[..., group, truth, pred_1...]``."""
-    lead = cells.ndim - 2 - n_models
-    others = tuple(lead + 2 + k for k in range(n_models) if k != model)
-    return cells.sum(axis=others) if others else cells
-
-
-def _per_model(cells: np.ndarray, model: int, n_models: int) -> tuple[np.ndarray, ...]:
-    """``(tp, fp, fn, tn)`` per group of one model from joint cells ``[..., group, truth, pred_1...]``."""
-    own = _own_cells(cells, model, n_models)
-    tn, fp, fn, tp = own[..., 0, 0], own[..., 0, 1], own[..., 1, 0], own[..., 1, 1]
-    return tp.astype(float), fp.astype(float), fn.astype(float), tn.astype(float)
-
-
-def _resampled(spec: Metric, y: np.ndarray, outputs: Sequence[np.ndarray], grp: Groups, pos_label: Any,
-               classes: np.ndarray | None, n_boot: int, rng: np.random.Generator) -> list[GroupMetric]:
-    """Any metric: MetricFrame point values, row bootstrap with one index draw shared by all models."""
-    from fairlearn.metrics import MetricFrame
-
-    def safe(yy: np.ndarray, out: np.ndarray) -> float:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # e.g. ROC AUC of a group with one class: undefined, not 0.5
-            try:
-                return spec(yy, out, pos_label=pos_label, classes=classes)
-            except (ValueError, Warning):
-                return float("nan")
-
-    y = np.asarray(y)
-    n_groups = len(grp.labels)
-    members = [np.flatnonzero(grp.codes == g) for g in range(n_groups)]
-    sizes = np.array([len(m) for m in members])
-    # A row bootstrap is a multinomial number of rows per group, then uniform draws inside each group.
-    per_group_n = rng.multinomial(len(y), sizes / len(y), size=n_boot)
-    boots = [np.full((n_boot, n_groups), np.nan) for _ in outputs]
-    for b in range(n_boot):
-        for g in range(n_groups):
-            if per_group_n[b, g]:
-                idx = members[g][rng.integers(0, sizes[g], per_group_n[b, g])]
-                for boot, out in zip(boots, outputs):
-                    boot[b, g] = safe(y[idx], out[idx])
-    result = []
-    for boot, out in zip(boots, outputs):
-        frame = MetricFrame(metrics={spec.name: safe}, y_true=y, y_pred=out, sensitive_features=grp.frame)
-        values = frame.by_group.loc[grp.keys, spec.name].to_numpy(dtype=float)
-        result.append(GroupMetric(spec.name, values, boot, "metric undefined in group (one class only?)"))
-    return result
-
-
-# ---------------------------------------------------------------- disparity measures
-
-
-def _spread(values: np.ndarray, kind: str) -> np.ndarray:
-    """``ratio`` (min / max) or ``difference`` (max - min) along the last axis, ignoring NaN."""
-    with np.errstate(all="ignore"):
-        valid = ~np.isnan(values)
-        enough = valid.sum(axis=-1) >= 2
-        low = np.where(valid, values, np.inf).min(axis=-1)
-        high = np.where(valid, values, -np.inf).max(axis=-1)
-        if kind == "ratio":
-            result = np.where(high > 0, low / np.where(high > 0, high, 1), 1.0)
-        else:
-            result = high - low
-    return np.where(enough, result, np.nan)
-
-
-def disparity(metrics: dict[str, GroupMetric], measure: str, metric: str, judged: np.ndarray
-              ) -> tuple[float, np.ndarray]:
-    """A disparity measure over the judged groups: its value and its bootstrap draws."""
-    def masked(name: str, draws: bool) -> np.ndarray:
-        gm = metrics[name]
-        source = gm.draws if draws else gm.values
-        return np.where(judged & ~np.isnan(gm.values), source, np.nan)
-
-    if measure in ("ratio", "difference"):
-        return float(_spread(masked(metric, False), measure)), _spread(masked(metric, True), measure)
-    if measure == "equal_opportunity":
-        name = "true_positive_rate"
-        return float(_spread(masked(name, False), "difference")), _spread(masked(name, True), "difference")
-    tpr, fpr = ("true_positive_rate", "false_positive_rate")
-    point = max(_spread(masked(tpr, False), "difference"), _spread(masked(fpr, False), "difference"))
-    draws = np.fmax(_spread(masked(tpr, True), "difference"), _spread(masked(fpr, True), "difference"))
-    return float(point), draws
-
-
-def _needed(measure: str, metric: str) -> list[str]:
-    if measure == "equalized_odds":
-        return ["true_positive_rate", "false_positive_rate"]
-    if measure == "equal_opportunity":
-        return ["true_positive_rate"]
-    return [metric]
-
-
-def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float] | None:
-    draws = draws[~np.isnan(draws)]
-    if not len(draws):
-        return None
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None or np.isnan(value) else f"{value:.4g}"
-
 
 # ---------------------------------------------------------------- checks
 
@@ -313,8 +69,8 @@ def measure_groups(data: Dataset, models: Sequence[ModelUnderTest], sensitive: s
                    names: Sequence[str], *, n_boot: int, seed: int) -> Evaluation:
     """Evaluate per-group metrics ``names`` for ``models`` (paired resamples when several)."""
     grp = groups(data, sensitive)
-    counted = [canonical(n) for n in names if canonical(n) in _COUNTS]
-    others = [n for n in names if canonical(n) not in _COUNTS]
+    counted = [canonical(n) for n in names if canonical(n) in COUNTS]
+    others = [n for n in names if canonical(n) not in COUNTS]
     if len(others) > 1:
         raise MlgateError(f"fairness: one non-rate metric at a time, got {others}")
     custom = resolve(others[0]) if others else None
@@ -323,11 +79,11 @@ def measure_groups(data: Dataset, models: Sequence[ModelUnderTest], sensitive: s
     if counted:
         truth = (np.asarray(y) == first.pos_label).astype(np.int8)
         preds = [(np.asarray(_labels_output(None, m, data)) == first.pos_label).astype(np.int8) for m in models]
-        for mine, got in zip(ev.metrics, _counted(truth, preds, grp, counted, n_boot, rng)):
+        for mine, got in zip(ev.metrics, count_draws(truth, preds, grp, counted, n_boot, rng)):
             mine.update(got)
     if custom is not None:
         outs = [_labels_output(custom, m, data) for m in models]
-        for mine, got in zip(ev.metrics, _resampled(custom, y, outs, grp, first.pos_label, first.classes,
+        for mine, got in zip(ev.metrics, row_draws(custom, y, outs, grp, first.pos_label, first.classes,
                                                     n_boot, rng)):
             mine[custom.name] = got
     return ev
@@ -343,7 +99,7 @@ def _table(ev: Evaluation, model: int, names: Sequence[str], min_size: int, conf
         for name in names:
             gm = ev.metrics[model][name]
             value = gm.values[g]
-            ci = _percentiles(gm.draws[:, g], confidence)
+            ci = percentiles(gm.draws[:, g], confidence)
             row[name] = None if np.isnan(value) else float(value)
             row[f"{name}_ci"] = list(ci) if ci else None
             if np.isnan(value) and status == "judged":
@@ -401,7 +157,7 @@ def fairness(data: Dataset, model: ModelUnderTest, sensitive: str | Sequence[str
     measures = criteria.measures()
     names = list(dict.fromkeys(
         ([metric] if criteria.min_value is not None or criteria.max_value is not None else [])
-        + [n for m, _, _ in measures for n in _needed(m, metric)]))
+        + [n for m, _, _ in measures for n in needed_metrics(m, metric)]))
     ev = measure_groups(data, [model], sensitive, names, n_boot=n_boot, seed=seed)
     title = ev.groups.title
     judged, checks = _group_status(ev, names, min_size, _group_label(names), data.name)
@@ -432,11 +188,11 @@ def _measure_check(ev: Evaluation, measure: str, metric: str, limit: float, dire
                      kind="fairness", details=base,
                      message=f"{name}: fewer than 2 groups large enough and testable ({int(judged.sum())})")
     passed = value >= limit if direction == ">=" else value <= limit
-    names = _needed(measure, metric)
+    names = needed_metrics(measure, metric)
     spread = "; ".join(filter(None, (f"{n}: " + _extremes(ev.metrics[0][n], judged, ev.groups.labels)
                                      for n in names)))
-    ci = _percentiles(draws, confidence)
-    ci_text = f", {confidence:.0%} CI [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
+    ci = percentiles(draws, confidence)
+    ci_text = f", {confidence:.0%} CI [{fmt_value(ci[0])}, {fmt_value(ci[1])}]" if ci else ""
     verb = ("is below" if direction == ">=" else "exceeds") if not passed else \
         ("is at least" if direction == ">=" else "is within")
     message = f"{name} {value:.4g} {verb} {limit:g}{ci_text} ({spread})"
@@ -458,7 +214,7 @@ def _bound_checks(ev: Evaluation, metric: str, criteria: Criteria, judged: np.nd
         limits = [f">= {criteria.min_value:g}" if criteria.min_value is not None else "",
                   f"<= {criteria.max_value:g}" if criteria.max_value is not None else ""]
         threshold = " and ".join(filter(None, limits))
-        ci = _percentiles(gm.draws[:, g], confidence)
+        ci = percentiles(gm.draws[:, g], confidence)
         name = f"{metric}[{label}]"
         message = f"{name} {value:.4g} {'meets' if low_ok and high_ok else 'violates'} {threshold} " \
                   f"(group of {int(ev.groups.sizes[g])} rows)"
@@ -482,7 +238,7 @@ def fairness_regression(data: Dataset, candidate: ModelUnderTest, baseline: Mode
     if baseline is None:
         return [Check(name, NOT_APPLICABLE, metric=label, dataset=data.name, kind="fairness",
                       message=f"{name}: no baseline configured, regression not applicable")]
-    names = _needed(measure, metric)
+    names = needed_metrics(measure, metric)
     ev = measure_groups(data, [candidate, baseline], sensitive, names, n_boot=n_boot, seed=seed)
     judged, checks = _group_status(ev, names, min_size, _group_label(names), data.name)
     for g in np.flatnonzero(judged):  # a group must be testable for both models
@@ -495,9 +251,9 @@ def fairness_regression(data: Dataset, candidate: ModelUnderTest, baseline: Mode
     # "worse" is a lower ratio or a larger difference.
     sign = -1.0 if measure == "ratio" else 1.0
     worse, worse_draws = sign * (cand - base) + 0.0, sign * (c_draws - b_draws) + 0.0  # no "-0"
-    ci = _percentiles(worse_draws, confidence)
+    ci = percentiles(worse_draws, confidence)
     passed = worse <= margin
-    ci_text = f", {confidence:.0%} CI of the worsening [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
+    ci_text = f", {confidence:.0%} CI of the worsening [{fmt_value(ci[0])}, {fmt_value(ci[1])}]" if ci else ""
     message = (f"{name}: candidate {cand:.4g} vs baseline {base:.4g}, worse by {worse:.4g} "
                f"({'within' if passed else 'more than'} the allowed {margin:g}){ci_text}")
     table = [{**c, **{f"baseline_{k}": v for k, v in b.items() if k not in ("group", "rows")}}

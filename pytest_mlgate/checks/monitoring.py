@@ -17,12 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlgate.checks.drift import (
-    DriftOptions,
-    concept_drift,
-    data_drift,
-    prediction_drift,
-)
+from pytest_mlgate.checks.drift import concept_drift, data_drift, prediction_drift
+from pytest_mlgate.checks.drift_stats import DriftOptions
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError

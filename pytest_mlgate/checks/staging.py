@@ -17,7 +17,8 @@ from pytest_mlgate.serving import inprocess
 
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
-    from pytest_mlgate.serving.staging import LoadResult, StagingServer
+    from pytest_mlgate.serving.load import LoadResult
+    from pytest_mlgate.serving.staging import StagingServer
 
 KIND = "staging"
 Limit = float | Mapping[int, float] | None
@@ -133,11 +134,11 @@ class StagingGates(Recorder):
                   max_rss_mb: float | None = None, max_cpu_percent: float | None = None) -> list[Check]:
         """A bounded load run of ``dataset`` rows (``batch`` per request) with gates on each given limit."""
         __tracebackhide__ = True
-        from pytest_mlgate.serving import staging as st
+        from pytest_mlgate.serving import load as ld
 
         data = self.dataset(dataset)
-        payloads = st.bodies(st.feature_rows(self._candidate().model, data), batch)
-        result = st.load_test(staging, payloads, requests=requests, concurrency=concurrency, duration=duration,
+        payloads = ld.bodies(ld.feature_rows(self._candidate().model, data), batch)
+        result = ld.load_test(staging, payloads, requests=requests, concurrency=concurrency, duration=duration,
                               rate=rate)
         return self.record(*load_checks(
             result, max_p50_ms=max_p50_ms, max_p95_ms=max_p95_ms, max_p99_ms=max_p99_ms,
@@ -148,18 +149,18 @@ class StagingGates(Recorder):
                      allow_2xx: Sequence[str] = (), oversize_mb: float = 1.0) -> list[Check]:
         """Malformed requests must get a 4xx (or a 2xx for probes in ``allow_2xx``) and leave the server up."""
         __tracebackhide__ = True
-        from pytest_mlgate.serving import staging as st
+        from pytest_mlgate.serving import load as ld
 
         data = self.dataset(dataset)
-        row = st.feature_rows(self._candidate().model, data, limit=1)[0]
+        row = ld.feature_rows(self._candidate().model, data, limit=1)[0]
         categorical = [k for k, v in row.items() if isinstance(v, str)]
-        probes = st.probe_battery(row, categorical, int(oversize_mb * 2**20))
+        probes = ld.probe_battery(row, categorical, int(oversize_mb * 2**20))
         unknown = sorted(set(allow_2xx) - {p.name for p in probes})
         if unknown:
             raise MlgateError(f"probe_server: allow_2xx names unknown probe(s) {unknown} "
                               f"(probes: {', '.join(p.name for p in probes)})")
-        probes = [st.Probe(p.name, p.description, p.body, ("2", "4")) if p.name in allow_2xx else p for p in probes]
-        return self.record(probe_check(st.run_probes(staging, probes)))
+        probes = [ld.Probe(p.name, p.description, p.body, ("2", "4")) if p.name in allow_2xx else p for p in probes]
+        return self.record(probe_check(ld.run_probes(staging, probes)))
 
     def predict_latency(self, dataset: str | Dataset = "holdout", *, batch_sizes: Sequence[int] = (1, 100),
                         repeats: int = 50, max_p50_ms: Limit = None, max_p95_ms: Limit = None,
