@@ -110,6 +110,9 @@ KEYS: tuple[Key, ...] = (
     Key("bootstrap", _number(10, 100_000, integer=True), 1000, "bootstrap resamples"),
     Key("min_slice_size", _number(1, 10**9, integer=True), 30, "rows below which a slice is too small to judge"),
     Key("seed", _number(0, 2**32 - 1, integer=True), 0, "random seed for resampling"),
+    Key("gates", _names, (), "paths of the gate suite, relative to the project (default: testpaths, else the "
+        "project); a run that executes fewer of its gates is incomplete"),
+    Key("predict_timeout", _number(0.001, 86400.0), 300.0, "seconds one inference call may take"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
     Key("stage", _choice("push", "monitor"), "push", "which gates to run: push or monitor"),
     Key("registry", _text, ".mlgate/registry", "model registry directory"),
@@ -147,6 +150,8 @@ class Settings:
     bootstrap: int = 1000
     min_slice_size: int = 30
     seed: int = 0
+    gates: tuple[str, ...] = ()
+    predict_timeout: float = 300.0
     review_exit_code: int = 6
     stage: str = "push"
     registry: str = ".mlgate/registry"
