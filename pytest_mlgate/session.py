@@ -159,7 +159,7 @@ class GateSession:
         try:
             approved, ignored = session_approvals(self.settings, gates)
         except (MlgateError, OSError) as exc:  # an unreadable audit log: no approval applies
-            approved, ignored = {}, [{"ignored": f"approvals not read: {_first_line(exc)}"}]
+            approved, ignored = {}, [{"gate": "*", "by": "audit log", "ignored": f"not read: {_first_line(exc)}"}]
         decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)), approved_gates=approved)
         session.exitstatus = _exit_status(decision.status, int(exitstatus), self.settings.review_exit_code)
         try:
@@ -250,7 +250,7 @@ class GateSession:
         record["lifecycle"] = after_decision(s, record)  # audit entry, then --mlgate-promote
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
-        if record["lifecycle"].get("error") and exit_status == 0:
+        if record["lifecycle"].get("error") and exit_status in (0, s.review_exit_code):
             record["exit_status"] = 1
         write_json(outputs["decision"], record)
         for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):

@@ -300,7 +300,9 @@ def _check_values(out: np.ndarray, method: str, where: str, classes: Any) -> Non
         unknown = ~np.isin(out, np.asarray(classes))
         if unknown.any():
             example = out[np.argmax(unknown)]
-            raise MlgateError(f"{where} returned labels outside the model's classes {list(classes)} in "
+            example = example.item() if hasattr(example, "item") else example
+            known = [c.item() if hasattr(c, "item") else c for c in classes]
+            raise MlgateError(f"{where} returned labels outside the model's classes {known} in "
                               f"{int(unknown.sum())} of {rows} rows (e.g. {example!r})")
 
 
