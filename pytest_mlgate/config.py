@@ -24,17 +24,17 @@ def _text(key: str, value: Any) -> str:
 
 
 def _label(key: str, value: Any) -> Any:
-    if isinstance(value, (str, int, bool)):
+    if isinstance(value, (int, bool)) or isinstance(value, str) and value.strip():
         return value
     raise ConfigError(f"mlgate config: '{key}' must be a string, integer or boolean, got {value!r}")
 
 
 def _names(key: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [v for v in value.replace(",", " ").split() if v]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    names = [v for v in value.replace(",", " ").split() if v] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in names) or (
+            isinstance(value, str) and not names):
         raise ConfigError(f"mlgate config: '{key}' must be a list of names, got {value!r}")
-    return tuple(value)
+    return tuple(names)
 
 
 def _number(low: float, high: float, integer: bool = False) -> Callable[[str, Any], Any]:
