@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate.config import KEYS, Key, Settings, build, flag, read_pyproject
-from pytest_mlgate.errors import ConfigError
+from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.session import RECORDER, GateSession
 from pytest_mlgate.suite import informational, mark_in_progress
 
@@ -113,7 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
             from pytest_mlgate.validation import check_settings
 
             check_settings(settings)
-    except ConfigError as exc:
+    except (ConfigError, MlgateError) as exc:  # MlgateError: a sub-table whose extra is not installed
         raise pytest.UsageError(str(exc)) from None
     session = GateSession(config, settings, active)
     config.stash[STATE] = session

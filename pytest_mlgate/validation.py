@@ -6,6 +6,8 @@ so a typo can never silently narrow, skip or mis-record a gate run.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -75,20 +77,33 @@ def _check_output(key: str, value: str, path: Path, *, directory: bool) -> None:
         raise ConfigError(f"{where}: {parent} is not writable")
 
 
-def section_validators() -> dict[str, Callable[[Settings], Any]]:
-    """Each ``[tool.mlgate.NAME]`` sub-table's validator, whichever stage the run is in."""
-    from pytest_mlgate.checks.compliance import card_config, compliance_config
-    from pytest_mlgate.checks.drift_stats import DriftOptions
-    from pytest_mlgate.checks.explainability import explain_config
-    from pytest_mlgate.lifecycle.training import options as training_options
-    from pytest_mlgate.monitoring.alerts import options as alert_options
-    from pytest_mlgate.serving.staging import staging_config
+#: Each ``[tool.mlgate.NAME]`` sub-table's validator ("module:function", called with the settings),
+#: imported only when the sub-table is present (staging needs its extra).
+SECTION_VALIDATORS = {
+    "training": "pytest_mlgate.lifecycle.training:options",
+    "staging": "pytest_mlgate.serving.staging:validate",
+    "alerts": "pytest_mlgate.monitoring.alerts:options",
+    "model_card": "pytest_mlgate.checks.compliance:card_config",
+    "explain": "pytest_mlgate.checks.explainability:explain_config",
+    "compliance": "pytest_mlgate.checks.compliance:compliance_config",
+    "drift": "pytest_mlgate.checks.drift_stats:DriftOptions.from_settings",
+}
 
-    return {
-        "training": training_options, "staging": lambda s: staging_config(s.section("staging")),
-        "alerts": alert_options, "model_card": card_config, "explain": explain_config,
-        "compliance": compliance_config, "drift": DriftOptions.from_settings, "monitor": _no_keys("monitor"),
-    }
+
+def section_validators() -> dict[str, Callable[[Settings], Any]]:
+    """Each configured-or-not sub-table's validator, whichever stage the run is in."""
+    found: dict[str, Callable[[Settings], Any]] = {"monitor": _no_keys("monitor")}
+    for name, target in SECTION_VALIDATORS.items():
+        found[name] = functools.partial(_call, target)
+    return found
+
+
+def _call(target: str, settings: Settings) -> Any:
+    module, _, attribute = target.partition(":")
+    value: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value(settings)
 
 
 def _no_keys(name: str) -> Callable[[Settings], None]:
