@@ -5,7 +5,6 @@ No ML logic lives here; heavy libraries are imported only when a gate needs them
 
 from __future__ import annotations
 
-import os
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Replace an earlier decision file with "in progress" before a conftest can break the run."""
     option = early_config.known_args_namespace
-    if informational(option) or os.environ.get("PYTEST_XDIST_WORKER"):
+    if informational(option):  # (an xdist worker also writes it: before the controller decides)
         return
     try:
         settings, active = load_settings(early_config, option)

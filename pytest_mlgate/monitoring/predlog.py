@@ -169,6 +169,8 @@ class PredictionLogger:
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
         if self.when_full == "block" and self._writer.is_alive():
+            if self._queue.full():
+                self._wake.set()  # write now rather than after flush_interval
             self._queue.put(item)  # back-pressure: the queue, what SIGKILL can lose, stays bounded
             return
         try:
