@@ -169,8 +169,10 @@ class PredictionLogger:
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
         if self.when_full == "block" and self._writer.is_alive():
-            if self._queue.full():
-                self._wake.set()  # write now rather than after flush_interval
+            if self._queue.full():  # write now, and wait until half is written: waking on every
+                self._wake.set()    # freed slot would hand the GIL back and forth per row
+                while self._queue.qsize() > self._queue.maxsize // 2 and self._writer.is_alive():
+                    time.sleep(0.001)
             self._queue.put(item)  # back-pressure: the queue, what SIGKILL can lose, stays bounded
             return
         try:
