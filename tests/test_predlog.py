@@ -300,14 +300,18 @@ def run_counting_writer(tmp_path, sig: int, max_queue: int = 1000) -> tuple[int,
             time.sleep(0.5)
         finally:
             writer.send_signal(sig)
-            writer.wait(timeout=60)
-    assert writer.returncode == -sig
+            try:
+                writer.wait(timeout=60)
+            finally:
+                writer.kill()
+    assert writer.returncode == (128 + sig if sig == signal.SIGTERM else -sig)
     with closing(sqlite3.connect(path)) as conn:
         logged = conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
     return int(done.read_bytes()), logged
 
 
-def test_sigterm_writes_every_returned_prediction(tmp_path):
+@pytest.mark.parametrize("trial", range(5))
+def test_sigterm_writes_every_returned_prediction(tmp_path, trial):
     returned, logged = run_counting_writer(tmp_path, signal.SIGTERM)
     assert returned > 2000 and logged >= returned
 

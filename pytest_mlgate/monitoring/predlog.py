@@ -92,8 +92,9 @@ class PredictionLogger:
     a writer thread, one transaction per ``flush_interval`` seconds (what a killed process can
     lose). ``max_queue`` bounds the queue (predict calls): when it is full, ``when_full="block"``
     (the default) makes ``predict`` wait for the writer, ``"drop"`` drops the rows and counts
-    them in ``dropped`` and in the log's ``dropped`` table. On SIGTERM and at interpreter exit
-    the queue is written; on SIGKILL at most the queue and the batch being written are lost.
+    them in ``dropped`` and in the log's ``dropped`` table. On SIGTERM (then exit status 143) and
+    at interpreter exit the queue is written; SIGKILL loses at most the queue and the batch being
+    written.
     Every ``resource_interval`` seconds the writer also samples the serving process's memory
     (RSS), CPU use since the last sample and the queue depth into the ``resources`` table.
     Call :meth:`close` (or use ``with``) to write the rest before exit.
@@ -247,9 +248,10 @@ def close_all() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    close_all()
+    # Not close_all() here: the interrupted code may hold the queue's lock. Exiting unwinds it
+    # (releasing the lock), then the atexit hook writes the queue; the status is 143 (128 + 15).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)  # then terminate as SIGTERM would have
+    raise SystemExit(128 + signum)
 
 
 def _install_exit_handlers() -> None:
