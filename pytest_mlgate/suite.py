@@ -65,7 +65,7 @@ def deselecting(option: Any) -> list[str]:
 
 def list_suite(config: Any, suite: Sequence[Path], stage: str, pyproject: Path | None) -> list[str]:
     """Node ids of the suite's gates for ``stage``, collected without selection in a subprocess."""
-    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
             "--rootdir", str(config.rootpath), "--mlgate-stage", stage]
     if config.inipath is not None:
         argv += ["-c", str(config.inipath)]

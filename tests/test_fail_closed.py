@@ -103,6 +103,17 @@ def test_last_failed_reruns_are_incomplete_and_never_promote(project):
     assert production(project) is None
 
 
+def test_stepwise_reruns_are_incomplete(project):
+    project.configure(baseline=None)
+    project.pytester.makepyfile(test_a=GATE_B.replace("test_b", "test_a"), test_b=GATE_B + "    assert False\n")
+    assert project.pytester.runpytest("--sw").ret == pytest.ExitCode.INTERRUPTED  # stopped at test_b
+    two_files(project)  # now test_a fails; --sw skips ahead to test_b, which passes
+    result = project.pytester.runpytest("--sw", "--mlgate-promote", "production")
+    assert result.ret == 1
+    assert project.decision["not_run"] == ["test_a.py::test_a"] and "--sw" in project.decision["reasons"][0]
+    assert production(project) is None
+
+
 def test_a_full_run_after_selection_still_decides(project):
     project.configure(baseline=None)
     project.pytester.makepyfile(test_b=GATE_B)
