@@ -90,6 +90,14 @@ def test_a_narrowed_run_is_incomplete_names_the_gates_and_promotes_nothing(proje
     result.stdout.fnmatch_lines(["mlgate promotion refused: credit-risk@production not moved: the decision is rejected"])
 
 
+def test_a_narrowed_xdist_run_is_incomplete(project):
+    project.configure(baseline=None)
+    two_files(project)
+    result = project.run("-n", "2", "-k", "test_b")
+    assert result.ret == 1
+    assert project.decision["not_run"] == ["test_a.py::test_a"] and "-k" in project.decision["reasons"][0]
+
+
 def test_last_failed_reruns_are_incomplete_and_never_promote(project):
     project.configure(baseline=None)
     project.pytester.makepyfile(test_a=GATE_B.replace("test_b", "test_a"), test_b=GATE_B + "    assert False\n")
