@@ -4,7 +4,6 @@ fully gated, and nothing recorded earlier (decision, audit, registry, approvals)
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
