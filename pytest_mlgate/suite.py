@@ -76,7 +76,7 @@ def list_suite(config: Any, suite: Sequence[Path], stage: str, pyproject: Path |
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     try:
         out = subprocess.run(argv, cwd=config.invocation_params.dir, capture_output=True, text=True,
-                             timeout=LIST_TIMEOUT, env=env)
+                             timeout=LIST_TIMEOUT, env=env, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MlgateError(f"could not list the gate suite: {exc}") from None
     if out.returncode not in (0, 5):
