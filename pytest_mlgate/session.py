@@ -229,7 +229,12 @@ class GateSession:
         """
         from pytest_mlgate.lifecycle.promotion import after_decision, owner_of
         from pytest_mlgate.monitoring.monitor import after_run
-        from pytest_mlgate.records import decision_record, git_commit, write_atomic, write_json
+        from pytest_mlgate.records import (
+            decision_record,
+            git_commit,
+            write_atomic,
+            write_json,
+        )
         from pytest_mlgate.reports import html, junit, markdown
 
         s = self.settings
