@@ -243,7 +243,6 @@ class GateSession:
             artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
             commit=git_commit(s.root))
         record.update(approvals_ignored=ignored, training=self.training, not_run=self.not_run)
-        self.record = record  # kept for the summary even when a later step fails
         outputs = {"decision": s.path(s.decision)}
         for name in ("junit", "markdown", "html"):
             if getattr(s, name):
@@ -252,6 +251,7 @@ class GateSession:
             outputs["step summary"] = Path(os.environ["GITHUB_STEP_SUMMARY"])
         record["outputs"] = {k: str(v) for k, v in outputs.items()}
         write_json(outputs["decision"], record)
+        self.record = record  # written: kept for the summary even when a later step fails
         record["lifecycle"] = after_decision(s, record)  # audit entry, then --mlgate-promote
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
