@@ -386,6 +386,24 @@ def test_a_full_disk_fails_closed_keeps_the_audit_log_and_promotes_nothing(proje
     assert main(["audit", "verify", "--config", str(project.path / "pyproject.toml")]) == 0
 
 
+def test_an_unwritable_decision_file_stops_before_the_audit_and_the_promotion(project):
+    project.configure(baseline=None)
+    project.gates("""
+import pathlib, shutil
+
+def test_b(candidate, holdout):
+    assert candidate.metric("roc_auc", holdout) >= 0.5
+    shutil.rmtree("reports")
+    pathlib.Path("reports").write_text("a file where the decision's directory was")
+""")
+    result = project.run("--mlgate-promote", "production")
+    assert result.ret == 1
+    errors = [line for line in result.stdout.lines if line.startswith("mlgate error:")]
+    assert len(errors) == 1 and "reports" in errors[0], result.stdout.lines
+    assert not (project.path / ".mlgate" / "audit.jsonl").exists()
+    assert production(project) is None
+
+
 def test_a_torn_and_undecodable_audit_log_is_reported_by_line_and_repaired(project, capsys):
     project.configure(baseline=None, extra='approvers = ["alice"]')
     project.gates(GATE_B + '\n\nimport pytest\n\n@pytest.mark.gate(severity="review")\n'
