@@ -93,9 +93,11 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings, active = load_settings(config)
         if active and settings.stage == "monitor":  # a broken alert setting must not wait for the first alert
+            from pytest_mlgate.lifecycle.loop import on_alert
             from pytest_mlgate.monitoring.alerts import options
 
             options(settings)
+            on_alert(settings)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     session = GateSession(config, settings, active)

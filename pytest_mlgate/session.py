@@ -41,6 +41,7 @@ class GateSession:
         self.collect_errors: list[str] = []
         self.record: dict[str, Any] | None = None
         self.training: dict[str, Any] | None = None
+        self.specs: list[dict[str, Any]] = []  # every collected gate, all stages (the gate catalog)
         self._workspace: Workspace | None = None
 
     @property
@@ -66,7 +67,7 @@ class GateSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.active and not hasattr(self.config, "workerinput"):
+        if self.active and not hasattr(self.config, "workerinput") and not self.config.option.collectonly:
             from pytest_mlgate.lifecycle.promotion import start_session
 
             self.training = start_session(self.settings)
@@ -76,6 +77,10 @@ class GateSession:
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if not self.active:
             return
+        if self.settings.docs:
+            from pytest_mlgate.reports.catalog import gate_spec
+
+            self.specs = [gate_spec(item) for item in items]
         keep, drop = [], []
         for item in items:
             (keep if self.settings.stage in _stages(item) else drop).append(item)
@@ -161,6 +166,10 @@ class GateSession:
 
         for line in monitor_lines(self.record.get("monitor")):
             terminalreporter.write_line(line)
+        from pytest_mlgate.lifecycle.loop import summary_lines as loop_lines
+
+        for line in loop_lines((self.record.get("monitor") or {}).get("retrain")):
+            terminalreporter.write_line(line)
 
     # -- helpers
 
@@ -208,6 +217,10 @@ class GateSession:
 
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))
+        if record["monitor"] is not None:  # [tool.mlgate.monitor] on_alert = "retrain"
+            from pytest_mlgate.lifecycle.loop import after_alert
+
+            record["monitor"]["retrain"] = after_alert(s, record, self._paths())
         if record["lifecycle"].get("error") and exit_status == 0:
             record["exit_status"] = 1
         outputs = {"decision": s.path(s.decision)}
@@ -215,6 +228,9 @@ class GateSession:
             if getattr(s, name):
                 outputs[name] = s.path(getattr(s, name))
                 write_atomic(outputs[name], renderer.render(record))
+        if s.docs:
+            outputs["docs"] = s.path(s.docs)
+            write_atomic(outputs["docs"], self._catalog(record, outputs["docs"]))
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             outputs["step summary"] = Path(os.environ["GITHUB_STEP_SUMMARY"])
         record["outputs"] = {k: str(v) for k, v in outputs.items()}
@@ -222,6 +238,29 @@ class GateSession:
         if "step summary" in outputs:  # after the decision file, which must exist whatever happens here
             markdown.append_step_summary(outputs["step summary"], record)
         return record
+
+
+    def _paths(self) -> list[str]:
+        """The run's test paths, absolute, for a follow-up pytest process."""
+        base = self.config.invocation_params.dir
+        return [str(base / arg) for arg in self.config.args]
+
+    def _catalog(self, record: dict[str, Any], path: Path) -> str:
+        """The gate catalog after this run: its gates (all stages) joined with the audit trail."""
+        from pytest_mlgate.lifecycle.audit import open_log
+        from pytest_mlgate.reports.catalog import build, format_for, render, spec_from_result
+
+        s = self.settings
+        specs = self.specs or [spec_from_result(g) for g in record["gates"]]  # xdist: the controller collects none
+        try:
+            decisions = open_log(s).find("decision", s.model) if s.model and "audit" in record["lifecycle"] else []
+        except (MlgateError, OSError):  # an unreadable trail must not cost the decision file
+            decisions = []
+        if not decisions:  # no trail to read: this run still counts
+            decisions.append({"seq": None, "at": record["finished"], "data": record})
+        catalog = build(specs, decisions, model=s.model, owner=record.get("owner"), approvers=s.approvers,
+                        generated=record["finished"])
+        return render(catalog, format_for(path))
 
 
 def _stages(item: pytest.Item) -> tuple[str, ...]:
