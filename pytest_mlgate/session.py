@@ -221,6 +221,10 @@ class GateSession:
             from pytest_mlgate.lifecycle.loop import after_alert
 
             record["monitor"]["retrain"] = after_alert(s, record, self._paths())
+        if s.html:
+            from pytest_mlgate.lifecycle.history import for_report
+
+            record["history"] = for_report(s, record)  # charted by the HTML report
         if record["lifecycle"].get("error") and exit_status == 0:
             record["exit_status"] = 1
         outputs = {"decision": s.path(s.decision)}

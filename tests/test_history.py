@@ -84,6 +84,22 @@ def test_a_chain_of_small_drops_passes_plain_regression_and_is_caught_by_best_of
     assert html.count("<polyline") == 1 and "v2" in html and "v6" in html and "default-src 'none'" in html
 
 
+def test_the_html_report_charts_each_check_over_the_last_versions(project):
+    chain(project, steps=2)
+    for step in range(3):
+        push(project, step)
+    project.configure(candidate="m0.skops", baseline="registry:credit-risk@production", extra='html = "r.html"')
+    assert project.run().ret == 0  # v1's model again (better than production): its sha is already a version
+    project.configure(candidate="weak.skops", baseline="registry:credit-risk@production", extra='html = "r.html"')
+    assert project.run().ret == 1
+    history = project.decision["history"]
+    assert history["versions"] == ["v1", "v2", "v3", "candidate"]
+    auc = next(r for r in history["rows"] if r["check"] == "test_auc_does_not_regress: roc_auc")
+    assert auc["v2"] > auc["v3"] > auc["candidate"] and "v1" in auc  # v1's rerun against production measured it
+    html = (project.path / "r.html").read_text()
+    assert 'href="#history"' in html and html.count('class="chart chart-history"') == 1
+
+
 def test_ratchet_setting_stops_the_chain_once_the_cumulative_drop_exceeds_the_allowance(project):
     chain(project, steps=2)
     outcomes = [push(project, step, ratchet="ratchet = 5") for step in range(3)]

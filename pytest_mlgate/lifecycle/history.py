@@ -84,11 +84,31 @@ def table(settings: Settings, model: str, last: int = 5) -> tuple[list[str], lis
     A version's values are those of its latest push decision.
     """
     decided = [v for v in versions(settings, model) if v["decisions"]][-last:]
-    labels = [v["version"] for v in decided]
+    return [v["version"] for v in decided], _rows([(v["version"], v["decisions"][-1]) for v in decided])
+
+
+def _rows(columns: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for version in decided:
-        latest = version["decisions"][-1]
-        for name, value in latest["checks"].items():
-            rows.setdefault(name, {"check": name})[version["version"]] = value
-    decisions = {"check": "decision", **{v["version"]: v["decisions"][-1]["decision"] for v in decided}}
-    return labels, [*rows.values(), decisions]
+    for label, decision in columns:
+        for name, value in decision["checks"].items():
+            rows.setdefault(name, {"check": name})[label] = value
+    return [*rows.values(), {"check": "decision", **{label: d["decision"] for label, d in columns}}]
+
+
+def for_report(settings: Settings, record: dict[str, Any], last: int = 5) -> dict[str, Any] | None:
+    """The history the HTML report charts: the last versions' checks and, unless it is one of them,
+    this run's candidate as the last column. None for a model without registered history."""
+    model = record.get("model")
+    if not model or record.get("stage") != "push":
+        return None
+    try:
+        decided = [v for v in versions(settings, model) if v["decisions"]][-last:]
+    except (MlgateError, OSError):  # an unreadable registry or trail: the report goes out without history
+        return None
+    if not decided:
+        return None
+    columns = [(v["version"], v["decisions"][-1]) for v in decided]
+    sha = ((record.get("artifacts") or {}).get("candidate") or {}).get("sha256")
+    if sha not in {v["sha256"] for v in decided}:
+        columns.append(("candidate", _decision({"data": record})))
+    return {"versions": [label for label, _ in columns], "rows": _rows(columns)}

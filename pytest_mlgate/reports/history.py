@@ -8,6 +8,7 @@ from typing import Any
 from pytest_mlgate.reports.table import number
 
 WIDTH, HEIGHT, PAD = 360, 140, 34
+MAX_CHARTS = 40
 
 
 def render_text(labels: list[str], rows: list[dict[str, Any]]) -> str:
@@ -47,11 +48,26 @@ def line_chart(title: str, labels: list[str], values: list[float | None]) -> str
     return "".join(body) + "</svg>"
 
 
+def charts(labels: list[str], rows: list[dict[str, Any]]) -> str:
+    """A figure with a line chart for each check measured in at least one of the versions."""
+    found = [f"<figure><figcaption>{escape(row['check'])}</figcaption>"
+             f"{line_chart(row['check'], labels, [row.get(v) for v in labels])}</figure>"
+             for row in rows if any(isinstance(row.get(v), (int, float)) for v in labels)]
+    note = f"<p>{len(found) - MAX_CHARTS} more checks in the table</p>" if len(found) > MAX_CHARTS else ""
+    return "".join(found[:MAX_CHARTS]) + note
+
+
+def section(record: dict[str, Any]) -> str:
+    """The HTML report's history section (empty without history): each check over the last versions."""
+    history = record.get("history")
+    if not history:
+        return ""
+    return (f"<p>Each check over the last versions ({escape(', '.join(history['versions']))}), from the audit "
+            f"trail.</p>{charts(history['versions'], history['rows'])}")
+
+
 def render_html(model: str, labels: list[str], rows: list[dict[str, Any]]) -> str:
     """An offline HTML page: the table, then a chart for every numeric check."""
-    charts = [f"<figure><figcaption>{escape(row['check'])}</figcaption>"
-              f"{line_chart(row['check'], labels, [row.get(v) for v in labels])}</figure>"
-              for row in rows if any(isinstance(row.get(v), (int, float)) for v in labels)]
     head = "".join(f"<th>{escape(v)}</th>" for v in ("check", *labels))
     body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)) if c != 'check' else row['check'])}</td>"
                                     for c in ("check", *labels)) + "</tr>" for row in rows)
@@ -61,4 +77,4 @@ def render_html(model: str, labels: list[str], rows: list[dict[str, Any]]) -> st
             "table{border-collapse:collapse}td,th{border:1px solid #d8dde3;padding:3px 8px}"
             "figure{display:inline-block;margin:0 1em 1em 0}text{font-size:11px}</style></head><body>"
             f"<h1>History of {escape(model)}: {escape(', '.join(labels))}</h1>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{''.join(charts)}</body></html>\n")
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{charts(labels, rows)}</body></html>\n")
