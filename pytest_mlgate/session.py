@@ -67,7 +67,9 @@ class GateSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.active and not hasattr(self.config, "workerinput") and not self.config.option.collectonly:
+        # the training trigger makes a push run's candidate: never on collect-only; monitor runs train on alerts
+        if self.active and not hasattr(self.config, "workerinput") and not self.config.option.collectonly \
+                and self.settings.stage == "push":
             from pytest_mlgate.lifecycle.promotion import start_session
 
             self.training = start_session(self.settings)

@@ -92,5 +92,6 @@ def test_docs_of_the_example_suite_list_every_gate_with_severity_and_owner(tmp_p
     for name in expected:
         severity, owner = rows[name][2], rows[name][4]
         assert severity in ("block", "review", "warn") and owner, rows[name]
-    assert rows["test_older_applicants"][2:5] == ["review", "performance", "credit-ops"]
-    assert "not yet run" in rows["test_older_applicants"][5]
+    assert rows["test_no_costlier_than_production"][2:5] == ["review", "business", "credit-ops"]
+    assert "not yet run" in rows["test_no_costlier_than_production"][5]
+    assert rows["test_dispute_rate"][1:3] == ["monitor", "block"]

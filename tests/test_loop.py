@@ -97,3 +97,10 @@ def test_on_alert_is_validated(tmp_path):
     with pytest.raises(ConfigError, match="needs \\[tool.mlgate.training\\]"):
         on_alert(build(tmp_path, {"model": "m", "monitor": {"on_alert": "retrain"}}))
     assert on_alert(build(tmp_path, {})) == "none"
+
+
+def test_a_bad_on_alert_stops_a_monitor_run_before_any_gate(project):
+    configure(project, on_alert="page")
+    result = project.run("--mlgate-stage", "monitor")
+    assert result.ret == 4
+    assert "[tool.mlgate.monitor] key 'on_alert' must be one of none, retrain, got 'page'" in result.stderr.str()

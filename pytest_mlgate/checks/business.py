@@ -177,6 +177,11 @@ def _threshold(objective, data, value, limit, spec, y, out_c, candidate, confide
     message = (f"expected {objective.kind} {objective.money(value)} per prediction "
                f"{sign if passed else ('>' if objective.lower_is_better else '<')} {objective.money(limit)} on "
                f"'{data.name}' ({confidence:.0%} CI [{ci[0]:.4g}, {ci[1]:.4g}])")
+    best = details.get("best_threshold")
+    if best:
+        in_use = "predict" if candidate.threshold is None else f"score >= {candidate.threshold:g}"
+        message += (f"; best threshold on '{best['dataset']}': {best['threshold']:.3g} "
+                    f"({objective.money(best[objective.kind])} per prediction there; in use: {in_use})")
     return Check(objective.name, PASSED if passed else FAILED, metric=spec.name, dataset=data.name, candidate=value,
                  threshold=f"{sign} {objective.money(limit)}", ci=(ci[0], ci[1]), message=message, kind="business",
                  details={**details, "ci_method": method, "limit": limit})
