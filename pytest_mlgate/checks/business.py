@@ -102,10 +102,9 @@ def _index(label: Any, classes: list[Any], kind: str) -> int:
 
 
 def _codes(values: np.ndarray, classes: list[Any], what: str) -> np.ndarray:
-    order = np.asarray(classes, dtype=object)
-    codes = np.full(len(values), -1)
-    for i, c in enumerate(order):
-        codes[np.asarray(values, dtype=object) == c] = i
+    import pandas as pd
+
+    codes = np.asarray(pd.Categorical(values, categories=classes).codes)
     if (codes < 0).any():
         bad = np.asarray(values, dtype=object)[codes < 0][0]
         raise MlgateError(f"{what} label {bad!r} is not a class of the model ({classes})")
