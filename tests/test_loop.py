@@ -60,6 +60,7 @@ def deploy_first_model(project) -> Registry:
 def test_an_alert_retrains_gates_the_new_candidate_and_the_audit_trail_holds_the_chain(project):
     configure(project)
     registry = deploy_first_model(project)
+    (project.path / "train_model.py").write_text(TRAIN + "# tuned\n")  # changed inputs do not train a monitor run
     result = project.run("--mlgate-stage", "monitor")
     assert result.ret == 1, result.stdout.str()
     result.stdout.fnmatch_lines(["*mlgate retrain: trained v2 after the alert; push gates: approved*"])
@@ -69,6 +70,7 @@ def test_an_alert_retrains_gates_the_new_candidate_and_the_audit_trail_holds_the
     assert retrain["training"]["status"] == "trained" and retrain["training"]["version"] == "v2"
     assert retrain["push"]["decision"] == "approved" and retrain["push"]["exit_status"] == 0
     assert registry.index("credit-risk")["aliases"] == {"candidate": "v2", "production": "v1"}
+    assert (project.path / "runs.txt").read_text().count("run") == 2  # the first model, then the alert
 
     pushed = json.loads((project.path / "reports" / "retrain-decision.json").read_text())
     assert pushed["stage"] == "push"
