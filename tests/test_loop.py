@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from pytest_mlgate.commands.audit import describe
 from pytest_mlgate.config import build
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.lifecycle.audit import AuditLog
@@ -86,6 +87,9 @@ def test_an_alert_retrains_gates_the_new_candidate_and_the_audit_trail_holds_the
     assert link["trigger"]["decision_seq"] == entries[-5]["seq"] and link["push"]["audit"] == entries[-2]["seq"]
     assert "retrained after a monitoring alert" in entries[-3]["data"]["reason"]
     assert AuditLog(project.path / ".mlgate" / "audit.jsonl").verify().ok
+    assert describe(entries[-1]).endswith(
+        f"retrain   credit-risk  after monitoring decision {entries[-5]['seq']}: trained v2, push gates approved "
+        f"(entry {entries[-2]['seq']})")
 
     assert project.run("--mlgate-stage", "monitor").ret == 1  # the same open condition: no second retrain
     assert project.decision["monitor"]["retrain"] == {
