@@ -222,7 +222,9 @@ class GateSession:
         if record["monitor"] is not None:  # [tool.mlgate.monitor] on_alert = "retrain"
             from pytest_mlgate.lifecycle.loop import after_alert
 
-            record["monitor"]["retrain"] = after_alert(s, record, self._paths())
+            retrain = after_alert(s, record, self._paths())
+            if retrain is not None:
+                record["monitor"]["retrain"] = retrain
         if s.html:
             from pytest_mlgate.lifecycle.history import for_report
 
