@@ -143,3 +143,13 @@ def test_bad_prices_fail_with_one_line():
         business(Objective("cost", lambda y, p: float(np.sum(y != p)), "EUR"), data, cand, None, limit=1)
     with pytest.raises(MlgateError, match="give a limit and/or an allowed change"):
         business(Objective("cost", {"fp": 1}, "EUR"), data, cand, None)
+
+
+def test_the_fast_threshold_sweep_agrees_with_pricing_every_threshold():
+    data = _sample(3000, np.random.default_rng(4))
+    model = ModelUnderTest("candidate", Scored(1.5))
+    matrix = Objective("cost", {"fp": 20, "fn": 100, "tp": 3}, "EUR")
+    function = Objective("cost", lambda y, p: np.where((y == 0) & (p == 1), 20.0, 0.0)
+                         + np.where((y == 1) & (p == 0), 100.0, 0.0) + np.where((y == 1) & (p == 1), 3.0, 0.0), "EUR")
+    fast, slow = best_threshold(matrix, model, data), best_threshold(function, model, data)
+    assert fast["threshold"] == slow["threshold"] and fast["cost"] == pytest.approx(slow["cost"], rel=1e-12)

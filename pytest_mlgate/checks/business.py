@@ -124,14 +124,29 @@ def _metric(objective: Objective, model: ModelUnderTest) -> Metric:
 
 
 def best_threshold(objective: Objective, model: ModelUnderTest, data: Dataset) -> dict[str, Any] | None:
-    """The decision threshold with the best mean price on ``data`` (binary classifiers only)."""
+    """The decision threshold with the best mean price on ``data`` (binary classifiers only).
+
+    Candidates are 200 score quantiles (and 0.5). Matrix prices are summed for every candidate at
+    once from the rows sorted by score (cumulative sums); a price function is called per candidate.
+    """
     classes = model.classes
     if classes is None or len(classes) != 2:
         return None
     score, y = model.score(data), data.y
     other = classes[0] if classes[1] == model.pos_label else classes[1]
     grid = np.unique(np.concatenate([np.quantile(score, np.linspace(0, 1, THRESHOLD_GRID + 1)), [0.5, 1.0 + 1e-9]]))
-    means = np.array([objective.rows(model, y, np.where(score >= t, model.pos_label, other)).mean() for t in grid])
+    if callable(objective.prices):
+        means = np.array([objective.rows(model, y, np.where(score >= t, model.pos_label, other)).mean()
+                          for t in grid])
+    else:
+        matrix, order = objective.matrix(model)
+        truth = _codes(y, order, "truth")
+        if_pos, if_neg = matrix[truth, order.index(model.pos_label)], matrix[truth, order.index(other)]
+        ranked = np.argsort(score, kind="stable")
+        below_neg = np.concatenate([[0.0], np.cumsum(if_neg[ranked])])  # rows under a threshold: negative
+        above_pos = np.concatenate([np.cumsum(if_pos[ranked][::-1])[::-1], [0.0]])  # the rest: positive
+        cut = np.searchsorted(score[ranked], grid, side="left")
+        means = (below_neg[cut] + above_pos[cut]) / len(score)
     best = int(np.argmin(means) if objective.lower_is_better else np.argmax(means))
     return {"threshold": float(grid[best]), "dataset": data.name, objective.kind: float(means[best])}
 
