@@ -100,3 +100,12 @@ def test_docs_of_the_example_suite_list_every_gate_with_severity_and_owner(tmp_p
     assert rows["test_no_costlier_than_production"][2:5] == ["review", "business", "credit-ops"]
     assert "not yet run" in rows["test_no_costlier_than_production"][5]
     assert rows["test_dispute_rate"][1:3] == ["monitor", "block"]
+
+
+def test_docs_after_an_xdist_run_list_the_gates_that_ran(project):
+    project.gates(GATES.format(floor=0.6))
+    assert project.run("-n", "2", "--mlgate-docs", "reports/gates.md").ret == 0
+    text = (project.path / "reports" / "gates.md").read_text()
+    for name in ("test_auc_floor", "test_no_regression", "test_selection_rate"):
+        assert f"| {name} | push |" in text
+    assert "`roc_auc`: >= 0.6 on holdout" in text
