@@ -13,9 +13,11 @@ fresh registry), so it never moves the production alias the example's push gates
    (data/traffic.parquet, one a minute, drifting at noon) is sent to it over HTTP;
 3. feedback: outcomes arrive for requests older than six hours: ``mlgate feedback add``;
 4. monitor: ``pytest gates --mlgate-stage monitor --mlgate-auto-rollback`` on those 24 hours, with
-   a webhook receiver on 127.0.0.1 standing in for Slack (``MLGATE_ALERT_WEBHOOK``).
+   a webhook receiver on 127.0.0.1 standing in for Slack (``MLGATE_ALERT_WEBHOOK``);
+5. close the loop: the alert retrains (``retrain.py`` on the training data plus the labelled
+   requests) and the push gates judge the retrained candidate (``on_alert = "retrain"``).
 
-Exits 0 when the run ended as the story says: rejected, alerted and rolled back.
+Exits 0 when the run ended as the story says: rejected, alerted, rolled back, retrained and re-gated.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ from pytest_mlgate.serving import staging
 HERE = Path(__file__).parent / "simulation"
 LOG = Path("logs/predictions.sqlite")
 LABEL_DELAY_MINUTES = 6 * 60
+DISPUTED_SHARE = 0.01
+RETRAIN = """
+[tool.mlgate.training]
+command = ["{python}", "{script}"]
+inputs = ["data/train.parquet", "logs/labels.csv"]
+output = "models/retrained.skops"
+
+[tool.mlgate.monitor]
+on_alert = "retrain"
+"""
 
 
 def sandbox() -> Settings:
@@ -49,7 +61,11 @@ def sandbox() -> Settings:
     (HERE / "gates").mkdir(parents=True)
     (HERE / "logs").mkdir()
     shutil.copy(source / "pyproject.toml", HERE / "pyproject.toml")
-    shutil.copy(source / "gates" / "test_monitoring.py", HERE / "gates" / "test_monitoring.py")
+    for gate in ("test_monitoring.py", "test_stakeholder_feedback.py",  # monitor stage
+                 "test_performance.py", "test_business.py"):  # the push suite a retrained candidate goes through
+        shutil.copy(source / "gates" / gate, HERE / "gates" / gate)
+    with (HERE / "pyproject.toml").open("a") as fh:  # an alert retrains (retrain.py) and gates the result
+        fh.write(RETRAIN.format(python=sys.executable.replace("\\", "/"), script=(source / "retrain.py").as_posix()))
     for folder in ("data", "models"):
         shutil.copytree(source / folder, HERE / folder)
     return build(HERE, read_pyproject(HERE / "pyproject.toml"), source=str(HERE / "pyproject.toml"))
@@ -90,6 +106,10 @@ def feedback(traffic: pd.DataFrame) -> None:
     arrived.to_csv(HERE / "logs" / "labels.csv", index=False)
     subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "feedback", "add", "logs/labels.csv",
                     "--log", str(LOG)], cwd=HERE, check=True)
+    disputed = traffic.sample(frac=DISPUTED_SHARE, random_state=0)[["request_id"]]  # applicants who object
+    disputed.to_csv(HERE / "logs" / "disputes.csv", index=False)
+    subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "feedback", "add", "logs/disputes.csv", "--kind",
+                    "dispute", "--log", str(LOG)], cwd=HERE, check=True)
 
 
 class Receiver:
@@ -150,8 +170,11 @@ def main() -> int:
           f"outputs in {HERE.relative_to(Path.cwd()) if HERE.is_relative_to(Path.cwd()) else HERE}")
     for alert in receiver.received:
         print("webhook received:\n  " + alert["text"].replace("\n", "\n  "))
-    done = status == 1 and len(receiver.received) == 1 and production != deployed
-    print("story complete: rejected, alerted, rolled back" if done else "story NOT complete (see above)")
+    retrain = (json.loads((HERE / "reports" / "monitor-decision.json").read_text())["monitor"] or {}).get("retrain")
+    print(f"retrained after the alert: {retrain and retrain['training']['version']}, push gates: "
+          f"{retrain and retrain['push']['decision']} (reports/retrain-decision.json)")
+    done = status == 1 and len(receiver.received) == 1 and production != deployed and bool(retrain and retrain["push"])
+    print("story complete: rejected, alerted, rolled back, retrained and re-gated" if done else "story NOT complete (see above)")
     return 0 if done else 1
 
 

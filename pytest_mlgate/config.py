@@ -122,6 +122,10 @@ KEYS: tuple[Key, ...] = (
     Key("auto_rollback", flag, False, "roll production back when a monitoring run rejects"),
     Key("risk", _choice("low", "medium", "high"), "medium", "declared risk level of the model"),
     Key("skops_trusted", _names, (), "extra types trusted when loading .skops files"),
+    Key("business_unit", _text, None, "unit of expected_cost / expected_value gates, e.g. EUR"),
+    Key("ratchet", _number(0, 1000, integer=True), 0,
+        "no_regression compares with the best of the last N approved versions (0: production only)"),
+    Key("docs", _text, None, "where to write the gate catalog (.md or .html)"),
 )
 KEY_BY_NAME = {key.name: key for key in KEYS}
 
@@ -161,6 +165,9 @@ class Settings:
     auto_rollback: bool = False
     risk: str = "medium"
     skops_trusted: tuple[str, ...] = ()
+    business_unit: str | None = None
+    ratchet: int = 0
+    docs: str | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def path(self, value: str | Path) -> Path:

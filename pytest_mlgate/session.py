@@ -44,6 +44,7 @@ class GateSession:
         self.errors: list[str] = []
         self.not_run: list[str] = []
         self.training: dict[str, Any] | None = None
+        self.specs: list[dict[str, Any]] = []  # every collected gate, all stages (the gate catalog)
         self._workspace: Workspace | None = None
 
     @property
@@ -85,7 +86,8 @@ class GateSession:
             except OSError as exc:
                 raise pytest.UsageError(f"mlgate: cannot write the decision file {exc.filename}: "
                                         f"{exc.strerror}") from None
-            self.training = start_session(self.settings)
+            if self.settings.stage == "push":  # the trigger makes a push run's candidate; monitor runs retrain on alerts
+                self.training = start_session(self.settings)
 
     # -- collection
 
@@ -99,6 +101,10 @@ class GateSession:
             self.usage_error = marker_problem(item.nodeid, item.iter_markers("gate"))
             if self.usage_error:
                 raise pytest.UsageError(self.usage_error)
+        if self.settings.docs:
+            from pytest_mlgate.reports.catalog import gate_spec
+
+            self.specs = [gate_spec(item) for item in items]
         keep, drop = [], []
         for item in items:
             (keep if self.settings.stage in _stages(item) else drop).append(item)
@@ -196,6 +202,10 @@ class GateSession:
 
         for line in monitor_lines(self.record.get("monitor")):
             terminalreporter.write_line(line)
+        from pytest_mlgate.lifecycle.loop import summary_lines as loop_lines
+
+        for line in loop_lines((self.record.get("monitor") or {}).get("retrain")):
+            terminalreporter.write_line(line)
 
     # -- helpers
 
@@ -244,7 +254,7 @@ class GateSession:
             commit=git_commit(s.root))
         record.update(approvals_ignored=ignored, training=self.training, not_run=self.not_run)
         outputs = {"decision": s.path(s.decision)}
-        for name in ("junit", "markdown", "html"):
+        for name in ("junit", "markdown", "html", "docs"):
             if getattr(s, name):
                 outputs[name] = s.path(getattr(s, name))
         if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -255,15 +265,59 @@ class GateSession:
         record["lifecycle"] = after_decision(s, record)  # audit entry, then --mlgate-promote
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
+        self._close_loop(record)
         if record["lifecycle"].get("error") and exit_status in (0, s.review_exit_code):
             record["exit_status"] = 1
         write_json(outputs["decision"], record)
         for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):
             if name in outputs:
                 write_atomic(outputs[name], renderer.render(record))
+        if "docs" in outputs:
+            write_atomic(outputs["docs"], self._catalog(record, outputs["docs"]))
         if "step summary" in outputs:
             markdown.append_step_summary(outputs["step summary"], record)
         return record
+
+    def _close_loop(self, record: dict[str, Any]) -> None:
+        """After the audit entry: a retrain on alert (``on_alert = "retrain"``), the history for the report."""
+        s = self.settings
+        if record["monitor"] is not None:
+            from pytest_mlgate.lifecycle.loop import after_alert
+
+            retrain = after_alert(s, record, self._paths())
+            if retrain is not None:
+                record["monitor"]["retrain"] = retrain
+        if s.html:
+            from pytest_mlgate.lifecycle.history import for_report
+
+            record["history"] = for_report(s, record)  # charted by the HTML report
+
+    def _paths(self) -> list[str]:
+        """The run's test paths, absolute, for a follow-up pytest process."""
+        base = self.config.invocation_params.dir
+        return [str(base / arg) for arg in self.config.args]
+
+    def _catalog(self, record: dict[str, Any], path: Path) -> str:
+        """The gate catalog after this run: its gates (all stages) joined with the audit trail."""
+        from pytest_mlgate.lifecycle.audit import open_log
+        from pytest_mlgate.reports.catalog import (
+            build,
+            format_for,
+            render,
+            spec_from_result,
+        )
+
+        s = self.settings
+        specs = self.specs or [spec_from_result(g) for g in record["gates"]]  # xdist: the controller collects none
+        try:
+            decisions = open_log(s).find("decision", s.model) if s.model and "audit" in record["lifecycle"] else []
+        except (MlgateError, OSError):  # an unreadable trail must not cost the decision file
+            decisions = []
+        if not decisions:  # no trail to read: this run still counts
+            decisions.append({"seq": None, "at": record["finished"], "data": record})
+        catalog = build(specs, decisions, model=s.model, owner=record.get("owner"), approvers=s.approvers,
+                        generated=record["finished"])
+        return render(catalog, format_for(path))
 
 
 def _stages(item: pytest.Item) -> tuple[str, ...]:

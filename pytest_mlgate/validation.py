@@ -81,6 +81,7 @@ def _check_output(key: str, value: str, path: Path, *, directory: bool) -> None:
 #: imported only when the sub-table is present (staging needs its extra).
 SECTION_VALIDATORS = {
     "training": "pytest_mlgate.lifecycle.training:options",
+    "monitor": "pytest_mlgate.monitoring.monitor:options",
     "staging": "pytest_mlgate.serving.staging:validate",
     "alerts": "pytest_mlgate.monitoring.alerts:options",
     "model_card": "pytest_mlgate.checks.compliance:card_config",
@@ -92,7 +93,7 @@ SECTION_VALIDATORS = {
 
 def section_validators() -> dict[str, Callable[[Settings], Any]]:
     """Each configured-or-not sub-table's validator, whichever stage the run is in."""
-    found: dict[str, Callable[[Settings], Any]] = {"monitor": _no_keys("monitor")}
+    found: dict[str, Callable[[Settings], Any]] = {}
     for name, target in SECTION_VALIDATORS.items():
         found[name] = functools.partial(_call, target)
     return found
@@ -104,14 +105,6 @@ def _call(target: str, settings: Settings) -> Any:
     for part in attribute.split("."):
         value = getattr(value, part)
     return value(settings)
-
-
-def _no_keys(name: str) -> Callable[[Settings], None]:
-    def validate(settings: Settings) -> None:
-        keys = sorted(settings.section(name))
-        if keys:
-            raise ConfigError(f"mlgate config: [tool.mlgate.{name}] unknown key '{keys[0]}' (it takes no keys)")
-    return validate
 
 
 def marker_problem(nodeid: str, markers: Iterable[Any]) -> str | None:

@@ -200,16 +200,27 @@ class PerformanceGates(Recorder):
                       max_absolute_drop: float | None = None, max_relative_drop: float | None = None,
                       criterion: str = "point", by: str | None = None, where: str | None = None,
                       min_size: int | None = None, confidence: float | None = None,
-                      correction: str = "bonferroni") -> list[Check]:
-        """The candidate must not lose more than the allowed drop against the baseline, on the same rows."""
+                      correction: str = "bonferroni", against: str | None = None) -> list[Check]:
+        """The candidate must not lose more than the allowed drop against the baseline, on the same rows.
+
+        ``against="best_of_last:N"`` (default: ``[tool.mlgate] ratchet``) compares with the best of
+        production and the last N approved registry versions instead.
+        """
         __tracebackhide__ = True
+        from pytest_mlgate.checks import ratchet
+        from pytest_mlgate.lifecycle.history import parse_against
+
         s = self.settings
         data = self.dataset(dataset)
-        return self.record(*regression(
-            metric, data, self.model("candidate"), self.model("baseline"),
+        last, baseline, info = parse_against(against, s.ratchet), self.model("baseline"), None
+        if last:
+            baseline, info = ratchet.best_of_last(self, metric, data, last)
+        checks = regression(
+            metric, data, self.model("candidate"), baseline,
             max_absolute_drop=max_absolute_drop, max_relative_drop=max_relative_drop, criterion=criterion,
             confidence=confidence or s.confidence, n_boot=s.bootstrap, seed=s.seed, by=by, where=where,
-            min_size=min_size or s.min_slice_size, correction=correction))
+            min_size=min_size or s.min_slice_size, correction=correction)
+        return self.record(*(ratchet.annotate(checks, info) if info else checks))
 
     def _threshold(self, metric, limit, dataset, model, by, where, min_size, lower):
         __tracebackhide__ = True

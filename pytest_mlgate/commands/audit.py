@@ -91,6 +91,11 @@ def describe(entry: dict[str, Any]) -> str:
                 f"by {data.get('by')}")
     elif event == "approval":
         text = f"{data.get('gate')} for {str(data.get('candidate'))[:12]} by {data.get('by')}: {data.get('reason')}"
+    elif event == "retrain":
+        push = data.get("push") or {}
+        text = (f"after monitoring decision {(data.get('trigger') or {}).get('decision_seq')}: trained "
+                f"{(data.get('training') or {}).get('version')}, push gates {push.get('decision')} "
+                f"(entry {push.get('audit')})" + (f"; error: {data['error']}" if data.get("error") else ""))
     elif "alias" in data:
         text = (f"{data['alias']}: {data.get('from') or 'none'} -> {data.get('to')} "
                 f"by {data.get('by')}: {data.get('reason')}")

@@ -23,6 +23,10 @@ def register(subparsers: Any) -> None:
     add.add_argument("--id-column", default="request_id", help="request id column (default: request_id)")
     add.add_argument("--label-column", default=None,
                      help="label column (default: [tool.mlgate] target, else 'label')")
+    add.add_argument("--kind", choices=("label", "dispute", "flag"), default="label",
+                     help="label: late ground truth (default); dispute or flag: stakeholder feedback on the "
+                          "predictions of the file's request ids (an optional 'note' column is kept), bounded "
+                          "by the monitor gate mlgate.feedback_rate")
     add_config(add)
     add.set_defaults(run=run)
 
@@ -41,6 +45,13 @@ def run(args: argparse.Namespace) -> int:
         raise loaders.describe_error("labels", args.labels, exc) from None
     if frame is None:
         raise MlgateError(f"labels: {args.labels.name}: use a .csv or .parquet file")
+    if args.kind != "label":
+        from pytest_mlgate.monitoring import feedback
+
+        counts = feedback.add(log, frame, args.kind, id_column=args.id_column)
+        print(f"recorded {counts['entries']} {args.kind}(s) in {log}: {counts['matched']} matched logged "
+              f"predictions, {counts['unknown']} unknown request ids")
+        return 0
     counts = window.add_labels(log, frame, id_column=args.id_column,
                                 label_column=args.label_column or config.target or "label")
     print(f"added {counts['labels']} labels to {log}: {counts['matched']} matched logged predictions, "

@@ -38,6 +38,13 @@ class Workspace:
             self._models[role] = self._remember(self._open_model, role)
         return self._raise_or_return(self._models[role])
 
+    def model_at(self, spec: str, role: str) -> ModelUnderTest:
+        """A model from any spec (e.g. ``registry:NAME@v3``) in ``role``, loaded once per session."""
+        key = f"{role}={spec}"
+        if key not in self._models:
+            self._models[key] = self._remember(lambda _: self._load(role, spec), key)
+        return self._raise_or_return(self._models[key])
+
     def dataset(self, name: str) -> Dataset:
         """The named dataset from ``[tool.mlgate.datasets]``."""
         if name not in self._datasets:
@@ -81,6 +88,9 @@ class Workspace:
             if role == "candidate":
                 raise MlgateError("candidate: no model configured ([tool.mlgate] candidate or --mlgate-candidate)")
             return None
+        return self._load(role, spec)
+
+    def _load(self, role: str, spec: str) -> ModelUnderTest:
         artifact = sources.locate(role, spec, self.settings)
         try:
             model = self._load_model(artifact.path, self.settings)

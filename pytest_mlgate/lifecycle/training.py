@@ -72,15 +72,16 @@ def combined(hashes: dict[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def maybe_train(settings: Settings, registry: Registry) -> dict[str, Any] | None:
-    """Retrain and register when the inputs changed; returns what happened (None: not configured)."""
+def maybe_train(settings: Settings, registry: Registry, *, force: bool = False,
+                reason: str | None = None) -> dict[str, Any] | None:
+    """Retrain and register when the inputs changed (or ``force``); returns what happened (None: not configured)."""
     opts = options(settings)
     if opts is None:
         return None
     hashes = input_hashes(settings, opts["inputs"])
     digest = combined(hashes)
     current = _current(registry, settings.model, opts["alias"])
-    if current is not None and current["metadata"].get("training", {}).get("inputs_sha256") == digest:
+    if not force and current is not None and current["metadata"].get("training", {}).get("inputs_sha256") == digest:
         return {"status": "skipped", "inputs_sha256": digest, "version": current["version"]}
     _run(settings, opts)
     output = settings.path(opts["output"])
@@ -91,7 +92,7 @@ def maybe_train(settings: Settings, registry: Registry) -> dict[str, Any] | None
                 "git_commit": git_commit(settings.root)}
     entry = registry.register(settings.model, output, owner=settings.owner, metadata=metadata, by="training")
     registry.set_alias(settings.model, opts["alias"], entry["version"], by="training",
-                       reason=f"retrained: inputs changed ({digest[:12]})", action="train")
+                       reason=reason or f"retrained: inputs changed ({digest[:12]})", action="train")
     return {"status": "trained", "inputs_sha256": digest, "version": entry["version"],
             "previous": current["version"] if current else None}
 

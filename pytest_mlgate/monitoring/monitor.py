@@ -9,13 +9,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.monitoring import alerts
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
 
 ACTOR = "mlgate monitor"
+#: Keys of ``[tool.mlgate.monitor]``.
+KEYS = ("on_alert",)
+
+
+def options(settings: Settings) -> dict[str, Any]:
+    """The validated ``[tool.mlgate.monitor]`` table (checked at start-up, whichever the stage)."""
+    from pytest_mlgate.lifecycle.loop import on_alert
+
+    unknown = sorted(set(settings.section("monitor")) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"mlgate config: [tool.mlgate.monitor] unknown key '{unknown[0]}' "
+                          f"(known: {', '.join(KEYS)})")
+    return {"on_alert": on_alert(settings)}
 
 
 def after_run(settings: Settings, record: dict[str, Any],
