@@ -41,6 +41,7 @@ class GateSession:
         self.collect_errors: list[str] = []
         self.record: dict[str, Any] | None = None
         self.training: dict[str, Any] | None = None
+        self.aliases_at_start: dict[str, Any] | None = None
         self._workspace: Workspace | None = None
 
     @property
@@ -67,9 +68,10 @@ class GateSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.active and not hasattr(self.config, "workerinput"):
-            from pytest_mlgate.lifecycle.promotion import start_session
+            from pytest_mlgate.lifecycle.promotion import alias_snapshot, start_session
 
             self.training = start_session(self.settings)
+            self.aliases_at_start = alias_snapshot(self.settings)
 
     # -- collection
 
@@ -201,6 +203,8 @@ class GateSession:
             artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
             commit=git_commit(s.root))
         record.update(approvals_ignored=ignored, training=self.training)
+        if self.aliases_at_start is not None:
+            record["aliases_at_start"] = self.aliases_at_start
         record["lifecycle"] = after_decision(s, record)  # audit entry and --mlgate-promote
         from pytest_mlgate.monitoring.monitor import (
             after_run,  # monitor stage: alerts and --mlgate-auto-rollback
