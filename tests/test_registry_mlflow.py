@@ -228,7 +228,7 @@ def test_an_alias_moved_during_the_run_is_not_overwritten(project: MlflowProject
     mover = GATES + f"""
 def test_someone_else_promotes():
     from mlflow import MlflowClient
-    MlflowClient("{project.server.uri}").set_registered_model_alias("{project.name}", "champion", "3")
+    MlflowClient("{project.server.uri}", "{project.server.uri}").set_registered_model_alias("{project.name}", "champion", "3")
 """
     result = project.run(mover)
     assert result.ret == 1
@@ -290,6 +290,35 @@ def test_auc(candidate, holdout):
         assert result.ret == 0, result.stdout.str()
         assert project.decision["artifacts"]["candidate"]["sha256"]
     assert project.decision["artifacts"]["candidate"]["path"] == str(local)
+
+
+def test_pyfunc_only_model_directory_predicts_through_its_signature(tmp_path: Path, logged: dict) -> None:
+    import mlflow.pyfunc
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from pytest_mlgate.evaluate.frameworks.mlflow_model import PyfuncModel, load
+
+    class Threshold(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return (model_input["income"] > 0).astype(int).to_numpy()
+
+    holdout = pd.read_csv(logged["holdout"])
+    frame = holdout[["income", "debt"]]
+    mlflow.pyfunc.save_model(str(tmp_path / "rule"), python_model=Threshold(), pip_requirements=[],
+                             signature=infer_signature(frame, (frame["income"] > 0).astype(int).to_numpy()))
+    model = load(tmp_path / "rule")
+    assert isinstance(model, PyfuncModel) and list(model.feature_names_in_) == ["income", "debt"]
+    assert (model.predict(frame) == (holdout["income"] > 0).astype(int)).all()
+
+
+def test_mlflow_registry_without_a_tracking_uri_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    from pytest_mlgate.lifecycle.backend import open_backend
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(MlgateError, match="^mlflow: no tracking URI: set .tool.mlgate. mlflow_tracking_uri or "
+                                          "MLFLOW_TRACKING_URI$"):
+        open_backend(build(tmp_path, {"registry": "mlflow"}))
 
 
 def test_server_stopped_mid_run_fails_closed_and_writes_nothing_half(

@@ -156,14 +156,14 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     lifecycle = record.get("lifecycle") or {}
     if "audit" in lifecycle:
         lines.append(f"mlgate audit: decision appended as entry {lifecycle['audit']}")
-    event = lifecycle.get("promotion")
-    if event:
-        lines.append(f"mlgate promoted {record.get('model')}@{event['alias']}: "
-                     f"{event['from'] or 'none'} -> {event['to']}")
     if "mlflow" in lifecycle:
         logged = lifecycle["mlflow"]
         lines.append(f"mlgate mlflow: decision logged as run {logged['run_id']}"
                      + (f", tags on model version {logged['model_version']}" if logged.get("model_version") else ""))
+    event = lifecycle.get("promotion")
+    if event:
+        lines.append(f"mlgate promoted {record.get('model')}@{event['alias']}: "
+                     f"{event['from'] or 'none'} -> {event['to']}")
     if "refused" in lifecycle:
         lines.append(f"mlgate promotion refused: {lifecycle['refused']}")
     if "error" in lifecycle:

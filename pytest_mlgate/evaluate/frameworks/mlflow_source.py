@@ -29,9 +29,10 @@ TAG_DIGEST = "mlgate.sha256"
 MODELS = re.compile(r"models:/([^/@]+)(?:@([^/@]+)|/([1-9][0-9]*))")
 RUNS = re.compile(r"runs:/([0-9a-zA-Z]+)/(.+)")
 # The MLflow client retries a refused connection 7 times with growing back-off (minutes); a gate
-# run should say "unreachable" within seconds. Users who set these themselves keep their values.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+# run should say "unreachable" within seconds. It also prints run URLs into pytest's terminal
+# output. Users who set these themselves keep their values.
+CLIENT_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                   "MLFLOW_HTTP_REQUEST_TIMEOUT": "30", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
 # One resolution per session (keyed by its settings object, kept alive so the id stays unique): the
 # decision records the version the gates evaluated even if the alias moves during the run.
 _RESOLVED: dict[tuple[int, str], tuple[Settings, Artifact]] = {}
@@ -48,7 +49,7 @@ def tracking_uri(settings: Settings) -> str:
 
 def client(uri: str) -> MlflowClient:
     """An MLflow client for ``uri`` (tracking and registry), with short connection retries."""
-    for name, value in HTTP_DEFAULTS.items():
+    for name, value in CLIENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     try:
         from mlflow import MlflowClient
