@@ -127,10 +127,10 @@ def mlflow_backend(root: Path) -> None:
         X, y = load_breast_cancer(return_X_y=True, as_frame=True)
         client = mlflow.MlflowClient(server.uri, server.uri)
         client.create_registered_model("m")
-        for seed in (0, 1):  # two ~1 MB random forests
+        for seed in (0, 1):  # two random forests of 50 trees
             with mlflow.start_run():
                 info = mlflow.sklearn.log_model(RandomForestClassifier(50, random_state=seed).fit(X, y), name="model",
-                                                pip_requirements=["scikit-learn"])
+                                                pip_requirements=["scikit-learn"], skops_trusted_types=["sklearn.tree._tree.Tree"])
             client.create_model_version("m", info.model_uri, model_id=info.model_id)
         client.set_registered_model_alias("m", "champion", "1")
         settings = build(root, {"registry": "mlflow", "mlflow_tracking_uri": server.uri})
@@ -144,7 +144,10 @@ def mlflow_backend(root: Path) -> None:
         config = {"registry": "mlflow", "mlflow_tracking_uri": server.uri}  # a new session each time: no cache
         ours, theirs = interleaved(lambda: mlflow_source.locate("candidate", "models:/m@champion", build(root, config)),
                                    bare_resolve)
-        report("resolve models:/m@champion (1 MB model)", ours, theirs, "get_model_version_by_alias + download")
+        size = sum(p.stat().st_size for p in mlflow_source.locate("candidate", "models:/m@champion", settings)
+                   .path.rglob("*") if p.is_file())
+        report(f"resolve models:/m@champion ({size / 1e6:.1f} MB model folder)", ours, theirs,
+               "get_model_version_by_alias + download")
         backend = MlflowBackend(server.uri, AuditLog(root / "mlflow-audit.jsonl"), settings)
         state = {"from": "1", "to": "2"}
 
@@ -153,8 +156,14 @@ def mlflow_backend(root: Path) -> None:
                           action="promote")
             state["from"], state["to"] = state["to"], state["from"]
 
+        def check_and_set() -> None:  # the same compare and set written with the client by hand
+            if client.get_registered_model("m").aliases.get("challenger") in ("1", "2", None):
+                client.set_registered_model_alias("m", "challenger", "2")
+
         ours, theirs = interleaved(promote, lambda: client.set_registered_model_alias("m", "challenger", "2"))
         report("promote (compare and set, audited)", ours, theirs, "set_registered_model_alias")
+        ours, theirs = interleaved(promote, check_and_set)
+        report("promote (compare and set, audited)", ours, theirs, "get_registered_model + set_registered_model_alias")
         record = decision_record()
         entry = backend.audit.append("decision", record, model="m")
 

@@ -206,6 +206,10 @@ def test_rollback_moves_the_alias_back_to_the_previous_holder(project: MlflowPro
     assert project.holder("champion") == "1"
     assert project.cli("rollback", project.name, "--alias", "champion", "--reason", "again") == 2
     assert "no earlier version" in capsys.readouterr().err
+    project.alias("champion", "weak")  # moved by hand, outside the gates
+    assert project.cli("rollback", project.name, "--alias", "champion", "--reason", "undo") == 2
+    assert "moved outside mlgate; nothing rolled back" in capsys.readouterr().err
+    assert project.holder("champion") == "3"
 
 
 def test_monitoring_rejection_rolls_production_back_through_mlflow(project: MlflowProject) -> None:
