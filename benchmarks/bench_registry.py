@@ -120,6 +120,7 @@ def mlflow_backend(root: Path) -> None:
     from pytest_mlgate.evaluate.frameworks import mlflow_source
     from pytest_mlgate.lifecycle.mlflow_decisions import log_decision
     from pytest_mlgate.lifecycle.registry_mlflow import MlflowBackend
+    from pytest_mlgate.reports import html, markdown
 
     server = MlflowServer(root / "mlflow").start()
     try:
@@ -177,7 +178,10 @@ def mlflow_backend(root: Path) -> None:
             for key in ("mlgate.run_id", "mlgate.decision_sha256", "mlgate.decision", "mlgate.audit_entry"):
                 client.set_model_version_tag("m", "2", key, "x")
 
-        ours, theirs = interleaved(lambda: log_decision(backend, record, entry), bare_log)
+        def render(r: dict) -> dict:
+            return {"mlgate-decision.md": markdown.render(r), "mlgate-decision.html": html.render(r)}
+
+        ours, theirs = interleaved(lambda: log_decision(backend, record, entry, render), bare_log)
         report(f"log a decision ({len(METRICS)} metrics, JSON/Markdown/HTML, 4 version tags)", ours, theirs,
                "the same client calls")
     finally:

@@ -205,7 +205,8 @@ class GateSession:
         record.update(approvals_ignored=ignored, training=self.training)
         if self.aliases_at_start is not None:
             record["aliases_at_start"] = self.aliases_at_start
-        record["lifecycle"] = after_decision(s, record)  # audit entry and --mlgate-promote
+        record["lifecycle"] = after_decision(s, record, lambda r: {  # audit entry, registry log, --mlgate-promote
+            "mlgate-decision.md": markdown.render(r), "mlgate-decision.html": html.render(r)})
         from pytest_mlgate.monitoring.monitor import (
             after_run,  # monitor stage: alerts and --mlgate-auto-rollback
         )

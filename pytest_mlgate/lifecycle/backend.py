@@ -8,6 +8,7 @@ file registry (the default). A new backend (SageMaker, Vertex, a database) imple
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,8 +44,10 @@ class Backend(Protocol):
                  by: str, reason: str) -> dict[str, Any]:
         """Move ``alias`` back to its previous holder (or ``to``, a version that held it before)."""
 
-    def log_decision(self, record: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any] | None:
-        """Publish a decision (already in the audit log as ``entry``) where the registry's users look."""
+    def log_decision(self, record: dict[str, Any], entry: dict[str, Any],
+                     render: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> dict[str, Any] | None:
+        """Publish a decision (already in the audit log as ``entry``) where the registry's users look;
+        ``render(record)`` gives report texts by file name to attach."""
 
     def verify(self, entries: list[dict[str, Any]]) -> list[str]:
         """Problems where the registry disagrees with the audit log's ``entries`` (empty: agrees)."""
@@ -106,7 +109,8 @@ class FileBackend:
                               "nothing rolled back")
         return self.registry.rollback(model, alias, to, by=by, reason=reason)
 
-    def log_decision(self, record: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any] | None:
+    def log_decision(self, record: dict[str, Any], entry: dict[str, Any],
+                     render: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> dict[str, Any] | None:
         return None  # the audit log is this registry's decision record
 
     def verify(self, entries: list[dict[str, Any]]) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pytest_mlgate.errors import MlgateError
@@ -19,6 +20,7 @@ from pytest_mlgate.errors import MlgateError
 TAGS = ("mlgate.decision", "mlgate.decision_sha256", "mlgate.audit_entry")
 METRIC_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
 BATCH = 1000  # MLflow's limit of metrics per log_batch request
+Render = Callable[[dict[str, Any]], dict[str, str]]
 
 
 def decision_sha256(body: dict[str, Any]) -> str:
@@ -51,11 +53,13 @@ def candidate_version(record: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def log_decision(backend: Any, record: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-    """Log ``record`` (audit entry ``entry``) as a run and as tags on the candidate's model version."""
-    from mlflow.entities import Metric, Param
+def log_decision(backend: Any, record: dict[str, Any], entry: dict[str, Any],
+                 render: Render | None = None) -> dict[str, Any]:
+    """Log ``record`` (audit entry ``entry``) as a run and as tags on the candidate's model version.
 
-    from pytest_mlgate.reports import html, markdown
+    ``render`` gives the report texts to attach, by file name (the reporting layer supplies it).
+    """
+    from mlflow.entities import Metric, Param
 
     mlflow, model = backend.client, record.get("model") or "model"
     found = candidate_version(record)
@@ -75,9 +79,9 @@ def log_decision(backend: Any, record: dict[str, Any], entry: dict[str, Any]) ->
         for start in range(0, max(len(metrics), 1), BATCH):
             backend.call("log the decision metrics", mlflow.log_batch, run_id,
                          metrics=metrics[start:start + BATCH], params=params if start == 0 else [])
-        body = json.dumps(record, indent=2, sort_keys=True, default=str)
-        for text, name in ((body, "mlgate-decision.json"), (markdown.render(record), "mlgate-decision.md"),
-                           (html.render(record), "mlgate-decision.html")):
+        files = {"mlgate-decision.json": json.dumps(record, indent=2, sort_keys=True, default=str),
+                 **(render(record) if render else {})}
+        for name, text in files.items():
             backend.call(f"upload {name}", mlflow.log_text, run_id, text, name)
         backend.call("finish the decision run", mlflow.set_terminated, run_id, "FINISHED")
     except BaseException:

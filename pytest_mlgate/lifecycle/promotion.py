@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.decision import FAILED, GateResult, decide
@@ -82,7 +83,8 @@ def redecide(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
             "approvals_used": decision.approvals_used, "approvals_ignored": ignored}
 
 
-def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+def after_decision(settings: Settings, record: dict[str, Any],
+                   render: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> dict[str, Any]:
     """Audit the decision and, with ``promote`` set, move the alias; returns what happened.
 
     Errors do not raise: they are returned under ``error`` so the caller can fail the run.
@@ -91,7 +93,7 @@ def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]
     try:
         entry = record_decision(settings, record)
         outcome["audit"] = entry["seq"]
-        logged = open_backend(settings, audit=False).log_decision(record, entry)  # before any alias moves
+        logged = open_backend(settings, audit=False).log_decision(record, entry, render)  # before any alias moves
         if logged:
             outcome["mlflow"] = logged
         if settings.promote and record.get("stage") != "push":

@@ -130,10 +130,11 @@ class MlflowBackend:
 
     # -- decisions
 
-    def log_decision(self, record: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any] | None:
+    def log_decision(self, record: dict[str, Any], entry: dict[str, Any],
+                     render: Any = None) -> dict[str, Any] | None:
         from pytest_mlgate.lifecycle.mlflow_decisions import log_decision
 
-        return log_decision(self, record, entry)
+        return log_decision(self, record, entry, render)
 
     def verify(self, entries: list[dict[str, Any]]) -> list[str]:
         from pytest_mlgate.lifecycle.mlflow_decisions import verify_tags
