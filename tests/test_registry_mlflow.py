@@ -325,6 +325,19 @@ def test_mlflow_registry_without_a_tracking_uri_is_one_line(tmp_path: Path, monk
         open_backend(build(tmp_path, {"registry": "mlflow"}))
 
 
+def test_embedded_registry_tools_refuse_the_mlflow_setting(tmp_path: Path, capsys) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.mlgate]\nmodel = "m"\nregistry = "mlflow"\n'
+                                             '[tool.mlgate.training]\ncommand = "true"\noutput = "m.skops"\n')
+    assert main(["registry", "list", "--config", str(tmp_path / "pyproject.toml")]) == 2
+    assert 'registry = "mlflow": the embedded registry is not in use here' in capsys.readouterr().err
+    from pytest_mlgate.config import read_pyproject
+    from pytest_mlgate.lifecycle.promotion import start_session
+
+    outcome = start_session(build(tmp_path, read_pyproject(tmp_path / "pyproject.toml")))
+    assert outcome["status"] == "error" and "the embedded registry is not in use" in outcome["error"]
+    assert not (tmp_path / "mlflow").exists()
+
+
 def test_server_stopped_mid_run_fails_closed_and_writes_nothing_half(
         project: MlflowProject, server: MlflowServer, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     """Last in the module: it kills the shared server, then restarts it on the same store."""
