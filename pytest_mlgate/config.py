@@ -115,7 +115,9 @@ KEYS: tuple[Key, ...] = (
     Key("predict_timeout", _number(0.001, 86400.0), 300.0, "seconds one inference call may take"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
     Key("stage", _choice("push", "monitor"), "push", "which gates to run: push or monitor"),
-    Key("registry", _text, ".mlgate/registry", "model registry directory"),
+    Key("registry", _text, ".mlgate/registry", 'model registry: a directory, or "mlflow" for the MLflow Model Registry'),
+    Key("mlflow_tracking_uri", _text, None, "MLflow tracking server for models:/ and runs:/ URIs and registry = "
+        '"mlflow" (default: $MLFLOW_TRACKING_URI)'),
     Key("audit", _text, ".mlgate/audit.jsonl", "audit log file"),
     Key("approvers", _names, (), "people allowed to approve review gates"),
     Key("promote", _text, None, "alias to move to the candidate when the decision allows it"),
@@ -159,6 +161,7 @@ class Settings:
     review_exit_code: int = 6
     stage: str = "push"
     registry: str = ".mlgate/registry"
+    mlflow_tracking_uri: str | None = None
     audit: str = ".mlgate/audit.jsonl"
     approvers: tuple[str, ...] = ()
     promote: str | None = None

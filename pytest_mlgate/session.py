@@ -45,6 +45,7 @@ class GateSession:
         self.not_run: list[str] = []
         self.training: dict[str, Any] | None = None
         self.specs: list[dict[str, Any]] = []  # every collected gate, all stages (the gate catalog)
+        self.aliases_at_start: dict[str, Any] | None = None
         self._workspace: Workspace | None = None
 
     @property
@@ -78,7 +79,7 @@ class GateSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.deciding:
-            from pytest_mlgate.lifecycle.promotion import start_session
+            from pytest_mlgate.lifecycle.promotion import alias_snapshot, start_session
             from pytest_mlgate.suite import mark_in_progress
 
             try:
@@ -88,6 +89,7 @@ class GateSession:
                                         f"{exc.strerror}") from None
             if self.settings.stage == "push":  # the trigger makes a push run's candidate; monitor runs retrain on alerts
                 self.training = start_session(self.settings)
+            self.aliases_at_start = alias_snapshot(self.settings)
 
     # -- collection
 
@@ -253,6 +255,8 @@ class GateSession:
             artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
             commit=git_commit(s.root))
         record.update(approvals_ignored=ignored, training=self.training, not_run=self.not_run)
+        if self.aliases_at_start is not None:
+            record["aliases_at_start"] = self.aliases_at_start
         outputs = {"decision": s.path(s.decision)}
         for name in ("junit", "markdown", "html", "docs"):
             if getattr(s, name):
@@ -262,7 +266,8 @@ class GateSession:
         record["outputs"] = {k: str(v) for k, v in outputs.items()}
         write_json(outputs["decision"], record)
         self.record = record  # written: kept for the summary even when a later step fails
-        record["lifecycle"] = after_decision(s, record)  # audit entry, then --mlgate-promote
+        record["lifecycle"] = after_decision(s, record, lambda r: {  # audit entry, registry log, --mlgate-promote
+            "mlgate-decision.md": markdown.render(r), "mlgate-decision.html": html.render(r)})
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
         self._close_loop(record)

@@ -1,4 +1,4 @@
-"""Registers the built-in artifact sources: ``registry:`` references and ``predlog:`` windows.
+"""Registers the built-in artifact sources: ``registry:`` references, ``predlog:`` windows, MLflow URIs.
 
 The resolvers import their modules on first use, so registering costs nothing at plugin load.
 """
@@ -35,7 +35,15 @@ def _predlog_load(spec: str, settings: Settings) -> pd.DataFrame:
     return load_spec(spec, settings)
 
 
+def _mlflow_locate(name: str, spec: str, settings: Settings) -> Artifact:
+    from pytest_mlgate.evaluate.frameworks.mlflow_source import locate
+
+    return locate(name, spec, settings)
+
+
 def install() -> None:
     """Register the built-in sources (idempotent)."""
     register_source("registry:", Source(_registry_locate))
     register_source("predlog:", Source(_predlog_locate, _predlog_load))
+    register_source("models:/", Source(_mlflow_locate))
+    register_source("runs:/", Source(_mlflow_locate))

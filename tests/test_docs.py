@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from pytest_mlgate.cli import main
 
 GATES = '''

@@ -13,7 +13,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("audit", help="verify or show the hash-chained audit log",
                                    description="The append-only audit log ([tool.mlgate] audit).")
     commands = parser.add_subparsers(title="audit commands", metavar="ACTION", required=True)
-    verify = commands.add_parser("verify", help="check the hash chain; exit 1 and say where when tampered")
+    verify = commands.add_parser("verify", help="check the hash chain (and MLflow tags); exit 1 and say where "
+                                                "when tampered")
     verify.set_defaults(run=run_verify)
     show = commands.add_parser("show", help="print the history readably")
     show.add_argument("--model", default=None, help="only entries of this model")
@@ -30,7 +31,8 @@ def register(subparsers: Any) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     from pytest_mlgate.lifecycle.audit import open_log
 
-    log = open_log(settings(args))
+    config = settings(args)
+    log = open_log(config)
     result = log.verify()
     for problem in result.problems:
         print(f"{log.path}: {problem}")
@@ -38,6 +40,22 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"audit log TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
         return 1
     print(f"audit log OK: {result.entries} entries, head {result.head}")
+    return verify_registry(config, log)
+
+
+def verify_registry(config: Any, log: Any) -> int:
+    """With registry = "mlflow": the model versions' mlgate tags must match their latest decision."""
+    from pytest_mlgate.lifecycle.backend import is_mlflow, open_backend
+
+    if not is_mlflow(config):
+        return 0
+    problems = open_backend(config, audit=False).verify(list(log.entries()))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"mlflow tags DIFFER from the audit log: {len(problems)} problem(s)")
+        return 1
+    print("mlflow tags OK: every gated model version carries its latest decision")
     return 0
 
 

@@ -22,10 +22,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pytest_mlgate.lifecycle.backend import open_backend
     from pytest_mlgate.lifecycle.promotion import actor
-    from pytest_mlgate.lifecycle.registry import open_registry
 
-    event = open_registry(settings(args)).rollback(args.model, args.alias, args.to, by=args.by or actor(),
-                                                   reason=args.reason)
+    event = open_backend(settings(args)).rollback(args.model, args.alias, args.to, by=args.by or actor(),
+                                                  reason=args.reason)
     print(f"rolled back {args.model}@{event['alias']}: {event['from']} -> {event['to']}")
     return 0

@@ -16,7 +16,11 @@ DATASET_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def load_model(path: Path, trusted: tuple[str, ...] = ()) -> Any:
-    """Load a model from .skops (safe), .joblib or .pickle; ``None`` for other formats."""
+    """Load a model from .skops (safe), .joblib, .pickle or an MLflow model directory; ``None`` otherwise."""
+    from pytest_mlgate.evaluate.frameworks import mlflow_model
+
+    if mlflow_model.is_mlflow_model(path):
+        return mlflow_model.load(path)
     suffix = path.suffix.lower()
     if suffix == ".skops":
         import skops.io as sio

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.hashing import sha256_file
+from pytest_mlgate.evaluate.hashing import sha256_file, sha256_tree
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,10 +29,14 @@ class Artifact:
     path: Path
     sha256: str
     version: str | None = None
+    lineage: dict[str, Any] | None = None  # where a registry says it came from (run, source, digest)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "spec": self.spec, "path": str(self.path),
+        data = {"name": self.name, "spec": self.spec, "path": str(self.path),
                 "sha256": self.sha256, "version": self.version}
+        if self.lineage is not None:
+            data["lineage"] = self.lineage
+        return data
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,13 @@ def locate(name: str, spec: str, settings: Settings) -> Artifact:
 
 
 def file_artifact(name: str, spec: str, path: Path, settings: Settings, version: str | None = None) -> Artifact:
-    """The artifact for a file that must exist, hashed and checked against its sha256 pin."""
-    if not path.is_file():
+    """The artifact for a file (or MLflow model directory) that must exist, hashed and checked against its pin."""
+    if path.is_dir() and (path / "MLmodel").is_file():
+        digest = sha256_tree(path)
+    elif not path.is_file():
         raise MlgateError(f"{name}: file not found: {path}")
-    digest = sha256_file(path)
+    else:
+        digest = sha256_file(path)
     pinned = settings.sha256.get(name)
     if pinned and pinned.lower() != digest:
         raise MlgateError(f"{name}: sha256 mismatch for {path}: expected {pinned.lower()}, got {digest}")

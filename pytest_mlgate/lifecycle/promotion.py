@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import getpass
 import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.decision import FAILED, GateResult, decide
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.hashing import sha256_file
 from pytest_mlgate.evaluate.sources import locate
 from pytest_mlgate.lifecycle import approvals
 from pytest_mlgate.lifecycle.audit import open_log
+from pytest_mlgate.lifecycle.backend import is_mlflow, open_backend
 from pytest_mlgate.lifecycle.registry import open_registry
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def record_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any
 
 
 def promote(settings: Settings, record: dict[str, Any], alias: str, *, by: str, reason: str) -> dict[str, Any]:
-    """Move ``alias`` to the record's candidate when its decision allows it, registering it if needed."""
+    """Move ``alias`` to the record's candidate when its decision allows it (through the configured backend)."""
     model = record.get("model")
     if not model:
         raise MlgateError("promote: the decision names no model ([tool.mlgate] model)")
@@ -53,27 +53,22 @@ def promote(settings: Settings, record: dict[str, Any], alias: str, *, by: str, 
         raise MlgateError(f"promote: not moving {model}@{alias}: the decision is {status} "
                           f"({'; '.join(record.get('reasons') or []) or 'no reasons recorded'})")
     candidate = (record.get("artifacts") or {}).get("candidate") or {}
-    sha256 = candidate.get("sha256")
-    if not sha256:
+    if not candidate.get("sha256"):
         raise MlgateError(f"promote: the decision has no candidate sha256 ({candidate.get('error', 'not recorded')})")
-    registry = open_registry(settings)
-    entry = registry.find_sha(model, sha256)
-    if entry is None:
-        path = Path(candidate.get("path", ""))
-        if not path.is_file() or sha256_file(path) != sha256:
-            raise MlgateError(f"promote: candidate {path} is gone or changed since the decision (sha256 {sha256})")
-        entry = registry.register(model, path, owner=record.get("owner") or settings.owner, by=by,
-                                  metadata=version_metadata(record))
-    return registry.set_alias(model, alias, entry["version"], by=by, reason=reason, action="promote",
-                              decision=status, sha256=sha256, approvals=record.get("approvals_used") or [])
+    return open_backend(settings).promote(record, alias, start=record.get("aliases_at_start"), by=by, reason=reason)
 
 
-def version_metadata(record: dict[str, Any]) -> dict[str, Any]:
-    """What a promoted version keeps from its decision: commit, dataset fingerprints, measured metrics."""
-    metrics = {f"{c['name']}": c["candidate"] for g in record.get("gates", []) for c in g.get("checks", [])
-               if c.get("candidate") is not None}
-    return {"git_commit": record.get("git_commit"), "datasets": record.get("datasets"), "metrics": metrics,
-            "decision": record.get("decision"), "decided": record.get("finished")}
+def alias_snapshot(settings: Settings) -> dict[str, Any] | None:
+    """The model's aliases as the run starts, so promotion can refuse an alias that moved meanwhile.
+
+    Only taken for the MLflow backend (the file registry moves aliases under its own lock).
+    """
+    if not settings.model or not is_mlflow(settings):
+        return None
+    try:
+        return {"aliases": open_backend(settings, audit=False).aliases(settings.model)}
+    except MlgateError as exc:
+        return {"error": str(exc)}
 
 
 def redecide(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
@@ -88,14 +83,19 @@ def redecide(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
             "approvals_used": decision.approvals_used, "approvals_ignored": ignored}
 
 
-def after_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+def after_decision(settings: Settings, record: dict[str, Any],
+                   render: Callable[[dict[str, Any]], dict[str, str]] | None = None) -> dict[str, Any]:
     """Audit the decision and, with ``promote`` set, move the alias; returns what happened.
 
     Errors do not raise: they are returned under ``error`` so the caller can fail the run.
     """
     outcome: dict[str, Any] = {}
     try:
-        outcome["audit"] = record_decision(settings, record)["seq"]
+        entry = record_decision(settings, record)
+        outcome["audit"] = entry["seq"]
+        logged = open_backend(settings, audit=False).log_decision(record, entry, render)  # before any alias moves
+        if logged:
+            outcome["mlflow"] = logged
         if settings.promote and record.get("stage") != "push":
             outcome["refused"] = f"{record.get('model')}@{settings.promote} not moved: only push runs promote"
         elif settings.promote and record.get("decision") not in PROMOTABLE:
@@ -126,10 +126,7 @@ def owner_of(settings: Settings) -> str | None:
     """The configured owner, else the owner recorded in the registry for the model."""
     if settings.owner or not settings.model:
         return settings.owner
-    registry = open_registry(settings, audit=False)
-    if settings.model not in registry.models():
-        return None
-    return registry.index(settings.model).get("owner")
+    return open_backend(settings, audit=False).owner(settings.model)
 
 
 def start_session(settings: Settings) -> dict[str, Any] | None:
@@ -161,6 +158,10 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     lifecycle = record.get("lifecycle") or {}
     if "audit" in lifecycle:
         lines.append(f"mlgate audit: decision appended as entry {lifecycle['audit']}")
+    if "mlflow" in lifecycle:
+        logged = lifecycle["mlflow"]
+        lines.append(f"mlgate mlflow: decision logged as run {logged['run_id']}"
+                     + (f", tags on model version {logged['model_version']}" if logged.get("model_version") else ""))
     event = lifecycle.get("promotion")
     if event:
         lines.append(f"mlgate promoted {record.get('model')}@{event['alias']}: "

@@ -254,6 +254,9 @@ def _latest(index: dict[str, Any]) -> str:
 
 def open_registry(settings: Settings, audit: bool = True) -> Registry:
     """The registry configured by ``[tool.mlgate] registry``, logging to the audit log."""
+    if settings.registry == "mlflow":  # the backend named "mlflow" is not a directory
+        raise MlgateError('registry = "mlflow": the embedded registry is not in use here (`mlgate registry` and '
+                          "the training trigger work on it only); use MLflow's own client or UI")
     from pytest_mlgate.lifecycle.audit import open_log
 
     return Registry(settings.path(settings.registry), open_log(settings) if audit else None)

@@ -69,36 +69,49 @@ def build_alert(record: dict[str, Any], rollback: dict[str, Any] | None = None,
 
 
 def roll_back(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
-    """Move the production alias back to its previous version (audited by the registry).
+    """Move the production alias back to its previous version, through the configured registry backend.
 
     Refuses, with the reason under ``error``, when production is not a registry alias or moved
     since the run loaded it (so a concurrent promotion is never undone blindly).
     """
-    from pytest_mlgate.lifecycle.registry import (
-        PREFIX,
-        VERSION,
-        open_registry,
-        parse_reference,
-    )
+    from pytest_mlgate.lifecycle.backend import open_backend
 
     spec = settings.baseline
-    if not spec or not spec.startswith(PREFIX):
-        return {"error": f"production (baseline = {spec!r}) is not a registry alias; nothing rolled back"}
     try:
-        name, alias = parse_reference(spec)
-        if VERSION.fullmatch(alias):
-            return {"error": f"production is pinned to {spec}, not an alias; nothing rolled back"}
-        registry = open_registry(settings)
+        found = production_alias(spec, settings)
+        if isinstance(found, str):
+            return {"error": found}
+        name, alias = found
+        backend = open_backend(settings)
         evaluated = ((record.get("artifacts") or {}).get("baseline") or {}).get("version")
-        current = registry.index(name)["aliases"].get(alias)
+        current = backend.aliases(name).get(alias)
         if evaluated is None or current != evaluated:
             return {"model": name, "alias": alias,
                     "error": f"{name}@{alias} is {current} but the run evaluated {evaluated}; nothing rolled back"}
         reason = f"monitoring run rejected {name}@{alias} ({current}): " + "; ".join(record.get("reasons") or [])[:500]
-        event = registry.rollback(name, alias, by=ACTOR, reason=reason)
+        event = backend.rollback(name, alias, expected=current, by=ACTOR, reason=reason)
     except (MlgateError, OSError) as exc:  # OSError: e.g. the registry lock timed out
         return {"error": f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)}
     return {"model": name, "alias": alias, "from": event["from"], "to": event["to"], "at": event["at"]}
+
+
+def production_alias(spec: str | None, settings: Settings) -> tuple[str, str] | str:
+    """(model, alias) of a baseline given as a registry alias, or why it cannot be rolled back."""
+    from pytest_mlgate.lifecycle.backend import is_mlflow
+    from pytest_mlgate.lifecycle.registry import PREFIX, VERSION, parse_reference
+
+    if spec and spec.startswith("models:/") and is_mlflow(settings):
+        from pytest_mlgate.evaluate.frameworks.mlflow_source import parse
+
+        name, alias, _ = parse(spec)
+    elif spec and spec.startswith(PREFIX) and not is_mlflow(settings):
+        name, alias = parse_reference(spec)
+        alias = None if VERSION.fullmatch(alias) else alias
+    else:
+        return f"production (baseline = {spec!r}) is not a registry alias; nothing rolled back"
+    if alias is None:
+        return f"production is pinned to {spec}, not an alias; nothing rolled back"
+    return name, alias
 
 
 def summary_lines(outcome: dict[str, Any] | None) -> list[str]:
