@@ -115,7 +115,7 @@ def test_unknown_names_are_attribute_errors():
 
 
 # Bottom to top; a module may import its own layer and the ones below (README, "Architecture").
-LAYERS = (("errors", "config", "decision", "records"), ("evaluate",), ("lifecycle",), ("monitoring",),
+LAYERS = (("errors", "config", "decision", "records"), ("evaluate", "engines"), ("lifecycle",), ("monitoring",),
           ("serving",), ("checks",), ("gates",), ("reports",), ("session", "sources_builtin", "hookspecs"),
           ("plugin", "commands", "cli", ""))
 

@@ -58,6 +58,15 @@ class Workspace:
                 found[name] = {"name": name, "spec": spec, "error": str(exc)}
         return found
 
+    def configured_models(self) -> dict[str, ModelUnderTest]:
+        """Every configured model by role (what a streamed dataset's first pass predicts)."""
+        found = {role: self.model(role) for role in self.MODEL_ROLES}
+        return {role: model for role, model in found.items() if model is not None}
+
+    def streamed(self) -> list[Dataset]:
+        """The loaded datasets that are evaluated chunk by chunk."""
+        return [d for d in self._datasets.values() if getattr(d, "streamed", False)]
+
     def fingerprints(self) -> dict[str, Any]:
         """Fingerprints of the datasets this process loaded."""
         return {n: d.fingerprint() for n, d in self._datasets.items() if isinstance(d, Dataset)}
@@ -103,6 +112,12 @@ class Workspace:
             raise MlgateError(f"dataset '{name}' is not configured ([tool.mlgate.datasets]; configured: {known})")
         artifact = sources.locate(name, spec, self.settings)
         source = sources.source_for(spec)
+        if source is None and _parquet(spec, artifact):
+            from pytest_mlgate.engines.select import open_dataset
+
+            opened = open_dataset(name, spec, artifact, self.settings, self.configured_models)
+            if opened is not None:
+                return opened
         try:
             if source is not None and source.load is not None:
                 frame = source.load(spec, self.settings)
@@ -116,3 +131,9 @@ class Workspace:
             raise MlgateError(f"dataset '{name}': no loader for {artifact.path.name} (built in: "
                               f"{', '.join(loaders.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
         return Dataset(name, frame, self.settings.target, artifact)
+
+
+def _parquet(spec: str, artifact: sources.Artifact) -> bool:
+    """Whether the dataset is Parquet: a file, or a directory or glob of parts."""
+    return artifact.path.is_dir() or any(ch in spec for ch in "*?[") or artifact.path.suffix.lower() in (
+        ".parquet", ".pq")
