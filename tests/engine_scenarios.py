@@ -33,7 +33,7 @@ def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
         "income": rng.normal(shift, 1, n),
         "debt": rng.normal(0, 1, n),
         "age": rng.normal(0, 1, n),
-        "tenure": np.round(rng.exponential(3, n)),
+        "tenure": np.round(rng.exponential(3, n)).astype(int),
         "region": rng.choice(["north", "south", "east"], n, p=[0.5, 0.45, 0.05]),
         "sex": rng.choice(["f", "m"], n),
         "branch": np.where(rng.random(n) < 0.02, None, rng.choice(["a", "b"], n)),
@@ -74,7 +74,7 @@ def run_gates(ws: Workspace) -> list[Check]:
     """Every gate family that reads rows, as a gate file would call them; the checks they record."""
     gate = MlGate("scenario", ws)
     calls = [
-        lambda: [gate.at_least(m, 0.5, by="region") for m in ("accuracy", "balanced_accuracy", "precision",
+        lambda: [gate.at_least(m, 0.86, by="region") for m in ("accuracy", "balanced_accuracy", "precision",
                                                                "recall", "f1", "roc_auc", "average_precision")],
         lambda: [gate.at_most(m, 0.5, where="age > 0") for m in ("log_loss", "brier")],
         lambda: [gate.no_regression(m, max_absolute_drop=0.005, criterion=c)
@@ -88,6 +88,8 @@ def run_gates(ws: Workspace) -> list[Check]:
         lambda: gate.no_drift("reference", "holdout", features=["income", "tenure", "region"]),
         lambda: gate.no_missing("holdout", max_rate=0.01),
         lambda: gate.no_concept_drift("accuracy", "current", max_drop=0.02),
+        lambda: gate.no_label_drift("reference", "current"),
+        lambda: gate.no_drift("reference", "current", features=["tenure"], categorical=["tenure"]),
     ]
     for call in calls:
         try:

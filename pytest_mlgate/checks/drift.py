@@ -219,8 +219,16 @@ def label_drift(reference: Dataset, current: Dataset, options: DriftOptions | No
     if reference.target is None:
         raise MlgateError("label drift: no target column configured ([tool.mlgate] target)")
     target = reference.target
-    ref, cur = reference.column(target), current.column(target)
     options = options or DriftOptions()
+    if getattr(reference, "streamed", False) or getattr(current, "streamed", False):  # from column profiles
+        from pytest_mlgate.checks import drift_streamed
+
+        if not drift_streamed.profile_of(reference).columns[target].dtype.startswith("float"):
+            options = replace(options, categorical=(*options.categorical, target))
+        prepared, untestable, results = drift_streamed.tested(reference, current, [target], options)
+        return conclude(judged(prepared, results, options), untestable, options, (reference.name, current.name),
+                        "label_drift")
+    ref, cur = reference.column(target), current.column(target)
     if not pd.api.types.is_float_dtype(ref.dtype):
         options = replace(options, categorical=(*options.categorical, target))
     return data_drift(ref.to_frame(), cur.to_frame(), options=options, names=(reference.name, current.name),

@@ -13,6 +13,7 @@ at most ``ks_bound`` times the range of values, divided by the reference's stand
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from pytest_mlgate.checks.drift_stats import (KS_EXACT_MAX_N, SCIPY_METHODS, Dri
 from pytest_mlgate.decision import NOT_APPLICABLE, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.fold import Statistics
-from pytest_mlgate.evaluate.statistics import Column, Sketch
+from pytest_mlgate.evaluate.statistics import MAX_VALUES, Column, Sketch
 
 GRID = 4096
 
@@ -85,8 +86,8 @@ def _prepare(name: str, ref: Column, cur: Column, options: DriftOptions, names: 
             return _untestable(name, TOO_SMALL, f"'{name}' has {count} non-null rows in dataset '{which}' "
                                                 f"< {options.min_rows}, too few to test", row)
     if categorical and (ref.categories is None or cur.categories is None):
-        raise MlgateError(f"drift: feature '{name}' has too many distinct values to compare as categories "
-                          "from streamed statistics (leave it out of categorical=)")
+        raise MlgateError(f"drift: feature '{name}' ({ref.dtype}) is not counted by value in streamed statistics "
+                          f"(floats, or more than {MAX_VALUES} distinct integers): leave it out of categorical=")
     return Feature(name, "categorical" if categorical else "numeric", np.empty(0), np.empty(0), row)
 
 
@@ -160,4 +161,10 @@ def profile_of(data: Any) -> Statistics:
         return data.profile()
     from pytest_mlgate.evaluate.fold import Plan, fold_chunk
 
-    return fold_chunk(data.frame, data.name, data.target, {}, Plan(columns=True))
+    found = _PROFILES.get(data)
+    if found is None or found[0] is not data.frame:
+        found = _PROFILES[data] = (data.frame, fold_chunk(data.frame, data.name, data.target, {}, Plan(columns=True)))
+    return found[1]
+
+
+_PROFILES: weakref.WeakKeyDictionary[Any, tuple[Any, Statistics]] = weakref.WeakKeyDictionary()

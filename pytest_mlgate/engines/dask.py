@@ -44,16 +44,26 @@ def client(address: str | None) -> Any:
     return found
 
 
+def close(address: str | None) -> None:
+    """Close this process's client of ``address`` (before its cluster goes away)."""
+    found = _CLIENTS.pop(address, None)
+    for key in [k for k in _SCATTERED if k[0] == address]:
+        del _SCATTERED[key]
+    if found is not None:
+        found.close()
+
+
 def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str | None = None) -> Statistics:
     """Fold every file of ``data`` on the cluster's workers and merge the statistics here."""
     dask = client(address)
     key = (address, *(id(models[r]) for r in plan.roles))
-    if key not in _SCATTERED:
+    if plan.roles and key not in _SCATTERED:
         light = {r: fresh(models[r]) for r in plan.roles}
         _SCATTERED[key] = dask.scatter([light], broadcast=True)[0]
+    scattered = _SCATTERED[key] if plan.roles else {}
     files = [str(p) for p in data.parts.files]
-    tasks = [dask.submit(fold_files, [f], data.name, data.target, _SCATTERED[key], plan, data.chunk_rows,
-                         pure=False) for f in files]
+    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows, pure=False)
+             for f in files]
     total = Statistics()
     for part in dask.gather(tasks, errors="raise"):
         total.merge(part)

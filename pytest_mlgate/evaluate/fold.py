@@ -15,8 +15,8 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import BUILTIN
-from pytest_mlgate.evaluate.statistics import (Column, Counts, JointHistogram, Moments, ScoreHistogram, Sketch,
-                                               merge_maps)
+from pytest_mlgate.evaluate.statistics import (MAX_VALUES, Column, Counts, JointHistogram, Moments, ScoreHistogram,
+                                               Sketch, merge_maps)
 
 #: Metrics whose per-row loss is folded as moments (and the paired difference of two models').
 LOSSES = tuple(m for m in BUILTIN.values() if m.row_loss is not None)
@@ -223,6 +223,9 @@ def profile_column(series: Any) -> Column:
     if column.kind == "numeric":
         values = series.to_numpy(dtype=float, na_value=np.nan)
         column.sketch = Sketch.of(values[~np.isnan(values)] if nulls else values)
+        if pd.api.types.is_integer_dtype(dtype):
+            counts = Counts.of((series.dropna() if nulls else series).to_numpy(dtype=object))
+            column.categories, column.overflow = (None, True) if len(counts.table) > MAX_VALUES else (counts, False)
     elif column.kind == "categorical":
         present = series.dropna() if nulls else series
         column.categories = Counts.of(present.to_numpy(dtype=object))

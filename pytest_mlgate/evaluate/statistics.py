@@ -24,6 +24,7 @@ import numpy as np
 BINS = 1 << 14        # score bins for AUC / average precision
 JOINT_BINS = 1 << 8   # per-model bins of the paired (candidate x baseline) score histogram
 SKETCH_K = 2000       # KLL accuracy parameter: normalized rank error about 0.14%
+MAX_VALUES = 1000     # distinct values counted exactly in an integer column
 
 
 @dataclass
@@ -205,7 +206,12 @@ class Sketch:
 
 @dataclass
 class Column:
-    """One column's mergeable profile: rows, nulls, and a numeric sketch or category counts."""
+    """One column's mergeable profile: rows, nulls, a numeric sketch and/or category counts.
+
+    Integer and boolean columns keep exact value counts too, up to ``MAX_VALUES`` distinct values
+    (``overflow`` once there are more), so that a discrete target or code can be compared as
+    categories.
+    """
 
     kind: str                     # "numeric", "categorical" or "datetime"
     dtype: str
@@ -213,14 +219,18 @@ class Column:
     nulls: int = 0
     sketch: Sketch | None = None
     categories: Counts | None = None
+    overflow: bool = False
 
     def merge(self, other: Column) -> Column:
         self.rows += other.rows
         self.nulls += other.nulls
-        for name in ("sketch", "categories"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if theirs is not None:
-                setattr(self, name, theirs if mine is None else mine.merge(theirs))
+        if other.sketch is not None:
+            self.sketch = other.sketch if self.sketch is None else self.sketch.merge(other.sketch)
+        self.overflow = self.overflow or other.overflow
+        if other.categories is not None and not self.overflow:
+            self.categories = other.categories if self.categories is None else self.categories.merge(other.categories)
+        if self.overflow or (self.kind == "numeric" and self.categories and len(self.categories.table) > MAX_VALUES):
+            self.categories, self.overflow = None, True
         return self
 
 
