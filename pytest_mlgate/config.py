@@ -143,6 +143,9 @@ KEYS: tuple[Key, ...] = (
     Key("dask_scheduler", _text, None, "Dask scheduler address (engine dask; default: a local cluster)"),
     Key("sample_rows", _number(1, 10**9, integer=True), 100_000,
         "rows sampled from a streamed dataset for gates that need all rows at once"),
+    Key("cache", _text, ".mlgate/cache", "warm cache of predictions and statistics"),
+    Key("cache_size", _bytes, 2 << 30, "largest size of the warm cache; least recently used entries go first"),
+    Key("no_cache", flag, False, "neither read nor write the warm cache"),
 )
 KEY_BY_NAME = {key.name: key for key in KEYS}
 
@@ -184,6 +187,9 @@ class Settings:
     engine: str = "local"
     dask_scheduler: str | None = None
     sample_rows: int = 100_000
+    cache: str = ".mlgate/cache"
+    cache_size: int = 2 << 30
+    no_cache: bool = False
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def path(self, value: str | Path) -> Path:

@@ -22,8 +22,8 @@ def estimate(parts: Parts) -> float:
     return parts.rows * parts.bytes_per_row() * OVERHEAD
 
 
-def open_dataset(name: str, spec: str, artifact: Artifact, settings: Any,
-                 models: Callable[[], dict[str, Any]]) -> Dataset | None:
+def open_dataset(name: str, spec: str, artifact: Artifact, settings: Any, models: Callable[[], dict[str, Any]],
+                 cache: Any = None) -> Dataset | None:
     """The dataset in memory when it fits ``memory_budget``, else streamed by the configured
     engine; ``None`` for a single file that fits (the ordinary loaders read it)."""
     from pytest_mlgate.evaluate.parts import is_parts
@@ -38,7 +38,7 @@ def open_dataset(name: str, spec: str, artifact: Artifact, settings: Any,
     return StreamedDataset(name, parts, settings.target, artifact, engine=_engine(settings),
                            engine_name=settings.engine, chunk_rows=chunk_rows, models=models,
                            groupings=tuple(Grouping((s,)) for s in settings.sensitive),
-                           sample_rows=settings.sample_rows, seed=settings.seed)
+                           sample_rows=settings.sample_rows, seed=settings.seed, cache=cache)
 
 
 def _engine(settings: Any) -> Callable[..., Any]:

@@ -22,6 +22,8 @@ from pytest_mlgate.evaluate.parts import Parts
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pytest_mlgate.evaluate.cache import Cache
+
     from pytest_mlgate.evaluate.sources import Artifact
 
 Slot = tuple[Grouping, Any]  # a slice: its grouping and its key
@@ -35,10 +37,11 @@ class StreamedDataset(Dataset):
 
     def __init__(self, name: str, parts: Parts, target: str | None, artifact: Artifact | None, *,
                  engine: Engine, engine_name: str, chunk_rows: int, models: Callable[[], dict[str, Any]],
-                 groupings: tuple[Grouping, ...] = (), sample_rows: int = 100_000, seed: int = 0):
+                 groupings: tuple[Grouping, ...] = (), sample_rows: int = 100_000, seed: int = 0,
+                 cache: Cache | None = None):
         self.name, self.parts, self.target, self.artifact = name, parts, target, artifact
         self.engine, self.engine_name, self.chunk_rows = engine, engine_name, chunk_rows
-        self.sample_rows, self.seed = sample_rows, seed
+        self.sample_rows, self.seed, self.cache = sample_rows, seed, cache
         self._models, self._groupings = models, groupings
         self._stats: dict[Plan, Statistics] = {}
         self._sample: pd.DataFrame | None = None
@@ -135,9 +138,23 @@ class StreamedDataset(Dataset):
 
     def _run(self, plan: Plan, models: dict[str, Any]) -> Statistics:
         if plan not in self._stats:
-            self._stats[plan] = self.engine(self, plan, models)
-            self.passes += 1
+            disk = self._disk_key(plan, models)
+            stored = self.cache.get_object(disk) if disk else None
+            if isinstance(stored, Statistics):
+                self._stats[plan] = stored
+            else:
+                self._stats[plan] = self.engine(self, plan, models)
+                self.passes += 1
+                if disk:
+                    self.cache.put_object(disk, self._stats[plan])
         return self._stats[plan]
+
+    def _disk_key(self, plan: Plan, models: dict[str, Any]) -> str | None:
+        """The warm cache's key of ``plan``'s statistics (None: a model or the data has no sha256)."""
+        shas = [getattr(models[r], "sha256", None) for r in plan.roles]
+        if self.cache is None or self.artifact is None or None in shas:
+            return None
+        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self))
 
     def fingerprint(self) -> dict[str, Any]:
         import hashlib

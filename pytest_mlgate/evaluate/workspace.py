@@ -9,6 +9,7 @@ from typing import Any
 from pytest_mlgate.config import Settings
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import loaders, sources
+from pytest_mlgate.evaluate.cache import open_cache
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 Loader = Callable[[Path, Settings], Any]
@@ -26,6 +27,7 @@ class Workspace:
         self._load_dataset = load_dataset or (lambda path, s: loaders.load_dataset(path))
         self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
         self._datasets: dict[str, Dataset | MlgateError] = {}
+        self.cache = open_cache(settings)
 
     def model_spec(self, role: str) -> str | None:
         if role == "candidate" and self.settings.stage == "monitor" and self.settings.baseline:
@@ -103,7 +105,7 @@ class Workspace:
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
         return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
-                              threshold=self.settings.decision_threshold)
+                              threshold=self.settings.decision_threshold, cache=self.cache)
 
     def _open_dataset(self, name: str) -> Dataset:
         spec = self.settings.datasets.get(name)
@@ -115,7 +117,7 @@ class Workspace:
         if source is None and _parquet(spec, artifact):
             from pytest_mlgate.engines.select import open_dataset
 
-            opened = open_dataset(name, spec, artifact, self.settings, self.configured_models)
+            opened = open_dataset(name, spec, artifact, self.settings, self.configured_models, self.cache)
             if opened is not None:
                 return opened
         try:
