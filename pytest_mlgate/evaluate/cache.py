@@ -35,9 +35,7 @@ class Cache:
 
     @staticmethod
     def key(*parts: Any) -> str:
-        from pytest_mlgate import __version__
-
-        return hashlib.sha256("\0".join(map(str, (__version__, *parts))).encode()).hexdigest()
+        return hashlib.sha256("\0".join(map(str, (_version(), *parts))).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / key
@@ -122,6 +120,15 @@ class Cache:
                 break
             path.unlink(missing_ok=True)
             total -= size
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-mlgate")
+    except PackageNotFoundError:  # a source tree: its entries are keyed as such
+        return "0+unknown"
 
 
 def open_cache(settings: Any) -> Cache | None:
