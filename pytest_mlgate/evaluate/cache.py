@@ -12,6 +12,7 @@ same trust as the model files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -122,6 +123,7 @@ class Cache:
             total -= size
 
 
+@functools.lru_cache(maxsize=1)
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
