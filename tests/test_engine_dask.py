@@ -48,7 +48,8 @@ def test_every_gate_gives_the_same_checks_on_dask(project: Path, cluster: str) -
     holdout = ws.dataset("holdout")
     assert holdout.engine_name == "dask" and holdout.passes == 5
     # the models went to the workers once for all the passes that predicted
-    assert [key for key in engine._SCATTERED if key[0] == cluster] == [(cluster, *map(id, ws.configured_models().values()))]
+    models = ws.configured_models().values()
+    assert [key for key in engine._SCATTERED if key[0] == cluster] == [(cluster, *map(id, models))]
 
 
 def test_workers_send_statistics_that_do_not_grow_with_rows(project: Path, cluster: str) -> None:

@@ -58,6 +58,26 @@ def test_streamed_metrics_match_sklearn_on_rows(project: Path) -> None:
     assert abs(model.metric("roc_auc", data) - roc_auc_score(rows["defaulted"], score)) <= bound
 
 
+def test_drift_on_small_streamed_batches_is_exact(tmp_path: Path) -> None:
+    from pytest_mlgate.gates import MlGate
+
+    write_parts(frame(1500, seed=1), tmp_path / "reference", 2)
+    write_parts(frame(1500, seed=3, shift=0.25), tmp_path / "current", 3)
+    tables = []
+    for budget in ("4GiB", TINY_BUDGET):
+        ws = workspace(tmp_path, memory_budget=budget, datasets={"reference": "reference", "current": "current"})
+        gate = MlGate("g", ws)
+        with pytest.raises(AssertionError, match="income"):
+            gate.no_drift()
+        tables.append({r["feature"]: r for r in gate.checks[0].details["table"]})
+    assert isinstance(ws.dataset("current"), StreamedDataset)
+    for name, want in tables[0].items():
+        have = tables[1][name]
+        for key in ("ks", "wasserstein", "psi", "p_value", "p_adjusted", "drifted"):
+            if key in want:
+                assert have[key] == pytest.approx(want[key], rel=1e-9, abs=1e-12), (name, key)
+
+
 def test_gates_needing_rows_use_a_stated_sample(project: Path) -> None:
     from pytest_mlgate.gates import MlGate
 

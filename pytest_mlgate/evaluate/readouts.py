@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.fold import ALL, Group, Grouping, Statistics
+from pytest_mlgate.evaluate.fold import Group, Grouping, Statistics
 from pytest_mlgate.evaluate.metrics import Metric
 from pytest_mlgate.evaluate.statistics import Counts
 
@@ -193,9 +193,3 @@ def _cov(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
         return 0.0
     ma, mb = (weight * a).sum() / total, (weight * b).sum() / total
     return float((weight * (a - ma) * (b - mb)).sum() / (total - 1))
-
-
-def slice_groups(stats: Statistics, grouping: Grouping) -> list[tuple[Any, int]]:
-    """``(key, rows)`` of every group of ``grouping``, sorted as in-memory slices are (by str)."""
-    groups = stats.groups.get(grouping, {})
-    return sorted(((k, g.rows) for k, g in groups.items() if k != ALL), key=lambda kv: str(kv[0][0]))
