@@ -77,6 +77,7 @@ def run_gates(ws: Workspace) -> list[Check]:
         lambda: [gate.at_least(m, 0.86, by="region") for m in ("accuracy", "balanced_accuracy", "precision",
                                                                "recall", "f1", "roc_auc", "average_precision")],
         lambda: [gate.at_most(m, 0.5, where="age > 0") for m in ("log_loss", "brier")],
+        lambda: gate.at_least("f1", 0.7, by="region", where="income > 2.5", min_size=30),
         lambda: [gate.no_regression(m, max_absolute_drop=0.005, criterion=c)
                  for m, c in (("accuracy", "point"), ("f1", "non_inferiority"), ("roc_auc", "significant"),
                               ("log_loss", "non_inferiority"), ("brier", "point"))],

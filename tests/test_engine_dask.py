@@ -46,7 +46,7 @@ def test_every_gate_gives_the_same_checks_on_dask(project: Path, cluster: str) -
     got = run_gates(ws)
     assert_same_checks(expected, got)
     holdout = ws.dataset("holdout")
-    assert holdout.engine_name == "dask" and holdout.passes == 5
+    assert holdout.engine_name == "dask" and holdout.passes == 6
     # the models went to the workers once for all the passes that predicted
     models = ws.configured_models().values()
     assert [key for key in engine._SCATTERED if key[0] == cluster] == [(cluster, *map(id, models))]

@@ -55,7 +55,7 @@ def slices(data: Dataset, by: str | None = None, where: str | None = None) -> li
     for value in sorted(column.dropna().unique(), key=str):
         mask = (column == value).to_numpy()
         if base is not None:
-            mask &= base
+            mask = mask & base  # to_numpy() may be a read-only view (pandas copy-on-write)
         label = f"{by}={value}" if where is None else f"{where}, {by}={value}"
         found.append(Slice(label, mask, value))
     return found
@@ -63,16 +63,18 @@ def slices(data: Dataset, by: str | None = None, where: str | None = None) -> li
 
 def _streamed_slices(data: Any, by: str | None, where: str | None) -> list[Slice]:
     """Slices of a streamed dataset: each mask is a (grouping, key) its statistics are kept under."""
-    from pytest_mlgate.evaluate.fold import ALL
+    from pytest_mlgate.evaluate.fold import ALL, Grouping
 
     grouping, stats = data.groups((by,) if by else (), where)
     if by is None:
         if where is None:
             return [Slice(None, None)]
         return [Slice(where, (grouping, ALL), rows=stats.groups[grouping][ALL].rows)]
-    ordered = sorted(stats.groups[grouping].items(), key=lambda kv: str(kv[0][0]))
+    found = stats.groups[grouping]
+    keys = found if where is None else data.groups((by,))[1].groups[Grouping((by,))]  # values outside where too
+    ordered = sorted(keys, key=lambda key: str(key[0]))
     return [Slice(f"{by}={key[0]}" if where is None else f"{where}, {by}={key[0]}", (grouping, key), key[0],
-                  rows=group.rows) for key, group in ordered]
+                  rows=found[key].rows if key in found else 0) for key in ordered]
 
 
 def _threshold_for(threshold: Threshold, piece: Slice) -> float:
