@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pytest_mlgate.evaluate.cache import Cache
-
     from pytest_mlgate.evaluate.sources import Artifact
 
 Slot = tuple[Grouping, Any]  # a slice: its grouping and its key
@@ -55,10 +54,6 @@ class StreamedDataset(Dataset):
     def __repr__(self) -> str:
         return (f"<StreamedDataset {self.name}: {len(self.parts.files)} Parquet file(s), {self.parts.rows} rows, "
                 f"engine {self.engine_name}>")
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.parts.columns)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -172,7 +167,3 @@ class StreamedDataset(Dataset):
             "chunk_rows": self.chunk_rows,
             "sampled_rows": self.sampled,
         }
-
-
-def is_streamed(data: Any) -> bool:
-    return getattr(data, "streamed", False)
