@@ -29,7 +29,7 @@ from pytest_mlgate.errors import MlgateError  # noqa: E402
 def cluster():
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                       processes=True) as local:
         yield local.scheduler_address
         engine.close(local.scheduler_address)

@@ -34,7 +34,7 @@ def client(address: str | None) -> Any:
             found = Client(address, timeout="10s")
         else:
             cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                   dashboard_address=None, processes=True)
+                                   dashboard_address="127.0.0.1:0", processes=True)
             found = Client(cluster)
             atexit.register(cluster.close)
     except OSError as exc:
