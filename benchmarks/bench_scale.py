@@ -115,13 +115,15 @@ def project(root: Path, extra: str) -> Path:
     return root
 
 
-def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of one fresh process."""
+def measure(command: list[str], cwd: Path, name: str = "") -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MiB, exit code) of one fresh process; printed as it comes."""
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
         raise RuntimeError(f"{command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     _, code, wall, rss = line.split()
+    if name:
+        print(f"measured {name}: {float(wall):.2f} s, {int(rss) / 1024:.0f} MiB, exit {code}", flush=True)
     return float(wall), int(rss) / 1024, int(code)
 
 
@@ -150,14 +152,14 @@ def run(sizes: list[int], stream: list[int], rounds: int) -> dict[str, list[tupl
                     f"warm {rows}": gate(root, 'memory_budget = "64GiB"'),
                 }
                 for name, command in plan.items():
-                    results.setdefault(name, []).append(measure(command, root))
+                    results.setdefault(name, []).append(measure(command, root, name))
             for rows in stream:
                 root = roots[rows]
                 for name, extra in ((f"stream {rows}", 'memory_budget = "256MiB"'),
                                     (f"dask {rows}", 'memory_budget = "256MiB"\nengine = "dask"')):
-                    results.setdefault(name, []).append(measure(gate(root, extra, "--mlgate-no-cache"), root))
+                    results.setdefault(name, []).append(measure(gate(root, extra, "--mlgate-no-cache"), root, name))
                 results.setdefault(f"bare {rows}", []).append(
-                    measure([sys.executable, "-c", BARE_RUNNER, str(bare), str(root)], root))
+                    measure([sys.executable, "-c", BARE_RUNNER, str(bare), str(root)], root, f"bare {rows}"))
     return results
 
 
