@@ -77,7 +77,7 @@ def test_an_unreachable_scheduler_fails_closed(project: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    ws = workspace(project, engine="dask", dask_scheduler=f"tcp://127.0.0.1:{port}")
+    ws = workspace(project, engine="dask", dask_scheduler=f"tcp://127.0.0.1:{port}", no_cache=True)
     with pytest.raises(MlgateError, match=f"dask_scheduler 'tcp://127.0.0.1:{port}': cannot connect"):
         ws.model("candidate").metric("accuracy", ws.dataset("holdout"))
 
