@@ -73,6 +73,24 @@ def _mapping(key: str, value: Any) -> dict[str, str]:
     return dict(value)
 
 
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+
+def _bytes(key: str, value: Any) -> int:
+    """A size: bytes, or a number with a unit such as ``512MiB`` or ``4GB``."""
+    text = str(value).strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTIB")
+    unit = text[len(number):]
+    try:
+        size = float(number) * _UNITS[unit]
+    except (KeyError, ValueError):
+        size = -1
+    if isinstance(value, bool) or size < 1:
+        raise ConfigError(f"mlgate config: '{key}' must be a size such as 512MiB or 4GiB, got {value!r}")
+    return int(size)
+
+
 def _choice(*options: str) -> Callable[[str, Any], str]:
     def parse(key: str, value: Any) -> str:
         if value not in options:
@@ -128,6 +146,15 @@ KEYS: tuple[Key, ...] = (
     Key("ratchet", _number(0, 1000, integer=True), 0,
         "no_regression compares with the best of the last N approved versions (0: production only)"),
     Key("docs", _text, None, "where to write the gate catalog (.md or .html)"),
+    Key("memory_budget", _bytes, 4 << 30,
+        "memory a Parquet dataset may use in memory; larger ones are streamed in chunks"),
+    Key("engine", _choice("local", "dask"), "local", "where streamed datasets are folded: local or dask"),
+    Key("dask_scheduler", _text, None, "Dask scheduler address (engine dask; default: a local cluster)"),
+    Key("sample_rows", _number(1, 10**9, integer=True), 100_000,
+        "rows sampled from a streamed dataset for gates that need all rows at once"),
+    Key("cache", _text, ".mlgate/cache", "warm cache of predictions and statistics"),
+    Key("cache_size", _bytes, 2 << 30, "largest size of the warm cache; least recently used entries go first"),
+    Key("no_cache", flag, False, "neither read nor write the warm cache"),
 )
 KEY_BY_NAME = {key.name: key for key in KEYS}
 
@@ -171,6 +198,13 @@ class Settings:
     business_unit: str | None = None
     ratchet: int = 0
     docs: str | None = None
+    memory_budget: int = 4 << 30
+    engine: str = "local"
+    dask_scheduler: str | None = None
+    sample_rows: int = 100_000
+    cache: str = ".mlgate/cache"
+    cache_size: int = 2 << 30
+    no_cache: bool = False
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def path(self, value: str | Path) -> Path:

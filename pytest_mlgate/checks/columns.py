@@ -45,8 +45,8 @@ def columns(data: Dataset, columns: Iterable[str] | None, eligible: list[str], w
         return eligible
     chosen = list(columns)
     for column in chosen:
-        data.column(column)
         if column not in eligible:
+            data.column(column)  # a missing column gets its own error
             raise MlgateError(f"dataset '{data.name}': column '{column}' is not {what}")
     return chosen
 

@@ -50,10 +50,15 @@ def missing(data: Dataset, max_rate: col.Limit = 0.0, columns: Iterable[str] | N
     """Share of missing values per column must be at most ``max_rate`` (default: none at all)."""
     if (empty := col.empty("no_missing", "missing_rate", data)) is not None:
         return empty
-    stats, rows = col.profile(data), []
-    for column in col.columns(data, columns, list(data.frame.columns), "a column"):
+    if getattr(data, "streamed", False):  # null counts folded over the chunks
+        nulls = {name: c.nulls for name, c in data.profile().columns.items()}
+        eligible, count_of = list(nulls), nulls.__getitem__
+    else:
+        eligible, count_of = list(data.frame.columns), col.profile(data).missing
+    rows = []
+    for column in col.columns(data, columns, eligible, "a column"):
         limit = col.limit(max_rate, column, 0.0)
-        count = stats.missing(column)
+        count = count_of(column)
         rate = count / len(data)
         outcome = "skipped" if limit is None else (FAILED if rate > limit else PASSED)
         rows.append({"column": column, "missing": count, "rate": rate, "limit": limit, "outcome": outcome})

@@ -54,6 +54,12 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequenc
         item = prepare(name, reference[name], current[name], options, names)
         (prepared if isinstance(item, Feature) else untestable).append(item)
     rows = _judge(prepared, (reference[columns], current[columns]), options)
+    return conclude(rows, untestable, options, names, check)
+
+
+def conclude(rows: list[dict[str, Any]], untestable: list[Check], options: DriftOptions, names: tuple[str, str],
+             check: str = "data_drift") -> list[Check]:
+    """The summary check over the judged ``rows``, then the untestable features' checks."""
     untestable += [Check(r["feature"], NOT_APPLICABLE, message=f"drift: '{r['feature']}': {r['note']}", kind="drift")
                    for r in rows if r["outcome"] == NOT_APPLICABLE]
     table = [*rows, *(c.details["row"] for c in untestable if "row" in c.details)]
@@ -99,6 +105,11 @@ def _judge(prepared: list[Feature], frames: tuple[pd.DataFrame, pd.DataFrame],
         from pytest_mlgate.checks import drift_alibi
 
         results = drift_alibi.results(prepared, frames, options)
+    return judged(prepared, results, options)
+
+
+def judged(prepared: list[Feature], results: Results, options: DriftOptions) -> list[dict[str, Any]]:
+    """Correct the tests' p-values across features and judge each one; the table rows."""
     if results.joint is not None:
         for feature in prepared:
             feature.row.update(outcome="effect only", note=f"tested jointly by {_method_name(options.method)}")
@@ -208,8 +219,16 @@ def label_drift(reference: Dataset, current: Dataset, options: DriftOptions | No
     if reference.target is None:
         raise MlgateError("label drift: no target column configured ([tool.mlgate] target)")
     target = reference.target
-    ref, cur = reference.column(target), current.column(target)
     options = options or DriftOptions()
+    if getattr(reference, "streamed", False) or getattr(current, "streamed", False):  # from column profiles
+        from pytest_mlgate.checks import drift_streamed
+
+        if not drift_streamed.profile_of(reference).columns[target].dtype.startswith("float"):
+            options = replace(options, categorical=(*options.categorical, target))
+        prepared, untestable, results = drift_streamed.tested(reference, current, [target], options)
+        return conclude(judged(prepared, results, options), untestable, options, (reference.name, current.name),
+                        "label_drift")
+    ref, cur = reference.column(target), current.column(target)
     if not pd.api.types.is_float_dtype(ref.dtype):
         options = replace(options, categorical=(*options.categorical, target))
     return data_drift(ref.to_frame(), cur.to_frame(), options=options, names=(reference.name, current.name),
@@ -232,8 +251,11 @@ def concept_drift(metric: str | Callable[..., float] | Metric, model: ModelUnder
     before = model.metric(spec, reference, observe=False)
     after = model.metric(spec, current, observe=False)
     kwargs = {"pos_label": model.pos_label, "classes": model.classes}
-    low, high, method = interval(spec, current.y, [model.output(current, spec.needs)], confidence=confidence,
-                                 n_boot=n_boot, seed=seed, **kwargs)
+    if getattr(current, "streamed", False):
+        low, high, method = current.interval(spec, [model], None, confidence=confidence, n_boot=n_boot, seed=seed)
+    else:
+        low, high, method = interval(spec, current.y, [model.output(current, spec.needs)], confidence=confidence,
+                                     n_boot=n_boot, seed=seed, **kwargs)
     allowed = min(a for a in (max_drop, None if max_relative_drop is None else max_relative_drop * abs(before))
                   if a is not None)
     delta = after - before
@@ -265,8 +287,14 @@ class DriftGates(Recorder):
         """
         __tracebackhide__ = True
         ref, cur = self._drift_data(reference, "reference"), self._drift_data(current, "current")
-        return self.record(*data_drift(ref.frame, cur.frame, features, self._drift_options(**options),
-                                       names=(ref.name, cur.name), exclude=[self.settings.target or ""]))
+        exclude, chosen = [self.settings.target or ""], self._drift_options(**options)
+        if getattr(ref, "streamed", False) or getattr(cur, "streamed", False):  # from column profiles
+            from pytest_mlgate.checks import drift_streamed
+
+            prepared, untestable, results = drift_streamed.tested(ref, cur, features, chosen, exclude)
+            return self.record(*conclude(judged(prepared, results, chosen), untestable, chosen, (ref.name, cur.name)))
+        return self.record(*data_drift(ref.frame, cur.frame, features, chosen, names=(ref.name, cur.name),
+                                       exclude=exclude))
 
     def no_prediction_drift(self, reference: str | Dataset = "reference", current: str | Dataset = "current", *,
                             model: str | ModelUnderTest = "candidate", **options: Any) -> list[Check]:

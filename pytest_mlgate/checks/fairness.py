@@ -68,11 +68,15 @@ def _labels_output(spec: Metric | None, model: ModelUnderTest, data: Dataset) ->
 def measure_groups(data: Dataset, models: Sequence[ModelUnderTest], sensitive: str | Sequence[str],
                    names: Sequence[str], *, n_boot: int, seed: int) -> Evaluation:
     """Evaluate per-group metrics ``names`` for ``models`` (paired resamples when several)."""
-    grp = groups(data, sensitive)
     counted = [canonical(n) for n in names if canonical(n) in COUNTS]
     others = [n for n in names if canonical(n) not in COUNTS]
     if len(others) > 1:
         raise MlgateError(f"fairness: one non-rate metric at a time, got {others}")
+    if getattr(data, "streamed", False):
+        from pytest_mlgate.checks.fairness_streamed import measure
+
+        return measure(data, models, sensitive, counted, others, n_boot=n_boot, seed=seed)
+    grp = groups(data, sensitive)
     custom = resolve(others[0]) if others else None
     ev = Evaluation(grp, [{} for _ in models])
     rng, y, first = np.random.default_rng(seed), data.y, models[0]

@@ -94,9 +94,12 @@ class Groups:
     keys: list[Any]      # MetricFrame's by_group index entries, in code order
     labels: list[str]
     frame: Any           # the sensitive columns as a DataFrame of strings, for MetricFrame
+    counts: np.ndarray | None = None  # rows per group, when there are no row codes (streamed data)
 
     @property
     def sizes(self) -> np.ndarray:
+        if self.counts is not None:
+            return self.counts
         return np.bincount(self.codes, minlength=len(self.labels))
 
     @property
@@ -152,7 +155,16 @@ def count_draws(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: 
         cell = cell * 2 + pred
     shape = (n_groups, 2) + (2,) * n_models
     counts = np.bincount(cell, minlength=int(np.prod(shape)))
-    draws = rng.multinomial(len(truth), counts / len(truth), size=n_boot).reshape((n_boot, *shape))
+    return cell_draws(counts, grp, n_models, names, n_boot, rng)
+
+
+def cell_draws(counts: np.ndarray, grp: Groups, n_models: int, names: list[str], n_boot: int,
+               rng: np.random.Generator) -> list[dict[str, GroupMetric]]:
+    """Rate metrics per group and model from the flat joint cells (group x truth x each model's
+    prediction), whether counted from rows or folded from chunks."""
+    shape = (len(grp.labels), 2) + (2,) * n_models
+    total = int(counts.sum())
+    draws = rng.multinomial(total, counts / total, size=n_boot).reshape((n_boot, *shape))
     out = []
     for m in range(n_models):
         own = _own_cells(counts.reshape(shape), m, n_models)

@@ -25,10 +25,13 @@ class Slice:
     """Rows of a dataset selected by a column value or a query; ``mask`` None means all rows."""
 
     label: str | None
-    mask: np.ndarray | None
+    mask: Any
     key: Any = None
+    rows: int | None = None  # known size (slices of a streamed dataset, whose mask names a group)
 
     def size(self, data: Dataset) -> int:
+        if self.rows is not None:
+            return self.rows
         return len(data) if self.mask is None else int(self.mask.sum())
 
     def name(self, base: str) -> str:
@@ -37,6 +40,8 @@ class Slice:
 
 def slices(data: Dataset, by: str | None = None, where: str | None = None) -> list[Slice]:
     """The whole dataset, the rows matching ``where``, and/or one slice per value of ``by``."""
+    if getattr(data, "streamed", False):
+        return _streamed_slices(data, by, where)
     base = None
     if where is not None:
         try:
@@ -52,13 +57,29 @@ def slices(data: Dataset, by: str | None = None, where: str | None = None) -> li
     for value in sorted(column.dropna().unique(), key=str):
         mask = (column == value).to_numpy()
         if base is not None:
-            mask &= base
+            mask = mask & base  # to_numpy() may be a read-only view (pandas copy-on-write)
         label = f"{by}={value}" if where is None else f"{where}, {by}={value}"
         found.append(Slice(label, mask, value))
     if not any(piece.mask.any() for piece in found):
         scope = f"dataset '{data.name}'" + (f" slice {where!r}" if where is not None else "")
         raise MlgateError(f"{scope}: grouping by '{by}' leaves no rows (no non-missing values)")
     return found
+
+
+def _streamed_slices(data: Any, by: str | None, where: str | None) -> list[Slice]:
+    """Slices of a streamed dataset: each mask is a (grouping, key) its statistics are kept under."""
+    from pytest_mlgate.evaluate.fold import ALL, Grouping
+
+    grouping, stats = data.groups((by,) if by else (), where)
+    if by is None:
+        if where is None:
+            return [Slice(None, None)]
+        return [Slice(where, (grouping, ALL), rows=stats.groups[grouping][ALL].rows)]
+    found = stats.groups[grouping]
+    keys = found if where is None else data.groups((by,))[1].groups[Grouping((by,))]  # values outside where too
+    ordered = sorted(keys, key=lambda key: str(key[0]))
+    return [Slice(f"{by}={key[0]}" if where is None else f"{where}, {by}={key[0]}", (grouping, key), key[0],
+                  rows=found[key].rows if key in found else 0) for key in ordered]
 
 
 def _threshold_for(threshold: Threshold, piece: Slice) -> float:
@@ -101,8 +122,16 @@ def threshold(metric: str | Callable[..., float] | Metric, limit: Threshold, dat
         checks.append(Check(name, PASSED if passed else FAILED, metric=spec.name, dataset=data.name,
                             candidate=value, baseline=base, delta=None if base is None else value - base,
                             threshold=f"{sign} {limit_here:g}", message=message, kind="performance",
-                            details={"rows": n, "limit": limit_here}))
+                            details={"rows": n, "limit": limit_here, **_bound(data, candidate, spec, piece)}))
     return checks
+
+
+def _bound(data: Dataset, model: ModelUnderTest, spec: Metric, piece: Slice) -> dict[str, float]:
+    """The largest possible error of a metric read off binned statistics, when it is not exact."""
+    if not getattr(data, "streamed", False):
+        return {}
+    bound = data.error_bound(model, spec, piece.mask)
+    return {} if bound is None else {"error_bound": bound}
 
 
 def _percent(value: float, base: float | None) -> str:
@@ -133,20 +162,26 @@ def regression(metric: str | Callable[..., float] | Metric, data: Dataset, candi
                       message=f"{p.name(spec.name)}: no baseline configured, regression not applicable")
                 for p in pieces]
     level = 1 - (1 - confidence) / len(pieces) if correction == "bonferroni" else confidence
-    y_all = data.y
-    out_c, out_b = candidate.output(data, spec.needs), baseline.output(data, spec.needs)
+    streamed = getattr(data, "streamed", False)
+    if not streamed:
+        y_all = data.y
+        out_c, out_b = candidate.output(data, spec.needs), baseline.output(data, spec.needs)
     checks = []
     for piece in pieces:
         name, n = piece.name(spec.name), piece.size(data)
         if piece.mask is not None and n < min_size:
             checks.append(_too_small(name, spec, data, n, min_size))
             continue
-        sel = slice(None) if piece.mask is None else piece.mask
-        y, c, b = y_all[sel], out_c[sel], out_b[sel]
         kwargs = {"pos_label": candidate.pos_label, "classes": candidate.classes}
         value = candidate.metric(spec, data, mask=piece.mask, observe=False)
         base = baseline.metric(spec, data, mask=piece.mask, observe=False)
-        low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, **kwargs)
+        if streamed:
+            low, high, method = data.interval(spec, [candidate, baseline], piece.mask, confidence=level,
+                                              n_boot=n_boot, seed=seed)
+        else:
+            sel = slice(None) if piece.mask is None else piece.mask
+            y, c, b = y_all[sel], out_c[sel], out_b[sel]
+            low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, **kwargs)
         checks.append(_judge(name, spec, data, value, base, (low, high), method, level, n, criterion,
                              max_absolute_drop, max_relative_drop))
     return checks

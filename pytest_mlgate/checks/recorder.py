@@ -19,6 +19,7 @@ class Recorder:
         self.gate = gate
         self.workspace = workspace
         self.checks: list[Check] = []
+        self._sample_reads = {d.name: d.sample_reads for d in workspace.streamed()}
 
     @property
     def settings(self) -> Settings:
@@ -37,11 +38,25 @@ class Recorder:
         __tracebackhide__ = True
         if not checks:  # a check with nothing to judge (no rows, slices or columns) must not pass
             raise AssertionError(f"{self.gate}: the check recorded nothing to judge")
+        self._note_samples(checks)
         self.checks.extend(checks)
         failed = [c.message or c.name for c in checks if c.failed]
         if failed:
             raise AssertionError("; ".join(failed))
         return list(checks)
+
+    def _note_samples(self, checks: tuple[Check, ...]) -> None:
+        """Say so on every check judged on a sample of a streamed dataset's rows."""
+        for data in self.workspace.streamed():
+            reads, before = data.sample_reads, self._sample_reads.get(data.name, 0)
+            self._sample_reads[data.name] = reads
+            if reads == before:
+                continue
+            note = f"on a uniform sample of {data.sampled} of {len(data)} rows (streamed dataset '{data.name}')"
+            for check in checks:
+                if check.dataset in (data.name, None):
+                    check.details["sampled_rows"] = data.sampled
+                    check.message = f"{check.message} [{note}]" if check.message else note
 
     def check(self, name: str, passed: bool, message: str = "", **fields: Any) -> Check:
         """Record a custom check (``fields`` are any of Check's: metric, candidate, threshold...)."""

@@ -32,8 +32,10 @@ class Metric:
     row_loss: Callable[..., np.ndarray] | None = None
 
     def __call__(self, y_true: np.ndarray, output: np.ndarray, *, pos_label: Any = 1,
-                 classes: np.ndarray | None = None) -> float:
-        return float(self.fn(y_true, output, pos_label=pos_label, classes=classes))
+                 classes: np.ndarray | None = None, sample_weight: np.ndarray | None = None) -> float:
+        if sample_weight is None:
+            return float(self.fn(y_true, output, pos_label=pos_label, classes=classes))
+        return float(self.fn(y_true, output, pos_label=pos_label, classes=classes, sample_weight=sample_weight))
 
 
 def _sk(name: str) -> Callable[..., Any]:
@@ -43,11 +45,12 @@ def _sk(name: str) -> Callable[..., Any]:
 
 
 def _averaged(fn_name: str) -> Callable[..., float]:
-    def compute(y, pred, pos_label=1, classes=None):
+    def compute(y, pred, pos_label=1, classes=None, sample_weight=None):
         binary = len(classes) <= 2 if classes is not None else len(np.union1d(np.unique(y), np.unique(pred))) <= 2
         if binary:
-            return _sk(fn_name)(y, pred, pos_label=pos_label, average="binary", zero_division=0)
-        return _sk(fn_name)(y, pred, average="macro", zero_division=0)
+            return _sk(fn_name)(y, pred, pos_label=pos_label, average="binary", zero_division=0,
+                                sample_weight=sample_weight)
+        return _sk(fn_name)(y, pred, average="macro", zero_division=0, sample_weight=sample_weight)
     return compute
 
 
@@ -86,7 +89,8 @@ def _mean_of(rows: Callable[..., np.ndarray], root: bool = False) -> Callable[..
 
 
 def _plain(fn_name: str) -> Callable[..., float]:
-    return lambda y, out, pos_label=1, classes=None: _sk(fn_name)(y, out)
+    return lambda y, out, pos_label=1, classes=None, sample_weight=None: _sk(fn_name)(
+        y, out, sample_weight=sample_weight)
 
 
 BUILTIN: dict[str, Metric] = {

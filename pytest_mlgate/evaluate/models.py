@@ -17,6 +17,7 @@ from pytest_mlgate.evaluate.metrics import Metric, resolve
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pytest_mlgate.evaluate.cache import Cache
     from pytest_mlgate.evaluate.sources import Artifact
 
 #: Set by the plugin while a gate runs: receives every metric a model computes, so that a plain
@@ -91,8 +92,9 @@ class ModelUnderTest:
     """
 
     def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1,
-                 threshold: float | None = None, timeout: float | None = None):
+                 threshold: float | None = None, timeout: float | None = None, cache: Cache | None = None):
         self.role = role
+        self.cache = cache  # outputs on disk, by model and dataset sha256 (the warm cache)
         self.model = model
         self.artifact = artifact
         self.positive_label = positive_label
@@ -181,6 +183,11 @@ class ModelUnderTest:
         """
         spec = resolve(metric)
         key = (spec.fn, id(data))
+        if getattr(data, "streamed", False):  # read off folded statistics; ``mask`` names a slice
+            if mask is not None:
+                return data.metric(self, spec, mask)
+            if key not in self._values:
+                self._values[key] = data.metric(self, spec)
         if mask is not None or key not in self._values:
             y, out = data.y, self.output(data, spec.needs)
             if mask is not None:
@@ -202,6 +209,11 @@ class ModelUnderTest:
         key = (method, id(data))
         if key not in self._cache:
             self._pinned[id(data)] = data
+            disk = self._disk_key(method, data)
+            stored = self.cache.get_array(disk) if disk else None
+            if stored is not None:
+                self._cache[key] = _validated(stored, method, self.role, data)
+                return self._cache[key]
             self.calls[(method, data.name)] = self.calls.get((method, data.name), 0) + 1
             features = data.features_for(self.model, self.role)
             try:
@@ -213,7 +225,16 @@ class ModelUnderTest:
                 raise MlgateError(f"model '{self.role}' {method} failed on dataset '{data.name}': "
                                   f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
             self._cache[key] = _validated(np.asarray(raw), method, self.role, data, self.classes)
+            if disk:
+                self.cache.put_array(disk, self._cache[key])
         return self._cache[key]
+
+    def _disk_key(self, method: str, data: Dataset) -> str | None:
+        """The warm cache's key of this model's ``method`` outputs on ``data`` (None: not cached)."""
+        if self.cache is None or self.sha256 is None or data.artifact is None or getattr(data, "streamed", False):
+            return None
+        found = data.fingerprint()
+        return self.cache.key("outputs", method, self.sha256, found["sha256"], found["rows"], found["schema_sha256"])
 
 
 # scikit-learn classifiers whose predict() returns classes_[argmax(predict_proba())] (their own code,

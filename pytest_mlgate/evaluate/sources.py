@@ -66,6 +66,10 @@ def locate(name: str, spec: str, settings: Settings) -> Artifact:
     source = source_for(spec)
     if source is not None:
         return source.locate(name, spec, settings)
+    from pytest_mlgate.evaluate import parts
+
+    if parts.is_parts(spec, settings):  # a directory or glob of Parquet files, hashed together
+        return pinned(name, spec, *parts.parts_digest(name, spec, settings), settings)
     return file_artifact(name, spec, settings.path(spec), settings)
 
 
@@ -77,7 +81,12 @@ def file_artifact(name: str, spec: str, path: Path, settings: Settings, version:
         raise MlgateError(f"{name}: file not found: {path}")
     else:
         digest = sha256_file(path)
-    pinned = settings.sha256.get(name)
-    if pinned and pinned.lower() != digest:
-        raise MlgateError(f"{name}: sha256 mismatch for {path}: expected {pinned.lower()}, got {digest}")
+    return pinned(name, spec, path, digest, settings, version)
+
+
+def pinned(name: str, spec: str, path: Path, digest: str, settings: Settings, version: str | None = None) -> Artifact:
+    """The artifact, after checking ``digest`` against its configured sha256 pin."""
+    pin = settings.sha256.get(name)
+    if pin and pin.lower() != digest:
+        raise MlgateError(f"{name}: sha256 mismatch for {path}: expected {pin.lower()}, got {digest}")
     return Artifact(name, spec, path, digest, version)

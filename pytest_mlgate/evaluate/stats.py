@@ -35,8 +35,12 @@ def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_la
 
 
 def _normal(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    mean = float(np.mean(values))
-    half = stats.norm.ppf(0.5 + confidence / 2) * float(np.std(values, ddof=1)) / np.sqrt(len(values))
+    return normal_from_moments(float(np.mean(values)), float(np.std(values, ddof=1)), len(values), confidence)
+
+
+def normal_from_moments(mean: float, sd: float, n: int, confidence: float) -> tuple[float, float]:
+    """The normal interval of a mean from its moments (also folded over chunks)."""
+    half = stats.norm.ppf(0.5 + confidence / 2) * sd / np.sqrt(n)
     return mean - half, mean + half
 
 
@@ -58,9 +62,17 @@ def _confusion(name: str, y: np.ndarray, outputs: list[np.ndarray], pos_label: A
     for row in codes[1:]:
         cell = cell * k + row
     counts = np.bincount(cell, minlength=k ** (len(outputs) + 1))
-    draws = rng.multinomial(n, counts / n, size=n_boot).reshape((n_boot, k) + (k,) * len(outputs))
+    return confusion_from_counts(name, counts, labels, len(outputs), pos_label, confidence, n_boot, rng)
+
+
+def confusion_from_counts(name: str, counts: np.ndarray, labels: np.ndarray, n_outputs: int, pos_label: Any,
+                          confidence: float, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
+    """The confusion bootstrap from the flat joint cell counts (truth x each output over the
+    sorted ``labels``): the same draws whether the counts came from rows or from folded chunks."""
+    n, k = int(counts.sum()), len(labels)
+    draws = rng.multinomial(n, counts / n, size=n_boot).reshape((n_boot, k) + (k,) * n_outputs)
     pos = int(np.searchsorted(labels, pos_label)) if pos_label in labels else None
-    if len(outputs) == 1:
+    if n_outputs == 1:
         return _percentiles(_from_confusion(name, draws, pos), confidence)
     first, second = draws.sum(axis=3), draws.sum(axis=2)
     return _percentiles(_from_confusion(name, first, pos) - _from_confusion(name, second, pos), confidence)

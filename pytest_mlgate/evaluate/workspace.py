@@ -9,6 +9,7 @@ from typing import Any
 from pytest_mlgate.config import Settings
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import loaders, sources
+from pytest_mlgate.evaluate.cache import open_cache
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 Loader = Callable[[Path, Settings], Any]
@@ -26,6 +27,7 @@ class Workspace:
         self._load_dataset = load_dataset or (lambda path, s: loaders.load_dataset(path))
         self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
         self._datasets: dict[str, Dataset | MlgateError] = {}
+        self.cache = open_cache(settings)
 
     def model_spec(self, role: str) -> str | None:
         if role == "candidate" and self.settings.stage == "monitor" and self.settings.baseline:
@@ -64,6 +66,15 @@ class Workspace:
             except MlgateError as exc:
                 found[name] = {"name": name, "spec": spec, "error": str(exc)}
         return found
+
+    def configured_models(self) -> dict[str, ModelUnderTest]:
+        """Every configured model by role (what a streamed dataset's first pass predicts)."""
+        found = {role: self.model(role) for role in self.MODEL_ROLES}
+        return {role: model for role, model in found.items() if model is not None}
+
+    def streamed(self) -> list[Dataset]:
+        """The loaded datasets that are evaluated chunk by chunk."""
+        return [d for d in self._datasets.values() if getattr(d, "streamed", False)]
 
     def fingerprints(self) -> dict[str, Any]:
         """Fingerprints of the datasets this process loaded."""
@@ -104,7 +115,8 @@ class Workspace:
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
         return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
-                              threshold=self.settings.decision_threshold, timeout=self.settings.predict_timeout)
+                              threshold=self.settings.decision_threshold, timeout=self.settings.predict_timeout,
+                              cache=self.cache)
 
     def _open_dataset(self, name: str) -> Dataset:
         spec = self.settings.datasets.get(name)
@@ -113,6 +125,12 @@ class Workspace:
             raise MlgateError(f"dataset '{name}' is not configured ([tool.mlgate.datasets]; configured: {known})")
         artifact = sources.locate(name, spec, self.settings)
         source = sources.source_for(spec)
+        if source is None and _parquet(spec, artifact):
+            from pytest_mlgate.engines.select import open_dataset
+
+            opened = open_dataset(name, spec, artifact, self.settings, self.configured_models, self.cache)
+            if opened is not None:
+                return opened
         try:
             if source is not None and source.load is not None:
                 frame = source.load(spec, self.settings)
@@ -128,3 +146,9 @@ class Workspace:
         if len(frame) == 0:
             raise MlgateError(f"dataset '{name}' has no rows ({artifact.path})")
         return Dataset(name, frame, self.settings.target, artifact)
+
+
+def _parquet(spec: str, artifact: sources.Artifact) -> bool:
+    """Whether the dataset is Parquet: a file, or a directory or glob of parts."""
+    return artifact.path.is_dir() or any(ch in spec for ch in "*?[") or artifact.path.suffix.lower() in (
+        ".parquet", ".pq")

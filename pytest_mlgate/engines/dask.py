@@ -1,0 +1,79 @@
+"""The Dask engine: partitions predicted and folded on the workers; only statistics travel.
+
+The models are scattered to every worker once per session; each task reads its Parquet files on
+the worker, folds them with the same :func:`pytest_mlgate.evaluate.fold.fold_chunk` as the local
+engine, and returns a :class:`~pytest_mlgate.evaluate.fold.Statistics` (a few kilobytes to a few
+megabytes, whatever the rows). The driver merges them in file order. Workers need pytest-mlgate,
+the model's libraries and read access to the files.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.fold import Plan, Statistics, fold_chunk, fresh
+from pytest_mlgate.evaluate.parts import chunks_of
+from pytest_mlgate.evaluate.streamed import StreamedDataset
+
+_CLIENTS: dict[str | None, Any] = {}
+_SCATTERED: dict[tuple[Any, ...], Any] = {}
+
+
+def client(address: str | None) -> Any:
+    """A client of the scheduler at ``address``, or of a two-worker LocalCluster on 127.0.0.1."""
+    if address in _CLIENTS:
+        return _CLIENTS[address]
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise MlgateError("engine 'dask' needs the dask extra: pip install 'pytest-mlgate[dask]'") from None
+    try:
+        if address:
+            found = Client(address, timeout="10s")
+        else:
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", processes=True)
+            found = Client(cluster)
+            atexit.register(cluster.close)
+    except OSError as exc:
+        raise MlgateError(f"dask_scheduler {address!r}: cannot connect: {exc}") from None
+    _CLIENTS[address] = found
+    atexit.register(found.close)
+    return found
+
+
+def close(address: str | None) -> None:
+    """Close this process's client of ``address`` (before its cluster goes away)."""
+    found = _CLIENTS.pop(address, None)
+    for key in [k for k in _SCATTERED if k[0] == address]:
+        del _SCATTERED[key]
+    if found is not None:
+        found.close()
+
+
+def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str | None = None) -> Statistics:
+    """Fold every file of ``data`` on the cluster's workers and merge the statistics here."""
+    dask = client(address)
+    key = (address, *(id(models[r]) for r in plan.roles))
+    if plan.roles and key not in _SCATTERED:
+        light = {r: fresh(models[r]) for r in plan.roles}
+        _SCATTERED[key] = dask.scatter([light], broadcast=True)[0]
+    scattered = _SCATTERED[key] if plan.roles else {}
+    files = [str(p) for p in data.parts.files]
+    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows, pure=False)
+             for f in files]
+    total = Statistics()
+    for part in dask.gather(tasks, errors="raise"):
+        total.merge(part)
+    return total
+
+
+def fold_files(files: list[str], name: str, target: str | None, models: dict[str, Any], plan: Plan,
+               chunk_rows: int) -> Statistics:
+    """On a worker: the statistics of ``files`` read in chunks of ``chunk_rows`` rows."""
+    total = Statistics()
+    for frame in chunks_of(files, chunk_rows):
+        total.merge(fold_chunk(frame, name, target, models, plan))
+    return total

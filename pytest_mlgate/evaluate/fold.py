@@ -1,0 +1,242 @@
+"""Fold one chunk of rows into mergeable statistics: the work every engine shares.
+
+A :class:`Plan` says what to measure (which models, which row groupings, whether to profile the
+columns); :func:`fold_chunk` turns one DataFrame chunk into :class:`Statistics`, and
+``Statistics.merge`` adds two of them. The in-process streaming engine and the Dask engine call the
+same two functions, so they produce the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.metrics import BUILTIN
+from pytest_mlgate.evaluate.statistics import (MAX_VALUES, Column, Counts, JointHistogram, Moments, ScoreHistogram,
+                                               Sketch, merge_maps)
+
+#: Metrics whose per-row loss is folded as moments (and the paired difference of two models').
+LOSSES = tuple(m for m in BUILTIN.values() if m.row_loss is not None)
+ALL = "__all__"
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Rows split by the values of ``columns`` (none: one group of all rows), after ``where``."""
+
+    columns: tuple[str, ...] = ()
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one pass measures: model statistics per grouping, and column profiles."""
+
+    roles: tuple[str, ...] = ()
+    groupings: tuple[Grouping, ...] = (Grouping(),)
+    columns: bool = True
+
+
+@dataclass
+class Group:
+    """Everything measured on one group of rows, for every model of the plan."""
+
+    rows: int = 0
+    cells: Counts = field(default_factory=Counts)         # (y, label of each classifier...)
+    scores: dict[str, ScoreHistogram] = field(default_factory=dict)
+    joint: JointHistogram | None = None
+    losses: dict[tuple[str, str], Moments] = field(default_factory=dict)   # (metric, role)
+    diffs: dict[str, Moments] = field(default_factory=dict)               # metric -> first - second
+    target: Moments = field(default_factory=Moments)
+
+    def merge(self, other: Group) -> Group:
+        self.rows += other.rows
+        self.cells.merge(other.cells)
+        merge_maps(self.scores, other.scores)
+        merge_maps(self.losses, other.losses)
+        merge_maps(self.diffs, other.diffs)
+        self.target.merge(other.target)
+        if other.joint is not None:
+            self.joint = other.joint if self.joint is None else self.joint.merge(other.joint)
+        return self
+
+
+@dataclass
+class Statistics:
+    """The statistics of a whole dataset (or of the chunks folded so far)."""
+
+    rows: int = 0
+    columns: dict[str, Column] = field(default_factory=dict)
+    groups: dict[Grouping, dict[Any, Group]] = field(default_factory=dict)
+    nulls: dict[Grouping, int] = field(default_factory=dict)   # rows with a null grouping value
+    kinds: dict[str, str] = field(default_factory=dict)        # role -> label / score / value
+    labels: tuple[str, ...] = ()                               # roles whose labels the cells hold
+
+    def merge(self, other: Statistics) -> Statistics:
+        self.rows += other.rows
+        merge_maps(self.columns, other.columns)
+        for grouping, groups in other.groups.items():
+            merge_maps(self.groups.setdefault(grouping, {}), groups)
+        for grouping, count in other.nulls.items():
+            self.nulls[grouping] = self.nulls.get(grouping, 0) + count
+        self.kinds.update(other.kinds)
+        self.labels = self.labels or other.labels
+        return self
+
+
+@dataclass
+class Outputs:
+    """One model's outputs on one chunk."""
+
+    label: np.ndarray | None = None
+    score: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    value: np.ndarray | None = None
+
+
+def model_outputs(model: Any, chunk: Any) -> Outputs:
+    """Labels, binary score, probabilities or values of ``model`` (a ModelUnderTest) on a chunk
+    Dataset, with the same validation as in memory."""
+    if not model.is_classifier:
+        return Outputs(value=np.asarray(model.predict(chunk), dtype=float))
+    out = Outputs(label=model.predict(chunk))
+    if hasattr(model.model, "predict_proba"):
+        out.proba = model.predict_proba(chunk)
+        if out.proba.shape[1] == 2:
+            out.score = model.score(chunk)
+    return out
+
+
+def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any], plan: Plan) -> Statistics:
+    """The statistics of one chunk (a DataFrame) for ``plan``; ``models`` maps role to a
+    ModelUnderTest."""
+    from pytest_mlgate.evaluate.models import Dataset
+
+    stats = Statistics(rows=len(frame))
+    if plan.columns:
+        stats.columns = {str(c): profile_column(frame[c]) for c in frame.columns}
+    if not plan.roles:
+        return stats
+    chunk = Dataset(name, frame, target)
+    y = chunk.y
+    outputs = {role: model_outputs(fresh(models[role]), chunk) for role in plan.roles}
+    stats.kinds = {role: _kind(out) for role, out in outputs.items()}
+    stats.labels = tuple(role for role, out in outputs.items() if out.label is not None)
+    first = models[plan.roles[0]]
+    for grouping in plan.groupings:
+        keys, selected, nulls = _group_keys(chunk, grouping)
+        stats.nulls[grouping] = nulls
+        groups = stats.groups[grouping] = {}
+        for key, rows in _split(keys, selected):
+            groups[key] = _measure(y[rows], {r: _take(o, rows) for r, o in outputs.items()}, first)
+    return stats
+
+
+def fresh(model: Any) -> Any:
+    """A copy of a ModelUnderTest without cached outputs (a chunk's outputs must not be kept)."""
+    return type(model)(model.role, model.model, model.artifact, positive_label=model.positive_label,
+                       threshold=model.threshold)
+
+
+def _kind(out: Outputs) -> str:
+    return "value" if out.value is not None else "score" if out.score is not None else "label"
+
+
+def _take(out: Outputs, rows: np.ndarray | slice) -> Outputs:
+    return Outputs(*(None if a is None else a[rows] for a in (out.label, out.score, out.proba, out.value)))
+
+
+def _group_keys(chunk: Any, grouping: Grouping) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """Per-row group keys (None: all rows one group), the rows kept by ``where``, null-key rows."""
+    frame = chunk.frame
+    selected = np.ones(len(frame), dtype=bool)
+    if grouping.where is not None:
+        try:
+            selected = np.asarray(frame.eval(grouping.where), dtype=bool)
+        except Exception as exc:
+            raise MlgateError(f"dataset '{chunk.name}': bad slice query {grouping.where!r}: {exc}") from None
+    if not grouping.columns:
+        return None, selected, 0
+    parts = frame[[chunk.column(c).name for c in grouping.columns]]
+    missing = parts.isna().any(axis=1).to_numpy()
+    keys = np.empty(len(frame), dtype=object)
+    keys[:] = list(parts.itertuples(index=False, name=None))
+    return keys, selected & ~missing, int((missing & selected).sum())
+
+
+def _split(keys: np.ndarray | None, selected: np.ndarray) -> list[tuple[Any, np.ndarray | slice]]:
+    if keys is None:
+        return [(ALL, slice(None) if selected.all() else selected)]
+    import pandas as pd
+
+    codes, uniques = pd.factorize(keys[selected])
+    where = np.flatnonzero(selected)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return [(tuple(uniques[g]) if isinstance(uniques[g], tuple) else uniques[g],
+             where[order[bounds[g]:bounds[g + 1]]]) for g in range(len(uniques))]
+
+
+def _measure(y: np.ndarray, outputs: dict[str, Outputs], first: Any) -> Group:
+    group = Group(rows=len(y))
+    if not len(y):
+        return group
+    labels = [o.label for o in outputs.values() if o.label is not None]
+    if labels:
+        group.cells = Counts.of(y, *labels)
+    positive = np.asarray(y) == first.pos_label
+    scores = {r: o.score for r, o in outputs.items() if o.score is not None}
+    for role, score in scores.items():
+        group.scores[role] = ScoreHistogram.of(positive, score)
+    if len(scores) == 2:
+        group.joint = JointHistogram.of(positive, *scores.values())
+    values = [o.value for o in outputs.values() if o.value is not None]
+    if values:
+        group.target = Moments.of(np.asarray(y, dtype=float))
+    _losses(group, y, outputs, first)
+    return group
+
+
+def _losses(group: Group, y: np.ndarray, outputs: dict[str, Outputs], first: Any) -> None:
+    for metric in LOSSES:
+        rows = {}
+        for role, out in outputs.items():
+            output = getattr(out, metric.needs)
+            if output is not None:
+                rows[role] = metric.row_loss(y, output, first.pos_label, first.classes)
+                group.losses[(metric.name, role)] = Moments.of(rows[role])
+        if len(rows) == 2:
+            a, b = rows.values()
+            group.diffs[metric.name] = Moments.of(a - b)
+
+
+def profile_column(series: Any) -> Column:
+    """Rows, nulls and a sketch (numeric) or category counts of one chunk of one column."""
+    import pandas as pd
+
+    dtype = series.dtype
+    nulls = int(series.isna().sum())
+    column = Column(_column_kind(dtype), str(dtype), len(series), nulls)
+    if column.kind == "numeric":
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        column.sketch = Sketch.of(values[~np.isnan(values)] if nulls else values)
+        if pd.api.types.is_integer_dtype(dtype):
+            counts = Counts.of((series.dropna() if nulls else series).to_numpy(dtype=object))
+            column.categories, column.overflow = (None, True) if len(counts.table) > MAX_VALUES else (counts, False)
+    elif column.kind == "categorical":
+        present = series.dropna() if nulls else series
+        column.categories = Counts.of(present.to_numpy(dtype=object))
+    return column
+
+
+def _column_kind(dtype: Any) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return "categorical"
+    return "numeric"

@@ -1,0 +1,148 @@
+"""A seeded project with partitioned Parquet datasets, and every row-reading gate run on it.
+
+Used to check that in-memory, streamed and Dask evaluation give the same checks: exact where the
+statistics are exact, within the documented bound where they are binned or sketched.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pytest_mlgate.config import build
+from pytest_mlgate.decision import Check
+from pytest_mlgate.evaluate.workspace import Workspace
+from pytest_mlgate.gates import MlGate
+
+STRONG = ["income", "debt", "age", "tenure"]
+GOOD = ["income", "debt", "age"]
+TINY_BUDGET = "32KiB"   # forces chunks of a few hundred rows
+#: Measured agreement where no bound is guaranteed (see the README's streaming section).
+BINNED_TOLERANCE = 1e-3
+
+
+def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """Credit-style rows: numeric features (one with natural ties), categories, a sensitive
+    attribute, a column with missing values, and a target."""
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame({
+        "income": rng.normal(shift, 1, n),
+        "debt": rng.normal(0, 1, n),
+        "age": rng.normal(0, 1, n),
+        "tenure": np.round(rng.exponential(3, n)).astype(int),
+        "region": rng.choice(["north", "south", "east"], n, p=[0.5, 0.45, 0.05]),
+        "sex": rng.choice(["f", "m"], n),
+        "branch": np.where(rng.random(n) < 0.02, None, rng.choice(["a", "b"], n)),
+    })
+    logit = 1.5 * data["income"] - 1.2 * data["debt"] + 0.6 * data["age"] + 0.1 * data["tenure"] - 0.3
+    data["defaulted"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return data
+
+
+def write_parts(data: pd.DataFrame, directory: Path, parts: int) -> None:
+    directory.mkdir(parents=True)
+    for i, piece in enumerate(np.array_split(np.arange(len(data)), parts)):
+        data.iloc[piece].to_parquet(directory / f"part-{i:03d}.parquet", index=False)
+
+
+def write_project(root: Path, rows: int = 12_000) -> Path:
+    """Models and three partitioned datasets (train as reference, holdout, a shifted current)."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    train = frame(rows, seed=1)
+    for name, features in (("candidate", STRONG), ("baseline", GOOD)):
+        sio.dump(LogisticRegression().fit(train[features], train["defaulted"]), root / f"{name}.skops")
+    write_parts(train, root / "reference", 3)
+    write_parts(frame(rows, seed=2), root / "holdout", 4)
+    write_parts(frame(rows, seed=3, shift=0.25), root / "current", 5)
+    return root
+
+
+def workspace(root: Path, **settings: Any) -> Workspace:
+    table = {"candidate": "candidate.skops", "baseline": "baseline.skops", "target": "defaulted",
+             "sensitive": ["sex"], "bootstrap": 200,
+             "datasets": {"holdout": "holdout", "reference": "reference", "current": "current/*.parquet"}}
+    return Workspace(build(root, {**table, **settings}))
+
+
+def run_gates(ws: Workspace) -> list[Check]:
+    """Every gate family that reads rows, as a gate file would call them; the checks they record."""
+    gate = MlGate("scenario", ws)
+    calls = [
+        lambda: [gate.at_least(m, 0.86, by="region") for m in ("accuracy", "balanced_accuracy", "precision",
+                                                               "recall", "f1", "roc_auc", "average_precision")],
+        lambda: [gate.at_most(m, 0.5, where="age > 0") for m in ("log_loss", "brier")],
+        lambda: gate.at_least("f1", 0.7, by="region", where="income > 2.5", min_size=30),
+        lambda: [gate.no_regression(m, max_absolute_drop=0.005, criterion=c)
+                 for m, c in (("accuracy", "point"), ("f1", "non_inferiority"), ("roc_auc", "significant"),
+                              ("log_loss", "non_inferiority"), ("brier", "point"))],
+        lambda: gate.no_regression("balanced_accuracy", max_relative_drop=0.01, by="sex", criterion="significant"),
+        lambda: gate.fairness("sex", "selection_rate", min_ratio=0.8),
+        lambda: gate.fairness(["sex", "region"], "true_positive_rate", max_equalized_odds=0.2),
+        lambda: gate.fairness_no_regression("sex", "selection_rate", measure="difference", margin=0.02),
+        lambda: gate.no_drift("reference", "current"),
+        lambda: gate.no_drift("reference", "holdout", features=["income", "tenure", "region"]),
+        lambda: gate.no_missing("holdout", max_rate=0.01),
+        lambda: gate.no_concept_drift("accuracy", "current", max_drop=0.02),
+        lambda: gate.no_label_drift("reference", "current"),
+        lambda: gate.no_drift("reference", "current", features=["tenure"], categorical=["tenure"]),
+    ]
+    for call in calls:
+        try:
+            call()
+        except AssertionError:
+            pass  # a failing check is recorded; the comparison is over all of them
+    return gate.checks
+
+
+def assert_same_checks(expected: list[Check], got: list[Check]) -> None:
+    """Same checks, outcomes and numbers: exact, or within the bound the check carries."""
+    assert [c.name for c in got] == [c.name for c in expected]
+    for want, have in zip(expected, got):
+        assert have.outcome == want.outcome, (want.name, want.message, have.message)
+        tolerance = _tolerance(want, have)
+        for field in ("candidate", "baseline", "delta"):
+            _close(getattr(want, field), getattr(have, field), tolerance, f"{want.name} {field}")
+        for a, b in zip(want.ci or (), have.ci or ()):
+            _close(a, b, tolerance if want.metric not in ("roc_auc",) else BINNED_TOLERANCE, f"{want.name} ci")
+        if want.kind == "drift" and "table" in want.details:
+            _same_drift_rows(want.details["table"], have.details["table"])
+        if want.kind == "fairness" and "table" in want.details:
+            assert have.details["table"] == want.details["table"], want.name
+
+
+def _tolerance(want: Check, have: Check) -> float:
+    if want.metric == "roc_auc":
+        return 2 * have.details.get("error_bound", BINNED_TOLERANCE / 2)
+    if want.metric == "average_precision":
+        return BINNED_TOLERANCE
+    return 1e-9
+
+
+def _close(a: float | None, b: float | None, tolerance: float, what: str) -> None:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+        assert a == b or (a is not None and b is not None and math.isnan(b)), what
+        return
+    assert abs(a - b) <= tolerance + 1e-12 * max(1.0, abs(a)), f"{what}: {a} vs {b} (tolerance {tolerance})"
+
+
+def _same_drift_rows(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> None:
+    by_feature = {r["feature"]: r for r in got}
+    for want in expected:
+        have = by_feature[want["feature"]]
+        assert have["outcome"] == want["outcome"], want["feature"]
+        assert have.get("drifted") == want.get("drifted"), want["feature"]
+        for key in ("null_reference", "null_current", "rows_reference", "rows_current"):
+            assert have[key] == want[key], (want["feature"], key)
+        if want["kind"] == "categorical":
+            for key in ("psi", "tvd", "new_share", "p_value"):
+                _close(want[key], have[key], 1e-9, f"{want['feature']} {key}")
+        elif "ks" in want:
+            _close(want["ks"], have["ks"], have.get("ks_bound", 0.0), f"{want['feature']} ks")
+            _close(want["wasserstein"], have["wasserstein"], have.get("wasserstein_bound", 0.0),
+                   f"{want['feature']} wasserstein")

@@ -1,0 +1,197 @@
+"""Streamed evaluation: the same gates on partitioned Parquet, in memory and folded chunk by chunk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_scenarios import TINY_BUDGET, assert_same_checks, frame, run_gates, workspace, write_parts, write_project
+
+from pytest_mlgate.errors import ConfigError, MlgateError
+from pytest_mlgate.evaluate.models import Dataset
+from pytest_mlgate.evaluate.statistics import Moments, ScoreHistogram, Sketch
+from pytest_mlgate.evaluate.streamed import StreamedDataset
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("scale"))
+
+
+def test_budget_chooses_memory_or_streaming(project: Path) -> None:
+    in_memory = workspace(project).dataset("holdout")
+    streamed = workspace(project, memory_budget=TINY_BUDGET).dataset("holdout")
+    assert type(in_memory) is Dataset and len(in_memory) == 12_000
+    assert isinstance(streamed, StreamedDataset) and len(streamed) == 12_000
+    assert streamed.chunk_rows < 1000  # many chunks per part
+
+
+def test_every_gate_gives_the_same_checks_streamed(project: Path) -> None:
+    expected = run_gates(workspace(project))
+    ws = workspace(project, memory_budget=TINY_BUDGET)
+    got = run_gates(ws)
+    assert any(c.failed for c in expected) and any(not c.failed for c in expected)
+    assert_same_checks(expected, got)
+    holdout = ws.dataset("holdout")
+    assert holdout.sampled is None  # no gate here needed rows
+    # one pass with both models for the whole set and the sensitive column, one per other slicing
+    # (by region, where age > 0, by region where income > 2.5, sex & region), one reading pass for
+    # the column profiles
+    assert holdout.passes == 6
+
+
+def test_streamed_metrics_match_sklearn_on_rows(project: Path) -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    from pytest_mlgate.evaluate.metrics import resolve
+
+    ws = workspace(project, memory_budget=TINY_BUDGET)
+    rows = workspace(project).dataset("holdout").frame
+    model = ws.model("candidate")
+    score = model.model.predict_proba(rows[model.model.feature_names_in_])[:, 1]
+    data = ws.dataset("holdout")
+    assert model.metric("accuracy", data) == accuracy_score(rows["defaulted"], score >= 0.5)
+    bound = data.error_bound(model, resolve("roc_auc"))
+    assert 0 < bound < 1e-3
+    assert abs(model.metric("roc_auc", data) - roc_auc_score(rows["defaulted"], score)) <= bound
+
+
+def test_drift_on_small_streamed_batches_is_exact(tmp_path: Path) -> None:
+    from pytest_mlgate.gates import MlGate
+
+    write_parts(frame(1500, seed=1), tmp_path / "reference", 2)
+    write_parts(frame(1500, seed=3, shift=0.25), tmp_path / "current", 3)
+    tables = []
+    for budget in ("4GiB", TINY_BUDGET):
+        ws = workspace(tmp_path, memory_budget=budget, datasets={"reference": "reference", "current": "current"})
+        gate = MlGate("g", ws)
+        with pytest.raises(AssertionError, match="income"):
+            gate.no_drift()
+        tables.append({r["feature"]: r for r in gate.checks[0].details["table"]})
+    assert isinstance(ws.dataset("current"), StreamedDataset)
+    for name, want in tables[0].items():
+        have = tables[1][name]
+        for key in ("ks", "wasserstein", "psi", "p_value", "p_adjusted", "drifted"):
+            if key in want:
+                assert have[key] == pytest.approx(want[key], rel=1e-9, abs=1e-12), (name, key)
+
+
+def test_gates_needing_rows_use_a_stated_sample(project: Path) -> None:
+    from pytest_mlgate.gates import MlGate
+
+    ws = workspace(project, memory_budget=TINY_BUDGET, sample_rows=500)
+    gate = MlGate("g", ws)
+    checks = gate.no_duplicates("holdout", max_rate=1.0)
+    assert checks[0].details["sampled_rows"] == 500
+    assert "uniform sample of 500 of 12000 rows" in checks[0].message
+    later = gate.no_missing("holdout", max_rate=0.05)  # from folded counts: not a sample
+    assert "sampled_rows" not in later[0].details
+
+
+def test_a_metric_without_a_mergeable_statistic_fails_closed(project: Path) -> None:
+    from pytest_mlgate.evaluate.metrics import Metric
+
+    ws = workspace(project, memory_budget=TINY_BUDGET)
+    custom = Metric("custom_score", lambda y, out, pos_label=1, classes=None: 0.0)
+    with pytest.raises(MlgateError, match="metric 'custom_score' on dataset 'holdout': not available from streamed"):
+        ws.model("candidate").metric(custom, ws.dataset("holdout"))
+
+
+def test_moments_merge_like_one_pass() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(5, 2, 10_001)
+    merged = Moments()
+    for piece in np.array_split(values, 7):
+        merged.merge(Moments.of(piece))
+    assert merged.n == len(values)
+    assert merged.mean == pytest.approx(values.mean(), rel=1e-12)
+    assert merged.variance() == pytest.approx(values.var(ddof=1), rel=1e-12)
+
+
+def test_auc_bound_holds_and_sketch_rank_error_holds() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.random(50_000) < 0.3
+    score = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0, 1)
+    hist = ScoreHistogram.of(y, score)
+    positive, bins, weight = hist.cells()
+    binned = roc_auc_score(positive, bins, sample_weight=weight)
+    assert abs(binned - roc_auc_score(y, score)) <= hist.auc_bound()
+    sketch = Sketch()
+    for piece in np.array_split(score, 9):
+        sketch.merge(Sketch.of(piece))
+    points = np.quantile(score, [0.1, 0.5, 0.9])
+    exact = np.searchsorted(np.sort(score), points, "right") / len(score)
+    assert np.all(np.abs(sketch.cdf(points) - exact) <= sketch.rank_error)
+
+
+def test_parts_are_hashed_together_and_pinned(project: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    first = workspace(copy).artifacts()["holdout"]["sha256"]
+    assert first == workspace(project).artifacts()["holdout"]["sha256"]
+    write_parts(frame(100, seed=9), copy / "holdout" / "extra", 1)  # a new partition changes the data
+    assert workspace(copy).artifacts()["holdout"]["sha256"] != first
+    pinned = workspace(copy, sha256={"holdout": first})
+    with pytest.raises(MlgateError, match="holdout: sha256 mismatch"):
+        pinned.dataset("holdout")
+
+
+def test_unreadable_or_empty_parts_fail_closed(project: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    (copy / "holdout" / "part-001.parquet").write_bytes(b"not parquet")
+    with pytest.raises(MlgateError, match="dataset 'holdout': cannot read Parquet parts"):
+        workspace(copy, memory_budget=TINY_BUDGET).dataset("holdout")
+    (copy / "empty").mkdir()
+    with pytest.raises(MlgateError, match="empty: no Parquet files found"):
+        workspace(copy, datasets={"empty": "empty"}).dataset("empty")
+
+
+def test_memory_budget_is_validated(project: Path) -> None:
+    with pytest.raises(ConfigError, match="'memory_budget' must be a size such as 512MiB"):
+        workspace(project, memory_budget="lots")
+
+
+GATES = """
+import pytest
+
+def test_auc(candidate, holdout):
+    assert candidate.metric("roc_auc", holdout) >= 0.7
+
+def test_no_regression(mlgate):
+    mlgate.no_regression("accuracy", max_absolute_drop=0.02, by="region")
+
+@pytest.mark.gate(severity="review")
+def test_parity(mlgate):
+    mlgate.fairness("sex", metric="selection_rate", min_ratio=0.8)
+
+def test_drift(mlgate):
+    mlgate.no_drift("reference", "current")
+
+def test_nulls(mlgate):
+    mlgate.no_missing("holdout", max_rate=0.05)
+"""
+
+
+@pytest.mark.parametrize("budget", [None, TINY_BUDGET])
+def test_the_same_gate_file_decides_the_same(pytester: pytest.Pytester, project: Path, budget: str | None) -> None:
+    for item in project.iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    extra = f'memory_budget = "{budget}"\n' if budget else ""
+    pytester.makefile(".toml", pyproject=(
+        '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "defaulted"\n'
+        f'sensitive = ["sex"]\n{extra}[tool.mlgate.datasets]\n'
+        'holdout = "holdout"\nreference = "reference"\ncurrent = "current/*.parquet"\n'))
+    pytester.makepyfile(test_gates=GATES)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, failed=1)  # the shifted income drifts
+    record = json.loads((pytester.path / "reports" / "mlgate-decision.json").read_text())
+    assert record["decision"] == "rejected"
+    holdout = record["datasets"]["holdout"]
+    assert holdout["rows"] == 12_000 and holdout["sha256"]
+    assert ("engine" in holdout) is (budget is not None)
