@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate.config import Settings
-from pytest_mlgate.decision import SEVERITIES, GateResult
+from pytest_mlgate.decision import SEVERITIES, GateResult, gate_severity
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import loaders
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 RECORDER = pytest.StashKey["object"]()
 OBSERVED = pytest.StashKey[dict]()
 PHASES = pytest.StashKey[dict]()
+FAILED_BY_CHECKS = pytest.StashKey[bool]()
 
 
 class GateSession:
@@ -98,9 +99,15 @@ class GateSession:
         token = models.observer.set(
             lambda role, metric, data, value: observed.__setitem__((role, metric, data), value))
         try:
-            return (yield)
+            result = yield
         finally:
             models.observer.reset(token)
+        recorder = item.stash.get(RECORDER, None)
+        message = recorder.failure_message() if recorder is not None else None
+        if message is not None:  # every check ran; the gate fails now, listing each failing one
+            item.stash[FAILED_BY_CHECKS] = True
+            pytest.fail(message, pytrace=False)
+        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
@@ -252,7 +259,7 @@ def _phase_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tu
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
-    if not isinstance(exc, (AssertionError, MlgateError)):
+    if not isinstance(exc, (AssertionError, MlgateError, pytest.fail.Exception)):
         line = f"{type(exc).__name__}: {line}"
     return line[:500]
 
@@ -268,12 +275,12 @@ def _gate_result(item: pytest.Item) -> GateResult:
         phase, text, _ = phases.get(when, ("passed", "", 0.0))
         if phase != "passed" and outcome == "passed" or phase == "error":
             outcome, message = phase, text
-    severity = options.get("severity", "block")
+    recorder = item.stash.get(RECORDER, None)
+    checks = list(recorder.checks) if recorder is not None else []
+    severity = gate_severity(options.get("severity"), checks, item.stash.get(FAILED_BY_CHECKS, False))
     if severity not in SEVERITIES:
         outcome, message = "error", f"gate marker: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}"
         severity = "block"
-    recorder = item.stash.get(RECORDER, None)
-    checks = list(recorder.checks) if recorder is not None else []
     for (role, metric, data), value in item.stash.get(OBSERVED, {}).items():
         checks.append(Check(f"{metric}@{data}" + ("" if role == "candidate" else f" ({role})"),
                             outcome if outcome in ("passed", "failed") else "error", metric=metric, dataset=data,

@@ -33,16 +33,56 @@ class Recorder:
         return model if isinstance(model, ModelUnderTest) else self.workspace.model(model)
 
     def record(self, *checks: Check) -> list[Check]:
-        """Keep the checks and fail the gate with every failing check's message."""
-        __tracebackhide__ = True
-        self.checks.extend(checks)
-        failed = [c.message or c.name for c in checks if c.failed]
-        if failed:
-            raise AssertionError("; ".join(failed))
+        """Keep the checks under unique names saying what was checked on what (``schema[holdout]``).
+
+        A failing check does not stop the test: every check of a gate runs, and the gate fails when
+        the test ends, listing every failing check (:meth:`raise_failures`)."""
+        for check in checks:
+            check.name = self._unique(row_name(check))
+            self.checks.append(check)
         return list(checks)
+
+    def _unique(self, name: str) -> str:
+        taken = {c.name for c in self.checks}
+        found, n = name, 1
+        while found in taken:
+            n += 1
+            found = f"{name} #{n}"
+        return found
+
+    def failures(self) -> list[Check]:
+        """The failing checks recorded so far."""
+        return [c for c in self.checks if c.failed]
+
+    def failure_message(self) -> str | None:
+        """Every failing check with its message, or None when none failed."""
+        failed = self.failures()
+        if len(failed) == 1:
+            return failed[0].message or failed[0].name
+        if failed:
+            return f"{len(failed)} of {len(self.checks)} checks failed: " + \
+                "; ".join(f"[{c.name}] {c.message or 'failed'}" for c in failed)
+        return None
+
+    def raise_failures(self) -> None:
+        """Raise AssertionError listing every failing check (for use outside pytest)."""
+        __tracebackhide__ = True
+        message = self.failure_message()
+        if message is not None:
+            raise AssertionError(message)
 
     def check(self, name: str, passed: bool, message: str = "", **fields: Any) -> Check:
         """Record a custom check (``fields`` are any of Check's: metric, candidate, threshold...)."""
         __tracebackhide__ = True
         check = Check(name, PASSED if passed else FAILED, message=message or name, kind="custom", **fields)
         return self.record(check)[0]
+
+
+def row_name(check: Check) -> str:
+    """A check's name with the dataset it ran on: ``schema`` -> ``schema[holdout]``,
+    ``roc_auc[sex=F]`` -> ``roc_auc[holdout, sex=F]``; names that already say it are kept."""
+    name, data = check.name, check.dataset
+    if not data or f"[{data}" in name:
+        return name
+    head, bracket, rest = name.partition("[")
+    return f"{head}[{data}, {rest}" if bracket and name.endswith("]") else f"{name}[{data}]"
