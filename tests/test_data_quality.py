@@ -12,7 +12,6 @@ import pytest
 
 from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks import data_quality as dq
-from pytest_mlgate.checks import leakage
 from pytest_mlgate.checks.profile import duplicated_rows, shared_rows
 from pytest_mlgate.cli import main
 from pytest_mlgate.config import Settings
@@ -75,11 +74,6 @@ def plant_unseen(f):
     return f
 
 
-def plant_leak(f):
-    f["outcome_code"] = f["defaulted"] * 3 + np.random.default_rng(1).normal(0, 0.2, len(f))
-    return f
-
-
 CHECKS = {
     "missing": (dq.missing, plant_missing, ["income 6% missing (120/2000) > 0%"]),
     "outliers": (dq.outliers, plant_outliers, ["debt 3% outside", "(60 values) > 1%"]),
@@ -88,7 +82,6 @@ CHECKS = {
     "duplicates": (dq.duplicates, plant_duplicates, ["25 duplicate row(s) of 2025 (1.23%) > 0%",
                                                      "first at rows 2000, 2001"]),
     "constant": (dq.constant_columns, plant_constant, ["currency is constant ('EUR', 0 missing)"]),
-    "leakage": (dq.label_leakage, plant_leak, ["outcome_code alone predicts 'defaulted' with ROC AUC 0.99"]),
 }
 
 
@@ -180,8 +173,6 @@ def test_not_applicable_and_empty():
     one_class = clean().assign(defaulted=1)
     check = dq.class_balance(ds(one_class))
     assert check.outcome == FAILED and "single class (2000 rows)" in check.message
-    with pytest.raises(MlgateError, match="no target column"):
-        dq.label_leakage(Dataset("holdout", clean()))
 
 
 def test_duplicates_match_pandas_including_nan_negative_zero_and_text_only_frames():
@@ -225,38 +216,6 @@ def test_duplicates_and_overlap_are_exact_on_frames_large_enough_for_the_big_buc
     assert duplicated_rows(frame, columns).tolist() == np.flatnonzero(frame.duplicated().to_numpy()).tolist()
     expected = frame.reset_index().merge(other, on=columns)["index"].drop_duplicates().sort_values()
     assert shared_rows(frame, other, columns).tolist() == expected.tolist()
-
-
-def test_leakage_bins_count_the_quantile_edges_at_or_below_each_value():
-    from pytest_mlgate.checks.profile import Profile
-
-    frame = clean(30_000)
-    frame.loc[::4, "income"] = np.nan
-    frame["empty"] = np.nan
-    stats = Profile(frame, sample_rows=10_000)
-    bins = leakage._numeric_bins(stats, stats.numeric)
-    edges = stats.sample_quantiles(np.linspace(0, 1, leakage.LEAKAGE_BINS + 1)[1:-1])
-    for i, column in enumerate(stats.numeric):
-        values = stats.sample_matrix[i]
-        expected = np.where(np.isnan(values), leakage.LEAKAGE_BINS, np.searchsorted(edges[i], values, side="right"))
-        assert bins[column].tolist() == expected.tolist()
-
-
-def test_leakage_for_numeric_and_multiclass_targets_and_identifier_columns():
-    rng = np.random.default_rng(4)
-    n = 3000
-    frame = pd.DataFrame({"x": rng.normal(size=n), "customer_id": [f"c{i}" for i in range(n)]})
-    frame["price"] = frame["x"] * 2 + rng.normal(0, 2, n)
-    frame["price_copy"] = frame["price"] * 1.01
-    regression = dq.label_leakage(Dataset("h", frame, "price"))
-    assert regression.outcome == FAILED and regression.details["score"] == "correlation ratio"
-    assert "price_copy alone predicts 'price' with correlation ratio" in regression.message
-    scores = {r["column"]: r["score"] for r in regression.details["table"]}
-    assert scores["customer_id"] < 0.05 and scores["x"] < 0.6
-    frame["tier"] = rng.choice(["a", "b", "c"], n)
-    frame["tier_code"] = frame["tier"].map({"a": 1, "b": 2, "c": 3})
-    multiclass = dq.label_leakage(Dataset("h", frame, "tier"))
-    assert [r["column"] for r in multiclass.details["table"] if r["outcome"] == FAILED] == ["tier_code"]
 
 
 # ---------------------------------------------------------------- schemas
@@ -440,9 +399,6 @@ def test_constant(mlgate):
 def test_unseen(mlgate):
     mlgate.no_unseen_categories("holdout", "reference")
 
-def test_leakage(mlgate):
-    mlgate.no_label_leakage("holdout")
-
 def test_overlap(mlgate):
     mlgate.no_overlap("holdout", "reference")
 """
@@ -459,18 +415,17 @@ def broken_batch(holdout: Path, train: Path) -> pd.DataFrame:
     frame.loc[300:339, "region"] = "west"
     leaked = pd.read_parquet(train).iloc[:50].assign(batch="2026-11")
     frame = pd.concat([frame, frame.iloc[500:520], leaked], ignore_index=True)
-    frame["approved_flag"] = 1 - frame["defaulted"]
     return frame
 
 
 def test_gates_pass_on_the_clean_project(project):
     project.gates(ALL_GATES)
     result = project.run()
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=10)
     decision = project.decision
     assert decision["decision"] == "approved"
     checks = [c for g in decision["gates"] for c in g["checks"]]
-    assert len(checks) == 11 and {c["kind"] for c in checks} == {"data_quality"}
+    assert len(checks) == 10 and {c["kind"] for c in checks} == {"data_quality"}
     assert all(c["outcome"] == "passed" and "table" in c["details"] for c in checks)
 
 
@@ -485,7 +440,7 @@ def test_gates_catch_a_broken_batch(project):
     project.configure(datasets='holdout = "batch.csv"\nreference = "train.parquet"')
     project.gates(ALL_GATES)
     result = project.run()
-    result.assert_outcomes(failed=11)
+    result.assert_outcomes(failed=10)
     decision = project.decision
     assert decision["decision"] == "rejected"
     messages = {g["gate"].split("::")[-1]: g["message"] for g in decision["gates"]}
@@ -501,8 +456,6 @@ def test_gates_catch_a_broken_batch(project):
     assert f"20 duplicate row(s) of {n} ({pct(20)}) > 0%" in messages["test_duplicates"]
     assert "batch is constant ('2026-11', 0 missing)" in messages["test_constant"]
     assert f"region {pct(40)} of rows (40) have categories not in 'reference' ['west'] > 0%" in messages["test_unseen"]
-    assert messages["test_leakage"].startswith(
-        "no_label_leakage on 'holdout': 1 of 8 column(s) fail: approved_flag alone predicts 'defaulted' with ROC AUC 1.0000")
     assert f"50 of {n} rows ({pct(50)}) also in 'reference' > 0%" in messages["test_overlap"]
     assert f"income {pct(100)} missing (100/{n})" in project.junit
 

@@ -16,7 +16,6 @@ import pandas as pd
 
 from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks import schemas
-from pytest_mlgate.checks.leakage import label_leakage
 from pytest_mlgate.checks.profile import (
     Profile,
     duplicated_rows,
@@ -245,7 +244,7 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
 class DataQualityGates(Recorder):
     """``mlgate.schema`` and the data quality helpers: ``no_missing``, ``no_outliers``, ``no_skew``,
     ``class_balance``, ``no_duplicates``, ``no_constant_columns``, ``no_unseen_categories``,
-    ``no_label_leakage``, ``no_overlap``. Datasets are names (``"holdout"``), Datasets or DataFrames."""
+    ``no_overlap``. Datasets are names (``"holdout"``), Datasets or DataFrames."""
 
     def schema(self, dataset: DataArg, schema: schemas.SchemaSpec, *, reference: DataArg = "reference",
                max_cases: int = 1000) -> list[Check]:
@@ -296,12 +295,6 @@ class DataQualityGates(Recorder):
         """At most ``max_rate`` rows per categorical column with a value never seen in ``reference``."""
         __tracebackhide__ = True
         return self.record(unseen_categories(self._data(dataset), self._data(reference), max_rate, columns))
-
-    def no_label_leakage(self, dataset: DataArg = "reference", max_score: col.Limit = 0.95, *,
-                         target: str | None = None, columns: Iterable[str] | None = None) -> list[Check]:
-        """No single feature predicts the target with a score above ``max_score`` (default 0.95)."""
-        __tracebackhide__ = True
-        return self.record(label_leakage(self._data(dataset), max_score, target, columns))
 
     def no_overlap(self, dataset: DataArg = "holdout", reference: DataArg = "reference", max_rate: float = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:
