@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from sklearn import datasets
 
 from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks import data_quality as dq
@@ -450,7 +452,8 @@ def test_gates_catch_a_broken_batch(project):
         "(40 cases); all cases in the report")
     assert "income not_nullable: nan row 0 (100 cases)" in messages["test_schema_inferred"]
     assert f"income {pct(100)} missing (100/{n}) > 0%" in messages["test_missing"]
-    assert f"debt {pct(100)} outside" in messages["test_outliers"]
+    assert re.search(r"debt 5\.\d+% outside \[.*\] \(\d+ values\) against 0\.\d+% in the reference: excess",
+                     messages["test_outliers"])
     assert "tenure skewness +" in messages["test_skew"]
     assert f"class 1 of 'defaulted' {pct(positives)} ({positives}/{n}) < 5%" in messages["test_balance"]
     assert f"20 duplicate row(s) of {n} ({pct(20)}) > 0%" in messages["test_duplicates"]
@@ -599,3 +602,44 @@ def test_unseen_categories_are_exact_when_the_reference_sample_misses_a_rare_val
     row = next(r for r in check.details["table"] if r["column"] == "region")
     assert row["unseen_values"] == ["moon"] and row["rows"] == 2
     assert col.profile(ds(reference, "reference")).sample_index is not None
+
+
+# ---------------------------------------------------------------- outliers against the reference
+
+
+def test_outliers_are_judged_against_the_reference_s_own_share():
+    """A heavy-tailed column has far-out values in every batch: the reference shows how many."""
+    rng = np.random.default_rng(11)
+
+    def batch(n, seed):
+        r = np.random.default_rng(seed)
+        return pd.DataFrame({"amount": r.lognormal(0, 1.5, n), "x": r.normal(size=n), "defaulted": r.integers(0, 2, n)})
+
+    reference, current = ds(batch(20_000, 1), "reference"), ds(batch(3_000, 2), "current")
+    absolute = dq.outliers(current)
+    assert absolute.outcome == FAILED  # the old rule: more than 1% beyond the fences
+    relative = dq.outliers(current, reference=reference)
+    assert relative.outcome == PASSED, relative.message
+    row = next(r for r in relative.details["table"] if r["column"] == "amount")
+    assert row["reference_rate"] > 0.01 and abs(row["excess"]) < 0.01 and "p_value" in row
+    assert "against" in relative.message and relative.details["reference"] == "reference"
+    broken = current.frame.copy()
+    broken.loc[rng.choice(3000, 150, replace=False), "x"] = 40.0  # 5% far out where the reference has none
+    check = dq.outliers(ds(broken, "current"), reference=reference)
+    assert check.outcome == FAILED and "x 5% outside" in check.message and "excess 5%" in check.message
+    few = broken.copy()
+    few["x"] = current.frame["x"]
+    few.loc[:2, "x"] = 40.0  # 3 values: significant, but an excess below the 1% effect threshold
+    assert dq.outliers(ds(few, "current"), reference=reference).outcome == PASSED
+
+
+def test_clean_batches_of_bundled_data_pass_the_default_outlier_gate():
+    for name in ("breast_cancer", "wine", "diabetes", "digits"):
+        frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
+        for seed in range(20):
+            order = np.random.default_rng(seed).permutation(len(frame))
+            half = len(frame) // 2
+            ref, cur = Dataset("reference", frame.iloc[order[:half]], "target"), \
+                Dataset("current", frame.iloc[order[half:]], "target")
+            check = dq.outliers(cur, reference=ref)
+            assert check.outcome == PASSED, (name, seed, check.message)
