@@ -110,6 +110,8 @@ KEYS: tuple[Key, ...] = (
     Key("bootstrap", _number(10, 100_000, integer=True), 1000, "bootstrap resamples"),
     Key("min_slice_size", _number(1, 10**9, integer=True), 30, "rows below which a slice is too small to judge"),
     Key("seed", _number(0, 2**32 - 1, integer=True), 0, "random seed for resampling"),
+    Key("underpowered", _choice("review", "fail", "pass"), "review",
+        "outcome of a regression check that passes with an allowance below its detectable change"),
     Key("schema_margin", _number(0.0, 1e6), 3.0,
         "inferred schemas widen each numeric range by this many times its observed range on each side"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
@@ -150,6 +152,7 @@ class Settings:
     min_slice_size: int = 30
     seed: int = 0
     schema_margin: float = 3.0
+    underpowered: str = "review"
     review_exit_code: int = 6
     stage: str = "push"
     registry: str = ".mlgate/registry"
