@@ -91,3 +91,23 @@ def test_gate_severity_rule():
     assert gate_severity("warn", [review], by_checks=True) == "warn"
     assert gate_severity(None, [review], by_checks=False) == "block"
     assert gate_severity(None, [], by_checks=True) == "block"
+
+
+def test_a_latency_limit_for_a_batch_above_the_dataset_size_is_measured_on_resampled_rows():
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from pytest_mlgate.checks.staging import latency_checks
+    from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+    from pytest_mlgate.serving import inprocess
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=72), "target": rng.integers(0, 2, 72)})
+    model = ModelUnderTest("candidate", LogisticRegression().fit(frame[["x"]], frame["target"]))
+    data = Dataset("holdout", frame, "target")
+    rows = [inprocess.predict_latency(model, data, batch, repeats=3, warmup=1) for batch in (1, 100)]
+    assert [(r["batch"], r["resampled"]) for r in rows] == [(1, False), (100, True)]
+    checks = latency_checks(rows, {"max_p95_ms": {1: 5000, 100: 5000}}, "holdout")
+    assert [c.name for c in checks] == ["predict p95 latency[batch 1]", "predict p95 latency[batch 100]"]
+    assert checks[1].details["resampled"] and checks[1].outcome == PASSED
