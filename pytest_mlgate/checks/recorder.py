@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.decision import FAILED, PASSED, Check
@@ -82,7 +83,8 @@ def row_name(check: Check) -> str:
     """A check's name with the dataset it ran on: ``schema`` -> ``schema[holdout]``,
     ``roc_auc[sex=F]`` -> ``roc_auc[holdout, sex=F]``; names that already say it are kept."""
     name, data = check.name, check.dataset
-    if not data or f"[{data}" in name:
+    inside = name[name.index("[") + 1:-1] if "[" in name and name.endswith("]") else ""
+    if not data or data in re.split(r",\s*|\s*->\s*", inside):
         return name
     head, bracket, rest = name.partition("[")
     return f"{head}[{data}, {rest}" if bracket and name.endswith("]") else f"{name}[{data}]"
