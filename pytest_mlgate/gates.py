@@ -1,5 +1,6 @@
 """The ``mlgate`` fixture's class: the recorder core plus every family of gate checks."""
 
+from pytest_mlgate.checks.calibration import CalibrationGates
 from pytest_mlgate.checks.compliance import ComplianceGates
 from pytest_mlgate.checks.data_quality import DataQualityGates
 from pytest_mlgate.checks.drift import DriftGates
@@ -12,5 +13,5 @@ from pytest_mlgate.checks.staging import StagingGates
 
 
 class MlGate(PerformanceGates, FairnessGates, DataQualityGates, LeakageGates, ExplainabilityGates,
-             ComplianceGates, DriftGates, StagingGates, MonitoringGates):
+             ComplianceGates, DriftGates, StagingGates, MonitoringGates, CalibrationGates):
     """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""
