@@ -186,7 +186,8 @@ def feature_row(name: str, ref: pd.Series, cur: pd.Series, y_ref: np.ndarray, y_
         o_ref, o_cur = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
     else:  # categories in the order of their mean target in the reference
         (o_ref,), (o_cur,) = scores(ref, cur, y_ref.astype(float), None)
-    copy = max(copy_of(o_ref, y_ref, copy_share), copy_of(o_cur, y_cur, copy_share))
+    # a copy in both datasets: on a few rows a strong feature can order them perfectly by chance
+    copy = min(copy_of(o_ref, y_ref, copy_share), copy_of(o_cur, y_cur, copy_share))
     z = abs(change) / se if se > 0 else 0.0
     return {"column": name, "power_reference": p_ref, "power": p_cur, "change": change,
             "z": 0.0 if np.isnan(z) else z, "copy_share": copy}

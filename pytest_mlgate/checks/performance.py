@@ -175,7 +175,9 @@ def _judge(name: str, spec: Metric, data: Dataset, value: float, base: float, ci
     moved = ("rose" if delta > 0 else "dropped") + (" (worse)" if worse > 0 else " (better)" if worse < 0 else "")
     mde = detectable_change(ci, level)
     # a check that passes only because it could not see: the allowance is below what n rows can detect
-    blind = criterion in ("point", "significant") and not failed and (np.isnan(mde) or mde > allowed)
+    # (unless its interval already rules out a loss beyond the allowance)
+    blind = criterion in ("point", "significant") and not failed and (np.isnan(mde) or mde > allowed) \
+        and not worse_ci[1] <= allowed
     power = f"detectable {loss} at 80% power {_fmt(mde)}"
     message = (f"{name} {moved} {abs(delta):.4g} ({_percent(value, base)}) from baseline {_fmt(base)} to "
                f"{_fmt(value)}; allowed {limit} ({criterion}); {ci_text}; {power}")
