@@ -22,7 +22,8 @@ def diagram(title: str, tables: dict[str, tuple[list[dict[str, Any]], str]]) -> 
     body = [f'<line x1="{PAD}" y1="{SIZE - PAD}" x2="{SIZE - PAD}" y2="{PAD}" stroke="#ccc" stroke-dasharray="4"/>',
             f'<rect x="{PAD}" y="{PAD}" width="{span}" height="{span}" fill="none" stroke="#999"/>',
             f'<text x="{SIZE / 2}" y="{SIZE - 8}" text-anchor="middle">mean predicted probability</text>',
-            f'<text x="12" y="{SIZE / 2}" transform="rotate(-90 12 {SIZE / 2})" text-anchor="middle">observed rate</text>']
+            f'<text x="12" y="{SIZE / 2}" transform="rotate(-90 12 {SIZE / 2})" '
+            'text-anchor="middle">observed rate</text>']
     for name, (table, colour) in tables.items():
         total = sum(r["rows"] for r in table) or 1
         points = [at(r["predicted"], r["observed"]) for r in table]

@@ -58,7 +58,8 @@ def predict_latency(model: ModelUnderTest, data: Dataset, batch: int, repeats: i
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000)
     p50, p95, p99 = np.percentile(times, [50, 95, 99])
-    return {"batch": len(frame), "resampled": len(frame) > len(data), "repeats": repeats, "threads": threads, "p50_ms": float(p50), "p95_ms": float(p95),
+    return {"batch": len(frame), "resampled": len(frame) > len(data), "repeats": repeats, "threads": threads,
+            "p50_ms": float(p50), "p95_ms": float(p95),
             "p99_ms": float(p99)}
 
 
