@@ -25,6 +25,18 @@ PHASES = pytest.StashKey[dict]()
 FAILED_BY_CHECKS = pytest.StashKey[bool]()
 
 
+class CollectionOrder:
+    """On an xdist controller, which collects nothing itself: the gates' collection order as the
+    first worker reports it, so the decision lists gates (and reasons) as a serial run does."""
+
+    def __init__(self, session: GateSession):
+        self.session = session
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if not self.session.order:
+            self.session.order = list(ids)
+
+
 class GateSession:
     """Collects gate results (from this process or xdist workers) and decides at session end."""
 
