@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_mlgate.errors import ConfigError
 
-SECTIONS = ("training", "staging", "monitor", "alerts", "model_card", "explain", "compliance", "drift")
+SECTIONS = ("training", "staging", "monitor", "alerts", "model_card", "explain", "compliance", "drift", "leakage")
 
 
 def _text(key: str, value: Any) -> str:
@@ -131,6 +131,10 @@ KEYS: tuple[Key, ...] = (
     Key("gates", _names, (), "paths of the gate suite, relative to the project (default: testpaths, else the "
         "project); a run that executes fewer of its gates is incomplete"),
     Key("predict_timeout", _number(0.001, 86400.0), 300.0, "seconds one inference call may take"),
+    Key("underpowered", _choice("review", "fail", "pass"), "review",
+        "outcome of a regression check that passes with an allowance below its detectable change"),
+    Key("schema_margin", _number(0.0, 1e6), 3.0,
+        "inferred schemas widen each numeric range by this many times its observed range on each side"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
     Key("stage", _choice("push", "monitor"), "push", "which gates to run: push or monitor"),
     Key("registry", _text, ".mlgate/registry", 'model registry: a directory, or "mlflow" for the MLflow Model Registry'),
@@ -185,6 +189,8 @@ class Settings:
     seed: int = 0
     gates: tuple[str, ...] = ()
     predict_timeout: float = 300.0
+    schema_margin: float = 3.0
+    underpowered: str = "review"
     review_exit_code: int = 6
     stage: str = "push"
     registry: str = ".mlgate/registry"

@@ -36,6 +36,7 @@ class Check:
     message: str = ""
     kind: str = "check"
     details: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None  # a failing check's own severity, used when the gate marker sets none
 
     @property
     def failed(self) -> bool:
@@ -95,6 +96,17 @@ class Decision:
         for gate in self.gates:
             counts[gate.outcome] = counts.get(gate.outcome, 0) + 1
         return counts
+
+
+def gate_severity(marker: str | None, checks: list[Check], by_checks: bool) -> str:
+    """A failed gate's severity: the marker's when it sets one; else, when the gate failed only through
+    its recorded checks and each failing check states a severity, the most severe of those; else block."""
+    if marker is not None:
+        return marker
+    hints = [c.severity for c in checks if c.failed]
+    if not by_checks or not hints or None in hints:
+        return "block"
+    return min(hints, key=SEVERITIES.index)
 
 
 def decide(

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_mlgate.config import KEYS, Key, Settings, build, flag, read_pyproject
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.session import RECORDER, GateSession
+from pytest_mlgate.session import RECORDER, CollectionOrder, GateSession
 from pytest_mlgate.suite import informational, mark_in_progress
 
 if TYPE_CHECKING:
@@ -117,6 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
     session = GateSession(config, settings, active)
     config.stash[STATE] = session
     config.pluginmanager.register(session, "mlgate-session")
+    if config.pluginmanager.hasplugin("xdist"):  # xdist's hooks exist only with xdist installed
+        config.pluginmanager.register(CollectionOrder(session), "mlgate-xdist-order")
     config.pluginmanager.register(_dataset_fixtures(settings), "mlgate-datasets")
 
 
@@ -139,6 +141,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if session is not None:
         config.pluginmanager.unregister(session)
         config.pluginmanager.unregister(name="mlgate-datasets")
+        if config.pluginmanager.has_plugin("mlgate-xdist-order"):
+            config.pluginmanager.unregister(name="mlgate-xdist-order")
         del config.stash[STATE]
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate.config import Settings
-from pytest_mlgate.decision import GateResult
+from pytest_mlgate.decision import GateResult, gate_severity
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import loaders
 
@@ -22,6 +22,19 @@ if TYPE_CHECKING:
 RECORDER = pytest.StashKey["object"]()
 OBSERVED = pytest.StashKey[dict]()
 PHASES = pytest.StashKey[dict]()
+FAILED_BY_CHECKS = pytest.StashKey[bool]()
+
+
+class CollectionOrder:
+    """On an xdist controller, which collects nothing itself: the gates' collection order as the
+    first worker reports it, so the decision lists gates (and reasons) as a serial run does."""
+
+    def __init__(self, session: GateSession):
+        self.session = session
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if not self.session.order:
+            self.session.order = list(ids)
 
 
 class GateSession:
@@ -129,9 +142,15 @@ class GateSession:
         token = models.observer.set(
             lambda role, metric, data, value: observed.__setitem__((role, metric, data), value))
         try:
-            return (yield)
+            result = yield
         finally:
             models.observer.reset(token)
+        recorder = item.stash.get(RECORDER, None)
+        message = recorder.failure_message() if recorder is not None else None
+        if message is not None:  # every check ran; the gate fails now, listing each failing one
+            item.stash[FAILED_BY_CHECKS] = True
+            pytest.fail(message, pytrace=False)
+        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
@@ -353,7 +372,7 @@ def _phase_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tu
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
-    if not isinstance(exc, (AssertionError, MlgateError)):
+    if not isinstance(exc, (AssertionError, MlgateError, pytest.fail.Exception)):
         line = f"{type(exc).__name__}: {line}"
     return line[:500]
 
@@ -369,9 +388,9 @@ def _gate_result(item: pytest.Item) -> GateResult:
         phase, text, _ = phases.get(when, ("passed", "", 0.0))
         if phase != "passed" and outcome == "passed" or phase == "error":
             outcome, message = phase, text
-    severity = options.get("severity", "block")  # validated at collection
     recorder = item.stash.get(RECORDER, None)
     checks = list(recorder.checks) if recorder is not None else []
+    severity = gate_severity(options.get("severity"), checks, item.stash.get(FAILED_BY_CHECKS, False))  # marker validated at collection
     for (role, metric, data), value in item.stash.get(OBSERVED, {}).items():
         checks.append(Check(f"{metric}@{data}" + ("" if role == "candidate" else f" ({role})"),
                             outcome if outcome in ("passed", "failed") else "error", metric=metric, dataset=data,

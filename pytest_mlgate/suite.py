@@ -111,7 +111,7 @@ def unrun(config: Any, settings: Any, collected: Sequence[str], ran: set[str]) -
     """Gates of the suite this run did not execute, and what narrowed it (or why the suite is unknown)."""
     paths = suite_paths(settings.gates, settings.root, config.getini("testpaths"), config.rootpath)
     narrowed = narrowing(config.option, config.args, Path(config.invocation_params.dir), paths)
-    if not collected:  # an xdist controller: the workers collected and deselected
+    if config.pluginmanager.hasplugin("dsession"):  # an xdist controller: the workers collected and deselected
         narrowed += deselecting(config.option)
     expected = list(collected)
     if narrowed:

@@ -29,12 +29,12 @@ def test_expected_cost_gates_approve_and_reject_on_a_seeded_cost_matrix(project)
     assert result.ret == 0, result.stdout.str()
     gates = {g["gate"].rpartition("::")[2]: g for g in project.decision["gates"]}
     cost = gates["test_cost"]["checks"][0]
-    assert cost["name"] == "expected_cost (EUR)" and cost["outcome"] == "passed"
+    assert cost["name"] == "expected_cost (EUR)[holdout]" and cost["outcome"] == "passed"
     assert cost["threshold"] == "<= 40 EUR" and cost["ci"][0] < cost["candidate"] < cost["ci"][1]
     best = cost["details"]["best_threshold"]
     assert best["dataset"] == "reference" and 0 < best["threshold"] < 0.5  # a missed default costs 5x a refusal
     regression = gates["test_cost_vs_production"]["checks"][0]
-    assert regression["name"] == "expected_cost (EUR) vs baseline"
+    assert regression["name"] == "expected_cost (EUR) vs baseline[holdout]"
     assert regression["candidate"] < regression["baseline"] and regression["ci"][1] < 0  # cheaper than production
     assert regression["candidate"] == pytest.approx(cost["candidate"])  # the two spellings of one matrix agree
     value = gates["test_value"]["checks"]

@@ -6,7 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from engine_scenarios import TINY_BUDGET, assert_same_checks, run_gates, workspace, write_project
+from engine_scenarios import (
+    TINY_BUDGET,
+    assert_same_checks,
+    run_gates,
+    workspace,
+    write_project,
+)
+
 
 @pytest.fixture()
 def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:

@@ -51,15 +51,15 @@ def test_docs_list_every_gate_and_follow_a_threshold_change(project, capsys):
 
     assert project.run("--mlgate-docs", "reports/gates.md").ret == 0
     after = (project.path / "reports" / "gates.md").read_text()
-    assert "`roc_auc`: >= 0.6 on holdout" in after and "`roc_auc`: drop <= " in after
-    assert "`selection_rate ratio[sex]`: >= 0.8 on holdout" in after
+    assert "`roc_auc[holdout]`: >= 0.6 on holdout" in after and "`roc_auc[holdout]`: drop <= " in after
+    assert "`selection_rate ratio[holdout, sex]`: >= 0.8 on holdout" in after
     assert "- last outcomes: passed (" in after and "| test_live | monitor | warn |" in after
     assert docs(project, capsys).split("\n", 3)[3] == after.split("\n", 3)[3]  # the command reads the same trail
 
     project.gates(GATES.format(floor=0.65))
     assert project.run("--mlgate-docs", "reports/gates.md").ret == 0
     changed = (project.path / "reports" / "gates.md").read_text()
-    assert "`roc_auc`: >= 0.65 on holdout" in changed and ">= 0.6 on" not in changed
+    assert "`roc_auc[holdout]`: >= 0.65 on holdout" in changed and ">= 0.6 on" not in changed
 
     out = project.path / "catalog.html"
     assert main(["docs", "-o", str(out), "--config", str(project.path / "pyproject.toml")]) == 0
@@ -67,7 +67,7 @@ def test_docs_list_every_gate_and_follow_a_threshold_change(project, capsys):
     assert "default-src 'none'" in html and "<script" not in html
     for name in ("test_auc_floor", "test_no_regression", "test_selection_rate", "test_live"):
         assert f">{name}</a>" in html
-    assert "roc_auc: &gt;= 0.65 on holdout" in html
+    assert "roc_auc[holdout]: &gt;= 0.65 on holdout" in html
 
 
 def test_a_collection_error_is_one_line(project, capsys):
@@ -106,4 +106,4 @@ def test_docs_after_an_xdist_run_list_the_gates_that_ran(project):
     text = (project.path / "reports" / "gates.md").read_text()
     for name in ("test_auc_floor", "test_no_regression", "test_selection_rate"):
         assert f"| {name} | push |" in text
-    assert "`roc_auc`: >= 0.6 on holdout" in text
+    assert "`roc_auc[holdout]`: >= 0.6 on holdout" in text

@@ -362,7 +362,7 @@ def test_concept(mlgate):
     assert decision["decision"] == "approved"
     kinds = {c["name"]: c for g in decision["gates"] for c in g["checks"]}
     assert kinds["data_drift[reference->current]"]["details"]["correction"] == "fdr"
-    assert kinds["concept_drift[roc_auc]"]["baseline"] is not None
+    assert kinds["concept_drift[roc_auc, holdout->current]"]["baseline"] is not None
 
 
 def test_bad_input_fails_closed_with_one_line(drift_project):

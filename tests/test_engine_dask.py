@@ -18,7 +18,13 @@ if os.environ.get("MLGATE_REQUIRE_DASK") == "1":
 else:
     pytest.importorskip("distributed")
 
-from engine_scenarios import TINY_BUDGET, assert_same_checks, run_gates, workspace, write_project  # noqa: E402
+from engine_scenarios import (  # noqa: E402
+    TINY_BUDGET,
+    assert_same_checks,
+    run_gates,
+    workspace,
+    write_project,
+)
 from test_streaming import GATES  # noqa: E402
 
 from pytest_mlgate.engines import dask as engine  # noqa: E402

@@ -238,11 +238,11 @@ def test_complexity(mlgate):
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*forbidden drivers in top-2[[]candidate[]]: 'sex_m' rank *"])
     checks = {c["name"]: c for g in xproject.decision["gates"] for c in g["checks"]}
-    forbidden = checks["forbidden drivers in top-2[candidate]"]
+    forbidden = checks["forbidden drivers in top-2[holdout, candidate]"]
     assert forbidden["kind"] == "explainability" and forbidden["details"]["forbidden"] == ["sex", "sex_m"]
     assert forbidden["outcome"] == "failed" and "sex_m" in forbidden["details"]["top"]
-    assert checks["monotonic income increasing[candidate]"]["outcome"] == "passed"
-    assert checks["monotonic debt decreasing[candidate]"]["outcome"] == "passed"
+    assert checks["monotonic income increasing[holdout, candidate]"]["outcome"] == "passed"
+    assert checks["monotonic debt decreasing[holdout, candidate]"]["outcome"] == "passed"
     assert checks["depth[candidate]"]["outcome"] == "not_applicable"  # a linear model has no depth
     assert xproject.decision["decision"] == "rejected"
 

@@ -291,13 +291,13 @@ def test_no_fairness_regression(mlgate):
     decision = fair_project.decision
     assert decision["decision"] == "rejected"
     checks = {c["name"]: c for g in decision["gates"] for c in g["checks"]}
-    ratio = checks["selection_rate ratio[sex]"]
+    ratio = checks["selection_rate ratio[holdout, sex]"]
     assert ratio["outcome"] == "failed" and ratio["kind"] == "fairness" and ratio["candidate"] < 0.6
     rates = {r["group"]: r["selection_rate"] for r in ratio["details"]["table"]}
     assert rates["sex=m"] > 0.9 and rates["sex=f"] < 0.6
     assert ratio["candidate"] == pytest.approx(rates["sex=f"] / rates["sex=m"])
     assert ratio["ci"][0] <= ratio["candidate"] <= ratio["ci"][1]
-    regression = checks["selection_rate ratio vs baseline[sex]"]
+    regression = checks["selection_rate ratio vs baseline[holdout, sex]"]
     assert regression["outcome"] == "failed" and regression["baseline"] > 0.85
     assert regression["delta"] == pytest.approx(regression["candidate"] - regression["baseline"])
 
@@ -319,12 +319,12 @@ def test_no_fairness_regression(mlgate):
     decision = fair_project.decision
     assert decision["decision"] == "approved"
     outcomes = {c["name"]: c["outcome"] for g in decision["gates"] for c in g["checks"]}
-    assert outcomes["selection_rate ratio[sex]"] == "passed"
-    assert outcomes["equalized odds difference[sex]"] == "passed"
+    assert outcomes["selection_rate ratio[holdout, sex]"] == "passed"
+    assert outcomes["equalized odds difference[holdout, sex]"] == "passed"
     # band=c is 2% of 2000 rows, split by sex: each cell is below 30 rows and shown as too small
-    assert outcomes["selection_rate[sex=f, band=c]"] == "too_small"
-    assert outcomes["selection_rate[sex=m, band=c]"] == "too_small"
-    assert outcomes["selection_rate ratio vs baseline[sex]"] == "not_applicable"
+    assert outcomes["selection_rate[holdout, sex=f, band=c]"] == "too_small"
+    assert outcomes["selection_rate[holdout, sex=m, band=c]"] == "too_small"
+    assert outcomes["selection_rate ratio vs baseline[holdout, sex]"] == "not_applicable"
 
 
 def test_review_severity_makes_a_biased_push_need_review(fair_project):
@@ -366,4 +366,4 @@ def test_odds(mlgate):
     parallel = fair_project.run_subprocess("-n", "2")
     assert parallel.ret == serial.ret == 1
     assert {c["name"]: c for g in fair_project.decision["gates"] for c in g["checks"]} == checks
-    assert checks["selection_rate[sex=f, band=c]"]["outcome"] == "too_small"
+    assert checks["selection_rate[holdout, sex=f, band=c]"]["outcome"] == "too_small"

@@ -53,7 +53,7 @@ def test_dispute_rate_gates_the_monitor_stage(project, capsys):
     result = project.run("--mlgate-stage", "monitor")
     assert result.ret == 0, result.stdout.str()  # 8 of 400 disputed: 2% <= 5%
     check = project.decision["gates"][0]["checks"][0]
-    assert check["name"] == "dispute_rate" and check["candidate"] == pytest.approx(8 / 400)
+    assert check["name"] == "dispute_rate[current]" and check["candidate"] == pytest.approx(8 / 400)
     assert check["ci"][0] < 0.02 < check["ci"][1] and check["details"]["dispute"] == 8
 
     add(project, ids[8:30], "dispute", capsys)

@@ -94,7 +94,7 @@ def test_the_html_report_charts_each_check_over_the_last_versions(project):
     assert project.run().ret == 1
     history = project.decision["history"]
     assert history["versions"] == ["v1", "v2", "v3", "candidate"]
-    auc = next(r for r in history["rows"] if r["check"] == "test_auc_does_not_regress: roc_auc")
+    auc = next(r for r in history["rows"] if r["check"] == "test_auc_does_not_regress: roc_auc[holdout]")
     assert auc["v2"] > auc["v3"] > auc["candidate"] and "v1" in auc  # v1's rerun against production measured it
     html = (project.path / "r.html").read_text()
     assert 'href="#history"' in html and html.count('class="chart chart-history"') == 1

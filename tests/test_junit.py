@@ -52,12 +52,12 @@ def test_gate_report_has_every_check_and_the_decision(report):
     assert len(expected) == 6 and set(expected) <= set(cases)
     assert "test_skipped" in cases  # a gate without checks still has its testcase
     assert cases[-1] == "decision"
-    north = document.xpath("//testcase[@name='accuracy[region=north]']")[0]
+    north = document.xpath("//testcase[@name='accuracy[holdout, region=north]']")[0]
     assert north.find("failure") is not None and "0.99" in north.find("failure").get("message")
     suite = document.xpath("//testsuite[@name='test_gates.py::test_regions']")[0]
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert float(props["roc_auc.candidate"]) == pytest.approx(decision["gates"][1]["checks"][0]["candidate"], rel=1e-3)
-    assert props["roc_auc.ci"].startswith("[")
+    assert float(props["roc_auc[holdout].candidate"]) == pytest.approx(decision["gates"][1]["checks"][0]["candidate"], rel=1e-3)
+    assert props["roc_auc[holdout].ci"].startswith("[")
     warn = document.xpath("//testsuite[@name='test_gates.py::test_warn']")[0]
     warn_props = {p.get("name"): p.get("value") for p in warn.iter("property")}
     assert warn_props["severity"] == "warn" and warn_props["owner"] == "ops"

@@ -107,7 +107,7 @@ def test_clean_window_passes_and_sends_no_alert(project, receiver):
     assert decision["artifacts"]["candidate"]["version"] == "v2"
     assert decision["monitor"] == {"resolved": 0}
     health = {c["name"]: c for c in decision["gates"][0]["checks"]}
-    assert health["rss_mb_max"]["outcome"] == "passed" and health["rss_mb_max"]["candidate"] > 10
+    assert health["rss_mb_max[current]"]["outcome"] == "passed" and health["rss_mb_max[current]"]["candidate"] > 10
     assert receiver.received == [] and monitored.alias() == "v2"
 
 
@@ -128,7 +128,7 @@ def test_drifted_window_alerts_and_rolls_production_back(project, receiver):
     [got] = receiver.received
     text = got["json"]["text"]
     assert "credit-risk in production is REJECTED" in text and "production moved from v2 back to v1" in text
-    assert "test_no_production_drift" in text and "test_live_auc" in text and "concept_drift[roc_auc]" in text
+    assert "test_no_production_drift" in text and "test_live_auc" in text and "concept_drift[roc_auc, " in text
     assert "prediction_drift[production]" in text and "model 'production' dropped" in text
     assert {g["gate"].split("::")[-1] for g in got["json"]["mlgate"]["failing"]} == {
         "test_no_production_drift", "test_live_auc"}

@@ -36,7 +36,7 @@ def test_auc(mlgate):
 """)
     result = project.run()
     assert result.ret == 1
-    result.stdout.re_match_lines([r".*AssertionError: roc_auc 0\.\d+ < 0\.85 \(baseline 0\.\d+, -\d+\.\d%\)"])
+    result.stdout.re_match_lines([r"roc_auc 0\.\d+ < 0\.85 \(baseline 0\.\d+, -\d+\.\d%\)"])
     result.stdout.fnmatch_lines(["*mlgate decision: REJECTED*"])
     assert project.decision["decision"] == "rejected"
 
@@ -60,7 +60,7 @@ def test_significant_criterion_tolerates_noise_but_not_real_drops(project):
     project.configure(candidate="good.skops", baseline="strong.skops")
     project.gates("""
 def test_small_drop(mlgate):
-    mlgate.no_regression("accuracy", max_absolute_drop=0.0, criterion="significant")
+    mlgate.no_regression("accuracy", max_absolute_drop=0.0, criterion="significant", underpowered="pass")
 
 def test_real_drop(mlgate):
     mlgate.no_regression("roc_auc", dataset="holdout", criterion="point")
@@ -70,6 +70,8 @@ def test_real_drop(mlgate):
     good_vs_strong = project.decision["gates"][1]["checks"][0]
     assert good_vs_strong["delta"] < 0  # the weaker model really is worse on AUC
     assert outcomes == {"test_small_drop": "passed", "test_real_drop": "failed"}
+    small = project.decision["gates"][0]["checks"][0]
+    assert small["details"]["underpowered"] and "underpowered (2000 rows), underpowered = 'pass'" in small["message"]
     assert result.ret == 1
 
 
@@ -146,10 +148,10 @@ def test_by_region(mlgate):
     result = project.run()
     assert result.ret == 1
     checks = {c["name"]: c for c in project.decision["gates"][0]["checks"]}
-    assert checks["accuracy[region=east]"]["outcome"] == "too_small"
-    assert checks["accuracy[region=east]"]["details"]["rows"] < 150
-    assert checks["accuracy[region=south]"]["outcome"] == "passed"
-    assert checks["accuracy[region=north]"]["outcome"] == "failed"
+    assert checks["accuracy[holdout, region=east]"]["outcome"] == "too_small"
+    assert checks["accuracy[holdout, region=east]"]["details"]["rows"] < 150
+    assert checks["accuracy[holdout, region=south]"]["outcome"] == "passed"
+    assert checks["accuracy[holdout, region=north]"]["outcome"] == "failed"
     result.stdout.fnmatch_lines(["*accuracy?region=north? 0.* < 0.99*", "*1 check(s) could not be judged*"])
 
 
@@ -161,7 +163,7 @@ def test_by_region(mlgate):
 """)
     project.run()
     checks = project.decision["gates"][0]["checks"]
-    assert [c["name"] for c in checks] == ["accuracy[sex=f]", "accuracy[sex=m]"]
+    assert [c["name"] for c in checks] == ["accuracy[holdout, sex=f]", "accuracy[holdout, sex=m]"]
     assert all(c["details"]["confidence"] == pytest.approx(0.975) for c in checks)
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_scenarios import TINY_BUDGET, assert_same_checks, frame, run_gates, workspace, write_parts, write_project
+from engine_scenarios import (
+    TINY_BUDGET,
+    assert_same_checks,
+    frame,
+    run_gates,
+    workspace,
+    write_parts,
+    write_project,
+)
 
 from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.evaluate.models import Dataset
@@ -68,8 +76,9 @@ def test_drift_on_small_streamed_batches_is_exact(tmp_path: Path) -> None:
     for budget in ("4GiB", TINY_BUDGET):
         ws = workspace(tmp_path, memory_budget=budget, datasets={"reference": "reference", "current": "current"})
         gate = MlGate("g", ws)
+        gate.no_drift()
         with pytest.raises(AssertionError, match="income"):
-            gate.no_drift()
+            gate.raise_failures()
         tables.append({r["feature"]: r for r in gate.checks[0].details["table"]})
     assert isinstance(ws.dataset("current"), StreamedDataset)
     for name, want in tables[0].items():
@@ -164,7 +173,7 @@ def test_auc(candidate, holdout):
     assert candidate.metric("roc_auc", holdout) >= 0.7
 
 def test_no_regression(mlgate):
-    mlgate.no_regression("accuracy", max_absolute_drop=0.02, by="region")
+    mlgate.no_regression("accuracy", max_absolute_drop=0.05, by="region")
 
 @pytest.mark.gate(severity="review")
 def test_parity(mlgate):

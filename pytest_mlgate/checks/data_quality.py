@@ -16,7 +16,6 @@ import pandas as pd
 
 from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks import schemas
-from pytest_mlgate.checks.leakage import label_leakage
 from pytest_mlgate.checks.profile import (
     Profile,
     duplicated_rows,
@@ -78,11 +77,16 @@ def _fences(stats: Profile, column: str, method: str, k: float) -> tuple[float, 
 
 
 def outliers(data: Dataset, method: str = "iqr", max_rate: col.Limit = 0.01, k: float | None = None,
-             columns: Iterable[str] | None = None) -> Check:
-    """Share of values outside the fences per numeric column must be at most ``max_rate``.
+             columns: Iterable[str] | None = None, *, reference: Dataset | None = None,
+             max_excess: col.Limit = 0.01, confidence: float = 0.95) -> Check:
+    """Share of values outside the fences per numeric column: at most ``max_rate``, or, with a
+    ``reference``, not above the reference's own share by more than ``max_excess`` with significance.
 
     ``iqr``: outside [Q1 - k*IQR, Q3 + k*IQR] (k=3, Tukey's "far out"); ``zscore``: more than k=3
-    standard deviations from the mean. Indicator (two-valued) columns are skipped.
+    standard deviations from the mean; fences from ``reference`` when given. Against a reference a
+    column fails when its excess share exceeds ``max_excess`` and a one-sided test against
+    the reference's share (Fisher's exact test, Bonferroni over the columns) rejects at ``confidence``. Indicator
+    (two-valued) columns are skipped.
     """
     if method not in OUTLIER_METHODS:
         raise MlgateError(f"no_outliers: method must be one of {', '.join(OUTLIER_METHODS)}, got {method!r}")
@@ -90,21 +94,51 @@ def outliers(data: Dataset, method: str = "iqr", max_rate: col.Limit = 0.01, k: 
         return empty
     k = OUTLIER_METHODS[method] if k is None else float(k)
     stats, rows = col.profile(data), []
-    for column in col.columns(data, columns, [c for c in stats.numeric if c != data.target], "numeric"):
-        limit = col.limit(max_rate, column, 0.01)
-        if limit is None or stats.missing(column) == len(data) or stats.is_binary(column):
+    fenced = stats if reference is None else col.profile(reference)
+    chosen = col.columns(data, columns, [c for c in stats.numeric if c != data.target and
+                                         (reference is None or c in fenced.numeric)], "numeric")
+    for column in chosen:
+        limit = col.limit(max_rate if reference is None else max_excess, column, 0.01)
+        if limit is None or stats.missing(column) == len(data) or fenced.is_binary(column) or \
+                (reference is not None and fenced.missing(column) == len(reference)):
             rows.append({"column": column, "outcome": "skipped", "limit": limit})
             continue
-        low, high = _fences(stats, column, method, k)
+        low, high = _fences(fenced, column, method, k)
         count = stats.count_outside(column, low, high)
         rate = count / (len(data) - stats.missing(column))
-        rows.append({"column": column, "outliers": count, "rate": rate, "low": float(low), "high": float(high),
-                     "limit": limit, "outcome": FAILED if rate > limit else PASSED})
-    return col.summarise("no_outliers", f"outlier_rate_{method}", data, rows, "rate",
-                      lambda r: f"{r['column']} {col.pct(r['rate'])} outside [{r['low']:.4g}, {r['high']:.4g}] "
-                                f"({r['outliers']} values) {'>' if r['outcome'] == FAILED else '<='} "
-                                f"{col.pct(r['limit'])}",
-                      method=method, k=k, sample_rows=col.SAMPLE_ROWS)
+        row = {"column": column, "outliers": count, "rate": rate, "low": float(low), "high": float(high),
+               "limit": limit, "outcome": FAILED if rate > limit else PASSED}
+        if reference is not None:
+            row.update(_against_reference(fenced, reference, column, (low, high), count,
+                                          len(data) - stats.missing(column), limit, (1 - confidence) / len(chosen)))
+        rows.append(row)
+    return col.summarise("no_outliers", f"outlier_rate_{method}", data, rows,
+                         "rate" if reference is None else "excess", _describe_outliers,
+                         method=method, k=k, sample_rows=col.SAMPLE_ROWS,
+                         reference=None if reference is None else reference.name)
+
+
+def _against_reference(fenced: Profile, reference: Dataset, column: str, fences: tuple[float, float], count: int,
+                       n: int, limit: float, alpha: float) -> dict:
+    """The excess over the reference's own share outside the same fences, and a one-sided Fisher exact
+    test of the two shares (the reference's share is itself a sample, so no plain binomial test)."""
+    from scipy.stats import fisher_exact
+
+    present = len(reference) - fenced.missing(column)
+    outside = fenced.count_outside(column, *fences)
+    base, rate = outside / present, count / n
+    p = fisher_exact([[count, n - count], [outside, present - outside]], alternative="greater").pvalue
+    failed = rate - base > limit and p < alpha
+    return {"reference_rate": base, "excess": rate - base, "p_value": float(p), "outcome": FAILED if failed else PASSED}
+
+
+def _describe_outliers(r: dict) -> str:
+    text = f"{r['column']} {col.pct(r['rate'])} outside [{r['low']:.4g}, {r['high']:.4g}] ({r['outliers']} values)"
+    if "excess" not in r:
+        return f"{text} {'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}"
+    verdict = ">" if r["outcome"] == FAILED else "within"
+    return (f"{text} against {col.pct(r['reference_rate'])} in the reference: excess {col.pct(r['excess'])} "
+            f"{verdict} {col.pct(r['limit'])} (Fisher p={r['p_value']:.2g})")
 
 
 def skew(data: Dataset, max_abs: col.Limit = 2.0, columns: Iterable[str] | None = None) -> Check:
@@ -250,7 +284,7 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
 class DataQualityGates(Recorder):
     """``mlgate.schema`` and the data quality helpers: ``no_missing``, ``no_outliers``, ``no_skew``,
     ``class_balance``, ``no_duplicates``, ``no_constant_columns``, ``no_unseen_categories``,
-    ``no_label_leakage``, ``no_overlap``. Datasets are names (``"holdout"``), Datasets or DataFrames."""
+    ``no_overlap``. Datasets are names (``"holdout"``), Datasets or DataFrames."""
 
     def schema(self, dataset: DataArg, schema: schemas.SchemaSpec, *, reference: DataArg = "reference",
                max_cases: int = 1000) -> list[Check]:
@@ -266,11 +300,18 @@ class DataQualityGates(Recorder):
         __tracebackhide__ = True
         return self.record(missing(self._data(dataset), max_rate, columns))
 
-    def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: col.Limit = 0.01, *,
-                    k: float | None = None, columns: Iterable[str] | None = None) -> list[Check]:
-        """At most ``max_rate`` (default 1%) values beyond the ``iqr`` or ``zscore`` fences per numeric column."""
+    def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: col.Limit | None = None, *,
+                    reference: DataArg | None = "reference", max_excess: col.Limit = 0.01, k: float | None = None,
+                    columns: Iterable[str] | None = None) -> list[Check]:
+        """Values beyond the ``iqr`` or ``zscore`` fences of ``reference``, per numeric column: the share
+        may exceed the reference's own share by at most ``max_excess`` (default 1 point, Fisher's exact test).
+        With ``max_rate`` (or ``reference=None``) the share itself is capped (default 1%)."""
         __tracebackhide__ = True
-        return self.record(outliers(self._data(dataset), method, max_rate, k, columns))
+        data = self._data(dataset)
+        if max_rate is not None or reference is None:
+            return self.record(outliers(data, method, 0.01 if max_rate is None else max_rate, k, columns))
+        return self.record(outliers(data, method, k=k, columns=columns, reference=self._data(reference),
+                                    max_excess=max_excess, confidence=self.settings.confidence))
 
     def no_skew(self, dataset: DataArg = "holdout", max_abs: col.Limit = 2.0, *,
                 columns: Iterable[str] | None = None) -> list[Check]:
@@ -301,12 +342,6 @@ class DataQualityGates(Recorder):
         """At most ``max_rate`` rows per categorical column with a value never seen in ``reference``."""
         __tracebackhide__ = True
         return self.record(unseen_categories(self._data(dataset), self._data(reference), max_rate, columns))
-
-    def no_label_leakage(self, dataset: DataArg = "reference", max_score: col.Limit = 0.95, *,
-                         target: str | None = None, columns: Iterable[str] | None = None) -> list[Check]:
-        """No single feature predicts the target with a score above ``max_score`` (default 0.95)."""
-        __tracebackhide__ = True
-        return self.record(label_leakage(self._data(dataset), max_score, target, columns))
 
     def no_overlap(self, dataset: DataArg = "holdout", reference: DataArg = "reference", max_rate: float = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:

@@ -243,7 +243,7 @@ def concept_drift(metric: str | Callable[..., float] | Metric, model: ModelUnder
     spec = resolve(metric)
     if max_drop is None and max_relative_drop is None:
         raise MlgateError("no_concept_drift: give max_drop and/or max_relative_drop")
-    name = f"concept_drift[{spec.name}]"
+    name = f"concept_drift[{spec.name}, {reference.name}->{current.name}]"  # what the row compares
     if len(current) < min_rows:
         return [Check(name, TOO_SMALL, metric=spec.name, dataset=current.name, kind="drift",
                       message=f"{name}: dataset '{current.name}' has {len(current)} rows < {min_rows}, too few to judge",
@@ -261,11 +261,13 @@ def concept_drift(metric: str | Callable[..., float] | Metric, model: ModelUnder
     delta = after - before
     worse = -delta if spec.greater_is_better else delta
     relative = f"{delta / abs(before) * 100:+.1f}%" if before else "n/a"
-    message = (f"{name}: model '{model.role}' {'dropped' if worse > 0 else 'changed'} {abs(delta):.4g} ({relative}) "
+    loss = "drop" if spec.greater_is_better else "rise"
+    moved = ("rose" if delta > 0 else "dropped") + (" (worse)" if worse > 0 else " (better)" if worse < 0 else "")
+    message = (f"{name}: model '{model.role}' {moved} {abs(delta):.4g} ({relative}) "
                f"from {before:.4g} on '{reference.name}' to {after:.4g} on '{current.name}' "
-               f"({len(current)} rows, {confidence:.0%} CI [{low:.4g}, {high:.4g}]); allowed drop <= {allowed:.4g}")
+               f"({len(current)} rows, {confidence:.0%} CI [{low:.4g}, {high:.4g}]); allowed {loss} <= {allowed:.4g}")
     return [Check(name, FAILED if worse > allowed else PASSED, metric=spec.name, dataset=current.name,
-                  candidate=after, baseline=before, delta=delta, threshold=f"drop <= {allowed:.4g}",
+                  candidate=after, baseline=before, delta=delta, threshold=f"{loss} <= {allowed:.4g}",
                   ci=(float(low), float(high)), message=message, kind="drift",
                   details={"model": model.role, "reference": reference.name, "rows": len(current),
                            "reference_rows": len(reference), "ci_method": method, "allowed_drop": allowed})]

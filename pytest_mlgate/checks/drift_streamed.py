@@ -19,8 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlgate.checks.drift_stats import (KS_EXACT_MAX_N, SCIPY_METHODS, DriftOptions, Feature, Results,
-                                              _untestable, ks_test, numeric_effects, psi)
+from pytest_mlgate.checks.drift_stats import (
+    KS_EXACT_MAX_N,
+    SCIPY_METHODS,
+    DriftOptions,
+    Feature,
+    Results,
+    _untestable,
+    ks_test,
+    numeric_effects,
+    psi,
+)
 from pytest_mlgate.decision import NOT_APPLICABLE, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.fold import Statistics

@@ -1,127 +1,306 @@
-"""Label leakage: a single feature that alone predicts the label too well."""
+"""Label leakage: the evidence leaks leave, which a strong genuine feature does not.
+
+A single feature that predicts the label well is not a leak; the checks here look for what a leak
+does: its predictive power changes between the training data and the holdout (Deepchecks'
+feature-label correlation change), it is a near-identical copy of the label (the label is a
+monotone function of it on almost every row), or it becomes known only after prediction time (as
+declared in ``[tool.mlgate.leakage]``). Whether a feature alone is as good as the whole model is
+reported for review. One Check with a row per feature.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+import bisect
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from pytest_mlgate.checks import columns as col
-from pytest_mlgate.checks.profile import (
-    Profile,
-)
-from pytest_mlgate.decision import FAILED, PASSED, Check
-from pytest_mlgate.evaluate.models import Dataset
+from pytest_mlgate.checks.recorder import Recorder
+from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
-if TYPE_CHECKING:
-    pass
-
-
-# ---------------------------------------------------------------- label leakage
-
-LEAKAGE_BINS = 20
+NUMERIC_TARGET_VALUES = 20  # a float target with more distinct values is numeric, not classes
+MIN_CATEGORY_ROWS = 10
+SAMPLE_ROWS = 20_000
+MAX_CHANGE = 0.2
+COPY_SHARE = 0.99
+SHOWN = 5
 
 
-def _numeric_bins(stats: Profile, columns: list[str]) -> dict[str, np.ndarray]:
-    """Quantile bins (up to LEAKAGE_BINS) of numeric columns on the sample, all columns at once;
-    missing values form a bin of their own."""
-    if not columns:
-        return {}
-    where = [stats.numeric.index(c) for c in columns]
-    edges = stats.sample_quantiles(np.linspace(0, 1, LEAKAGE_BINS + 1)[1:-1])[where]
-    matrix = stats.sample_matrix[where]
-    bins = np.zeros(matrix.shape, dtype=np.uint8)
-    for level in edges.T:  # edges at or below each value, one level for all columns at once
-        bins += matrix >= level[:, None]
-    bins = bins.astype(np.intp)
-    bins[np.isnan(matrix)] = LEAKAGE_BINS
-    return dict(zip(columns, bins))
+# ---------------------------------------------------------------- pure statistics
 
 
-def _category_bins(values: pd.Series) -> np.ndarray:
-    """The most frequent LEAKAGE_BINS - 1 categories, the rest together (identifier-like columns
-    carry no signal then), missing values apart."""
-    codes, uniques = pd.factorize(values)
-    if len(uniques) >= LEAKAGE_BINS:
-        top = np.argsort(-np.bincount(codes[codes >= 0], minlength=len(uniques)))[:LEAKAGE_BINS - 1]
-        remap = np.full(len(uniques), LEAKAGE_BINS - 1)
-        remap[top] = np.arange(len(top))
-        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-    return np.where(codes >= 0, codes, LEAKAGE_BINS).astype(np.intp)
+def scores(ref: pd.Series, cur: pd.Series, y_ref: np.ndarray, classes: int | None) -> tuple[list, list]:
+    """Per-class scores of a feature on both datasets: the values of a numeric feature (for several
+    classes, closeness to each class's median in the reference, so a middle class ranks too), or for a
+    categorical one the reference's class rate (target mean) of each category with at least
+    MIN_CATEGORY_ROWS rows, rarer and unseen categories pooled (an identifier then carries no
+    signal); NaN where the feature is missing."""
+    if pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_bool_dtype(ref):
+        values = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
+        if _width(classes) == 1:
+            return [values[0]], [values[1]]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a class without values: NaN centre
+            centres = [np.nanmedian(values[0][y_ref == k]) if (y_ref == k).any() else np.nan for k in range(classes)]
+        return [-np.abs(values[0] - c) for c in centres], [-np.abs(values[1] - c) for c in centres]
+    codes, uniques = pd.factorize(ref)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    pooled = np.append(np.where(counts >= MIN_CATEGORY_ROWS, np.arange(len(uniques)), len(uniques)), len(uniques))
+    place = lambda c, s: np.where(s.isna().to_numpy(), -1, pooled[c])  # noqa: E731 (unseen: -1 -> pooled)
+    at_ref, at_cur = place(codes, ref), place(uniques.get_indexer(cur), cur)
+    sizes = np.bincount(at_ref[at_ref >= 0], minlength=len(uniques) + 1)
+    out_ref, out_cur = [], []
+    for k in range(_width(classes)):
+        hits = np.asarray(y_ref == (1 if classes == 2 else k) if classes else y_ref, dtype=float)
+        total = np.bincount(at_ref[at_ref >= 0], weights=hits[at_ref >= 0], minlength=len(uniques) + 1)
+        rate = np.where(sizes > 0, total / np.maximum(sizes, 1), hits.mean() if len(hits) else np.nan)
+        rate = np.append(rate, np.nan)  # index -1: missing
+        out_ref.append(rate[at_ref])
+        out_cur.append(rate[at_cur])
+    return out_ref, out_cur
 
 
-def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """ROC AUC of scoring each group by its positive rate, from per-group counts (ties count half)."""
-    total_pos, total_neg = positive.sum(), negative.sum()
-    if not total_pos or not total_neg:
-        return float("nan")
-    rate = positive / np.maximum(positive + negative, 1)
-    order = np.argsort(rate, kind="stable")
-    rate, positive, negative = rate[order], positive[order], negative[order]
-    _, start = np.unique(rate, return_index=True)
-    pos_g, neg_g = np.add.reduceat(positive, start), np.add.reduceat(negative, start)
-    above = total_pos - np.cumsum(pos_g)
-    return float((neg_g * (above + 0.5 * pos_g)).sum() / (total_pos * total_neg))
+def _width(classes: int | None) -> int:
+    return 1 if classes in (None, 2) else classes
 
 
-def predictive_power(groups: np.ndarray, y: np.ndarray, classes: int | None) -> float:
-    """How well a feature's groups alone predict the target: for ``classes`` (y holds class codes)
-    the ROC AUC of the groups' class rates (mean one-vs-rest for more than two), for a numeric
-    target (``classes`` None) the correlation ratio, the share of variance the group means explain.
-    0.5 (AUC) or 0 is no information; 1 predicts perfectly."""
-    size = int(groups.max()) + 1
+def power(score: list[np.ndarray], y: np.ndarray, classes: int | None) -> tuple[float, float]:
+    """How well a score ranks the target, 0 (no information) to 1 (perfectly), and its standard
+    error: for class codes the Gini coefficient |2 AUC - 1| (mean one-vs-rest; SE by Hanley and
+    McNeil 1982), for a numeric target |Spearman's rho| (SE of Fisher's z, Fieller et al. 1957).
+    Rank-based, so unbiased at any sample size; rows without a score are left out."""
+    keep = ~np.isnan(score[0])
     if classes is None:
-        counts = np.bincount(groups, minlength=size)
-        means = np.bincount(groups, weights=y, minlength=size) / np.maximum(counts, 1)
-        total = ((y - y.mean()) ** 2).sum()
-        return float((counts * (means - y.mean()) ** 2).sum() / total) if total else float("nan")
-    table = np.bincount(groups * classes + y, minlength=size * classes).reshape(size, classes)
-    aucs = [_auc(table[:, k], table.sum(axis=1) - table[:, k]) for k in ([1] if classes == 2 else range(classes))]
-    return float("nan") if all(np.isnan(aucs)) else float(np.nanmean(aucs))
+        x, t = score[0][keep], y[keep]
+        if len(x) < 4 or np.ptp(x) == 0 or np.ptp(t) == 0:
+            return float("nan"), float("nan")
+        rho = abs(float(stats.spearmanr(x, t).statistic))
+        return rho, float(np.sqrt(1.06 / (len(x) - 3)))
+    ginis, errors = [], []
+    for k, s in enumerate(score):
+        hit = (y[keep] == (1 if classes == 2 else k))
+        m, n = int(hit.sum()), int((~hit).sum())
+        if not m or not n:
+            continue
+        ranks = stats.rankdata(s[keep])
+        auc = (ranks[hit].sum() - m * (m + 1) / 2) / (m * n)
+        a = max(auc, 1 - auc)
+        q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+        var = (a * (1 - a) + (m - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (m * n)
+        ginis.append(2 * a - 1)
+        errors.append(2 * np.sqrt(max(var, 0.0)))
+    if not ginis:
+        return float("nan"), float("nan")
+    return float(np.mean(ginis)), float(np.mean(errors))
 
 
-def label_leakage(data: Dataset, max_score: col.Limit = 0.95, target: str | None = None,
-                  columns: Iterable[str] | None = None) -> Check:
-    """No single feature may predict the target almost perfectly on its own (score <= ``max_score``).
+def monotone_share(feature: np.ndarray, y: np.ndarray) -> float:
+    """The largest share of rows on which the target is a monotone function of the feature (either
+    direction): the longest non-decreasing run of targets in feature order, ties in the feature
+    ordered against it so a value shared by several targets is no function. Missing values never match."""
+    keep = ~np.isnan(feature)
+    if not keep.any():
+        return 0.0
+    best = 0
+    for sign in (1, -1):
+        order = np.lexsort((-sign * y[keep], feature[keep]))
+        best = max(best, _longest_non_decreasing(sign * y[keep][order]))
+    return best / len(feature)
 
-    The score is the ROC AUC of the feature's quantile bins (or categories) for a class target and
-    the correlation ratio for a numeric target with many values; estimated on the seeded sample.
-    """
-    if (empty := col.empty("no_label_leakage", "single_feature_score", data)) is not None:
-        return empty
-    column = col.target(data, target, "no_label_leakage")
-    stats = col.profile(data)
-    features = col.columns(data, columns, [c for c in data.frame.columns if c != column], "a feature column")
-    y, classes, keep = _target_sample(stats, column)
-    judged_features = [f for f in features if col.limit(max_score, f, 0.95) is not None]
-    numeric_bins = _numeric_bins(stats, [f for f in judged_features if f in stats.numeric])
+
+def copy_of(feature: np.ndarray, y: np.ndarray, share: float) -> float:
+    """:func:`monotone_share`, computed only when the rank correlation allows a copy on ``share``
+    of the rows (a cheap screen; 0 otherwise)."""
+    keep = ~np.isnan(feature)
+    if keep.sum() < 4 or np.ptp(feature[keep]) == 0 or np.ptp(y[keep]) == 0:
+        return 0.0
+    if abs(stats.spearmanr(feature[keep], y[keep]).statistic) < share - 0.15:
+        return 0.0
+    return monotone_share(feature, np.asarray(y, dtype=float))
+
+
+def _longest_non_decreasing(values: np.ndarray) -> int:
+    """Length of the longest non-decreasing subsequence (patience sorting, O(n log n))."""
+    tails: list[float] = []
+    for value in values.tolist():
+        at = bisect.bisect_right(tails, value)
+        if at == len(tails):
+            tails.append(value)
+        else:
+            tails[at] = value
+    return len(tails)
+
+
+def late_share(available: pd.Series, as_of: pd.Series) -> float:
+    """Share of rows whose feature becomes available after the prediction time (missing times: not late)."""
+    late = pd.to_datetime(available, errors="coerce") > pd.to_datetime(as_of, errors="coerce")
+    return float(late.mean()) if len(late) else 0.0
+
+
+# ---------------------------------------------------------------- the check
+
+
+def _target_codes(reference: pd.Series, data: pd.Series) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Both targets as shared class codes, or as floats (classes None) for a numeric target with many values."""
+    both = pd.concat([reference, data], ignore_index=True)
+    if pd.api.types.is_float_dtype(both) and both.nunique() > NUMERIC_TARGET_VALUES:
+        return reference.to_numpy(dtype=float), data.to_numpy(dtype=float), None
+    codes, uniques = pd.factorize(both, sort=True)
+    return codes[:len(reference)], codes[len(reference):], len(uniques)
+
+
+def _sample(frame: pd.DataFrame, target: str, seed: int) -> np.ndarray:
+    """Positions of the rows with a target, a seeded sample of SAMPLE_ROWS of them when more."""
+    rows = np.flatnonzero(frame[target].notna().to_numpy())
+    if len(rows) > SAMPLE_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, SAMPLE_ROWS, replace=False))
+    return rows
+
+
+def model_power(model: ModelUnderTest, data: Dataset, rows: np.ndarray, y: np.ndarray,
+                classes: int | None) -> float:
+    """The model's own :func:`power` on ``rows`` of ``data``, from its scores (probabilities) or values."""
+    if not model.is_classifier:
+        return power([np.asarray(model.predict(data), dtype=float)[rows]], y, None)[0]
+    if classes == 2:
+        return power([np.asarray(model.score(data), dtype=float)[rows]], y, classes)[0]
+    proba = np.asarray(model.predict_proba(data), dtype=float)[rows]
+    return power([proba[:, k] for k in range(proba.shape[1])], y, classes)[0] if proba.shape[1] == classes \
+        else float("nan")
+
+
+def feature_row(name: str, ref: pd.Series, cur: pd.Series, y_ref: np.ndarray, y_cur: np.ndarray,
+                classes: int | None, copy_share: float) -> dict[str, Any]:
+    """What one feature shows: its power on each dataset, the change and its z score, and (for a
+    feature strong enough to be one) its share as a copy of the target."""
+    s_ref, s_cur = scores(ref, cur, y_ref, classes)
+    (p_ref, se_ref), (p_cur, se_cur) = power(s_ref, y_ref, classes), power(s_cur, y_cur, classes)
+    change, se = p_cur - p_ref, float(np.hypot(se_ref, se_cur))
+    if pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_bool_dtype(ref):
+        o_ref, o_cur = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
+    else:  # categories in the order of their mean target in the reference
+        (o_ref,), (o_cur,) = scores(ref, cur, y_ref.astype(float), None)
+    # a copy in both datasets: on a few rows a strong feature can order them perfectly by chance
+    copy = min(copy_of(o_ref, y_ref, copy_share), copy_of(o_cur, y_cur, copy_share))
+    z = abs(change) / se if se > 0 else 0.0
+    return {"column": name, "power_reference": p_ref, "power": p_cur, "change": change,
+            "z": 0.0 if np.isnan(z) else z, "copy_share": copy}
+
+
+def label_leakage(data: Dataset, reference: Dataset, target: str, *, model: ModelUnderTest | None = None,
+                  columns: Iterable[str] | None = None, max_change: float = MAX_CHANGE,
+                  copy_share: float = COPY_SHARE, confidence: float = 0.95,
+                  available_after: Mapping[str, str] | None = None, prediction_time: str | None = None,
+                  seed: int = 0) -> Check:
+    """Features that leak the label, judged on ``data`` (holdout or current) against ``reference``
+    (the training data): a power change larger than ``max_change`` and significant at ``confidence``
+    (Bonferroni over the features), a label copy on at least ``copy_share`` of the rows, or a value
+    available after the prediction time. The table says what each feature showed."""
+    if available_after is not None and not (isinstance(available_after, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in available_after.items())):
+        raise MlgateError("[tool.mlgate.leakage] available_after: must map feature columns to the columns "
+                          "holding when each value becomes known, e.g. {refund = \"refund_time\"}")
+    available_after = dict(available_after or {})
+    if available_after and prediction_time is None:
+        raise MlgateError("[tool.mlgate.leakage] available_after needs prediction_time (the column "
+                          "holding when each prediction is made)")
+    for frame_data in (reference, data):
+        frame_data.column(target)
+        for column in (*available_after.values(), *([prediction_time] if prediction_time else [])):
+            frame_data.column(column)
+    times = {*available_after.values(), *([prediction_time] if prediction_time else [])}
+    eligible = [c for c in data.frame.columns if c != target and c in reference.frame.columns and c not in times]
+    features = eligible if columns is None else list(columns)
+    for name in features:
+        if name not in eligible:
+            raise MlgateError(f"no_label_leakage: '{name}' is not a feature column of both "
+                              f"'{reference.name}' and '{data.name}'")
+    at = _sample(data.frame, target, seed)
+    ref, cur = reference.frame.iloc[_sample(reference.frame, target, seed)], data.frame.iloc[at]
+    y_ref, y_cur, classes = _target_codes(ref[target], cur[target])
+    critical = stats.norm.ppf(1 - (1 - confidence) / max(len(features), 1))
+    model_score = None if model is None else model_power(model, data, at, y_cur, classes)
     rows = []
-    for feature in features:
-        limit = col.limit(max_score, feature, 0.95)
-        score = float("nan")
-        if limit is not None:
-            groups = numeric_bins.get(feature)
-            if groups is None:
-                groups = _category_bins(stats.sample_series(feature))
-            score = predictive_power(groups[keep], y, classes)
-        judged = limit is not None and not np.isnan(score)
-        rows.append({"column": feature, "score": score if judged else None, "limit": limit,
-                     "outcome": (FAILED if score > limit else PASSED) if judged else "skipped"})
-    measure = "ROC AUC" if classes else "correlation ratio"
-    return col.summarise("no_label_leakage", "single_feature_score", data, rows, "score",
-                      lambda r: f"{r['column']} alone predicts '{column}' with {measure} {r['score']:.4f} "
-                                f"{'>' if r['outcome'] == FAILED else '<='} {r['limit']:g}",
-                      target=column, score=measure, sample_rows=col.SAMPLE_ROWS)
+    for name in features:
+        row = feature_row(name, ref[name], cur[name], y_ref, y_cur, classes, copy_share)
+        if name in available_after:
+            row["late_share"] = late_share(cur[available_after[name]], cur[prediction_time])
+        row["as_good_as_model"] = model_score is not None and row["power"] >= model_score
+        row["evidence"] = _evidence(row, max_change, critical, copy_share)
+        row["outcome"] = FAILED if row["evidence"] else PASSED
+        rows.append(row)
+    return _summary(data, reference, target, rows, model_score, classes, max_change=max_change,
+                    copy_share=copy_share, confidence=confidence)
 
 
-def _target_sample(stats: Profile, column: str) -> tuple[np.ndarray, int | None, np.ndarray]:
-    """The sampled target (class codes, or values for a numeric target with many distinct values),
-    its number of classes (None when numeric) and which sampled rows have a target."""
-    sample = stats.sample_series(column)
-    codes, uniques = pd.factorize(sample)
-    keep = codes >= 0
-    if column in stats.numeric and sample.dtype.kind == "f" and len(uniques) > LEAKAGE_BINS:
-        return sample.to_numpy(dtype=np.float64)[keep], None, keep
-    return codes[keep], len(uniques), keep
+def _evidence(row: dict[str, Any], max_change: float, critical: float, copy_share: float) -> list[str]:
+    found = []
+    if np.nan_to_num(abs(row["change"])) > max_change and row["z"] > critical:
+        found.append(f"power {row['power_reference']:.3f} on the reference, {row['power']:.3f} here")
+    if row["copy_share"] >= copy_share:
+        found.append(f"the target is a monotone function of it on {row['copy_share']:.1%} of rows")
+    if row.get("late_share", 0) > 0:
+        found.append(f"available after prediction time on {row['late_share']:.1%} of rows")
+    return found
+
+
+def _summary(data: Dataset, reference: Dataset, target: str, rows: list[dict[str, Any]],
+             model_score: float | None, classes: int | None, **limits: Any) -> Check:
+    name = f"no_label_leakage[{data.name}]"
+    details = {"table": rows, "reference": reference.name, "target": target, "model_power": model_score,
+               "power_measure": "correlation ratio" if classes is None else "Gini (2 AUC - 1)", **limits}
+    if not rows:
+        return Check(name, NOT_APPLICABLE, metric="leakage", dataset=data.name, kind="leakage",
+                     message=f"{name}: no feature column shared with '{reference.name}'", details=details)
+    failing = [r for r in rows if r["outcome"] == FAILED]
+    strong = [r["column"] for r in rows if r["as_good_as_model"]]
+    review = f"; alone as good as the model (review): {', '.join(strong[:SHOWN])}" if strong else ""
+    if failing:
+        listed = "; ".join(f"{r['column']}: {', '.join(r['evidence'])}" for r in failing[:SHOWN])
+        more = f"; +{len(failing) - SHOWN} more" if len(failing) > SHOWN else ""
+        message = f"{name}: {len(failing)} of {len(rows)} feature(s) look leaked: {listed}{more}{review}"
+    else:
+        message = (f"{name}: no leak among {len(rows)} feature(s) (largest power change "
+                   f"{max(abs(r['change']) for r in rows):.3f}, largest copy share "
+                   f"{max(r['copy_share'] for r in rows):.1%}){review}")
+    return Check(name, FAILED if failing else PASSED, metric="leaked_features", dataset=data.name,
+                 candidate=float(len(failing)), threshold="== 0", kind="leakage", severity="review",
+                 message=message, details=details)
+
+
+class LeakageGates(Recorder):
+    """``mlgate.no_label_leakage``."""
+
+    def no_label_leakage(self, dataset: str | Dataset = "holdout", reference: str | Dataset = "reference", *,
+                         target: str | None = None, columns: Iterable[str] | None = None,
+                         max_change: float | None = None, copy_share: float | None = None,
+                         model: str | None = "candidate") -> list[Check]:
+        """No feature may leak the target: judged on ``dataset`` against the training data ``reference``
+        by power change, label copies and declared availability times (``[tool.mlgate.leakage]``);
+        a failure needs review unless the gate marker says otherwise."""
+        __tracebackhide__ = True
+        table = self.settings.section("leakage")
+        data, ref = self.dataset(dataset), self.dataset(reference)
+        name = target or data.target or self.settings.target
+        if name is None:
+            raise MlgateError(f"no_label_leakage: dataset '{data.name}' has no target column "
+                              "([tool.mlgate] target or target=)")
+        return self.record(label_leakage(
+            data, ref, name, model=self.model(model) if model else None, columns=columns,
+            max_change=_setting(max_change, table, "max_change", MAX_CHANGE),
+            copy_share=_setting(copy_share, table, "copy_share", COPY_SHARE),
+            confidence=self.settings.confidence, available_after=table.get("available_after"),
+            prediction_time=table.get("prediction_time"), seed=self.settings.seed))
+
+
+def _setting(given: float | None, table: Mapping[str, Any], key: str, default: float) -> float:
+    value = table.get(key, default) if given is None else given
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise MlgateError(f"[tool.mlgate.leakage] {key}: must be a number between 0 and 1, got {value!r}")
+    return float(value)

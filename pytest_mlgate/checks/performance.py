@@ -14,10 +14,11 @@ from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Ch
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import Metric, resolve
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
-from pytest_mlgate.evaluate.stats import interval
+from pytest_mlgate.evaluate.stats import detectable_change, interval
 
 Threshold = float | Mapping[Any, float]
 CRITERIA = ("point", "significant", "non_inferiority", "superiority")
+UNDERPOWERED = ("review", "fail", "pass")
 
 
 @dataclass(frozen=True)
@@ -144,18 +145,24 @@ def regression(metric: str | Callable[..., float] | Metric, data: Dataset, candi
                baseline: ModelUnderTest | None, *, max_absolute_drop: float | None = None,
                max_relative_drop: float | None = None, criterion: str = "point",
                confidence: float = 0.95, n_boot: int = 1000, seed: int = 0, by: str | None = None,
-               where: str | None = None, min_size: int = 30, correction: str = "bonferroni") -> list[Check]:
+               where: str | None = None, min_size: int = 30, correction: str = "bonferroni",
+               underpowered: str = "review") -> list[Check]:
     """The candidate must not be worse than the baseline by more than the allowed drop, per slice.
 
     ``criterion``: ``point`` fails when the measured drop exceeds the allowance; ``significant``
     only when the drop exceeds it with ``confidence``; ``non_inferiority`` unless the interval shows
-    the drop within it; ``superiority`` unless the candidate is significantly better.
+    the drop within it; ``superiority`` unless the candidate is significantly better. Each check
+    reports the change detectable at 80% power; a ``point`` or ``significant`` check that passes
+    with an allowance below it is ``underpowered``: ``review`` (a failure needing review), ``fail``
+    or ``pass``. Slices inherit this, each at its own size.
     """
     spec = resolve(metric)
     if criterion not in CRITERIA:
         raise MlgateError(f"no_regression: criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if correction not in ("bonferroni", "none"):
         raise MlgateError(f"no_regression: correction must be 'bonferroni' or 'none', got {correction!r}")
+    if underpowered not in UNDERPOWERED:
+        raise MlgateError(f"no_regression: underpowered must be one of {', '.join(UNDERPOWERED)}, got {underpowered!r}")
     pieces = slices(data, by, where)
     if baseline is None:
         return [Check(p.name(spec.name), NOT_APPLICABLE, metric=spec.name, dataset=data.name, kind="regression",
@@ -183,13 +190,13 @@ def regression(metric: str | Callable[..., float] | Metric, data: Dataset, candi
             y, c, b = y_all[sel], out_c[sel], out_b[sel]
             low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, **kwargs)
         checks.append(_judge(name, spec, data, value, base, (low, high), method, level, n, criterion,
-                             max_absolute_drop, max_relative_drop))
+                             max_absolute_drop, max_relative_drop, underpowered))
     return checks
 
 
 def _judge(name: str, spec: Metric, data: Dataset, value: float, base: float, ci: tuple[float, float],
            method: str, level: float, n: int, criterion: str, max_abs: float | None,
-           max_rel: float | None) -> Check:
+           max_rel: float | None, underpowered: str) -> Check:
     delta = value - base
     allowances = [a for a in (max_abs, None if max_rel is None else max_rel * abs(base)) if a is not None]
     allowed = min(allowances) if allowances else 0.0
@@ -202,16 +209,28 @@ def _judge(name: str, spec: Metric, data: Dataset, value: float, base: float, ci
         "non_inferiority": not worse_ci[1] <= allowed,
         "superiority": not worse_ci[1] < 0,
     }[criterion]
-    limit = f"drop <= {allowed:.4g}" if criterion != "superiority" else "significant improvement"
+    loss = "drop" if spec.greater_is_better else "rise"
+    limit = f"{loss} <= {allowed:.4g}" if criterion != "superiority" else "significant improvement"
     ci_text = f"{level:.0%} CI of delta [{_fmt(ci[0])}, {_fmt(ci[1])}]"
-    verb = "dropped" if worse > 0 else "improved"
-    message = (f"{name} {verb} {abs(delta):.4g} ({_percent(value, base)}) from baseline {_fmt(base)} to "
-               f"{_fmt(value)}; allowed {limit} ({criterion}); {ci_text}")
-    return Check(name, FAILED if failed else PASSED, metric=spec.name, dataset=data.name, candidate=value,
+    moved = ("rose" if delta > 0 else "dropped") + (" (worse)" if worse > 0 else " (better)" if worse < 0 else "")
+    mde = detectable_change(ci, level)
+    # a check that passes only because it could not see: the allowance is below what n rows can detect
+    # (unless its interval already rules out a loss beyond the allowance)
+    blind = criterion in ("point", "significant") and not failed and (np.isnan(mde) or mde > allowed) \
+        and not worse_ci[1] <= allowed
+    power = f"detectable {loss} at 80% power {_fmt(mde)}"
+    message = (f"{name} {moved} {abs(delta):.4g} ({_percent(value, base)}) from baseline {_fmt(base)} to "
+               f"{_fmt(value)}; allowed {limit} ({criterion}); {ci_text}; {power}")
+    outcome, severity = (FAILED if failed else PASSED), None
+    if blind:
+        message += f" > allowed {allowed:.4g}: underpowered ({n} rows), underpowered = {underpowered!r}"
+        outcome, severity = {"review": (FAILED, "review"), "fail": (FAILED, None), "pass": (PASSED, None)}[underpowered]
+    return Check(name, outcome, metric=spec.name, dataset=data.name, candidate=value,
                  baseline=base, delta=delta, threshold=limit, ci=(float(ci[0]), float(ci[1])),
-                 message=message, kind="regression",
+                 message=message, kind="regression", severity=severity,
                  details={"rows": n, "criterion": criterion, "ci_method": method, "confidence": level,
-                          "allowed_drop": allowed})
+                          "allowed_drop": allowed, "detectable_change": mde, "power": 0.8,
+                          "underpowered": bool(blind), "worse_direction": loss})
 
 
 class PerformanceGates(Recorder):
@@ -235,7 +254,8 @@ class PerformanceGates(Recorder):
                       max_absolute_drop: float | None = None, max_relative_drop: float | None = None,
                       criterion: str = "point", by: str | None = None, where: str | None = None,
                       min_size: int | None = None, confidence: float | None = None,
-                      correction: str = "bonferroni", against: str | None = None) -> list[Check]:
+                      correction: str = "bonferroni", against: str | None = None,
+                      underpowered: str | None = None) -> list[Check]:
         """The candidate must not lose more than the allowed drop against the baseline, on the same rows.
 
         ``against="best_of_last:N"`` (default: ``[tool.mlgate] ratchet``) compares with the best of
@@ -254,7 +274,8 @@ class PerformanceGates(Recorder):
             metric, data, self.model("candidate"), baseline,
             max_absolute_drop=max_absolute_drop, max_relative_drop=max_relative_drop, criterion=criterion,
             confidence=confidence or s.confidence, n_boot=s.bootstrap, seed=s.seed, by=by, where=where,
-            min_size=min_size or s.min_slice_size, correction=correction)
+            min_size=min_size or s.min_slice_size, correction=correction,
+            underpowered=underpowered or s.underpowered)
         return self.record(*(ratchet.annotate(checks, info) if info else checks))
 
     def _threshold(self, metric, limit, dataset, model, by, where, min_size, lower):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.decision import FAILED, PASSED, Check
@@ -34,15 +35,17 @@ class Recorder:
         return model if isinstance(model, ModelUnderTest) else self.workspace.model(model)
 
     def record(self, *checks: Check) -> list[Check]:
-        """Keep the checks and fail the gate with every failing check's message."""
+        """Keep the checks under unique names saying what was checked on what (``schema[holdout]``).
+
+        A failing check does not stop the test: every check of a gate runs, and the gate fails when
+        the test ends, listing every failing check (:meth:`raise_failures`)."""
         __tracebackhide__ = True
         if not checks:  # a check with nothing to judge (no rows, slices or columns) must not pass
             raise AssertionError(f"{self.gate}: the check recorded nothing to judge")
         self._note_samples(checks)
-        self.checks.extend(checks)
-        failed = [c.message or c.name for c in checks if c.failed]
-        if failed:
-            raise AssertionError("; ".join(failed))
+        for check in checks:
+            check.name = self._unique(row_name(check))
+            self.checks.append(check)
         return list(checks)
 
     def _note_samples(self, checks: tuple[Check, ...]) -> None:
@@ -58,8 +61,48 @@ class Recorder:
                     check.details["sampled_rows"] = data.sampled
                     check.message = f"{check.message} [{note}]" if check.message else note
 
+    def _unique(self, name: str) -> str:
+        taken = {c.name for c in self.checks}
+        found, n = name, 1
+        while found in taken:
+            n += 1
+            found = f"{name} #{n}"
+        return found
+
+    def failures(self) -> list[Check]:
+        """The failing checks recorded so far."""
+        return [c for c in self.checks if c.failed]
+
+    def failure_message(self) -> str | None:
+        """Every failing check with its message, or None when none failed."""
+        failed = self.failures()
+        if len(failed) == 1:
+            return failed[0].message or failed[0].name
+        if failed:
+            return f"{len(failed)} of {len(self.checks)} checks failed: " + \
+                "; ".join(f"[{c.name}] {c.message or 'failed'}" for c in failed)
+        return None
+
+    def raise_failures(self) -> None:
+        """Raise AssertionError listing every failing check (for use outside pytest)."""
+        __tracebackhide__ = True
+        message = self.failure_message()
+        if message is not None:
+            raise AssertionError(message)
+
     def check(self, name: str, passed: bool, message: str = "", **fields: Any) -> Check:
         """Record a custom check (``fields`` are any of Check's: metric, candidate, threshold...)."""
         __tracebackhide__ = True
         check = Check(name, PASSED if passed else FAILED, message=message or name, kind="custom", **fields)
         return self.record(check)[0]
+
+
+def row_name(check: Check) -> str:
+    """A check's name with the dataset it ran on: ``schema`` -> ``schema[holdout]``,
+    ``roc_auc[sex=F]`` -> ``roc_auc[holdout, sex=F]``; names that already say it are kept."""
+    name, data = check.name, check.dataset
+    inside = name[name.index("[") + 1:-1] if "[" in name and name.endswith("]") else ""
+    if not data or data in re.split(r",\s*|\s*->\s*", inside):
+        return name
+    head, bracket, rest = name.partition("[")
+    return f"{head}[{data}, {rest}" if bracket and name.endswith("]") else f"{name}[{data}]"

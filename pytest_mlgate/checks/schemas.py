@@ -20,6 +20,7 @@ from pandera.engines import pandas_engine
 from pandera.errors import SchemaError, SchemaErrors
 
 from pytest_mlgate.checks.profile import Profile, jsonable
+from pytest_mlgate.checks.schema_infer import infer
 from pytest_mlgate.decision import FAILED, PASSED, Check
 from pytest_mlgate.errors import MlgateError
 
@@ -30,15 +31,6 @@ if TYPE_CHECKING:
 SchemaSpec = pa.DataFrameSchema | type[pa.DataFrameModel] | str | Path
 SHOWN_CASES = 3
 CASE_COLUMNS = ("schema_context", "column", "check", "failure_case", "index")
-
-
-def infer(frame: pd.DataFrame, *, ranges: bool = True) -> pa.DataFrameSchema:
-    """pandera's inferred schema of ``frame`` without the index; ``ranges=False`` keeps only
-    columns, dtypes and nullability (a sample's min and max reject clean new data too often)."""
-    schema = pa.infer_schema(frame).reset_index(drop=True)
-    if not ranges:
-        schema = schema.update_columns({c: {"checks": []} for c in schema.columns})
-    return schema
 
 
 def to_text(schema: pa.DataFrameSchema, path: Path | None = None) -> str:
@@ -78,7 +70,7 @@ def resolve(spec: SchemaSpec, settings: Settings, reference: Dataset | None = No
     if spec == "infer":
         if reference is None:
             raise MlgateError("schema 'infer' needs a reference dataset")
-        return infer(reference.frame, ranges=False), f"inferred from '{reference.name}'"
+        return infer(reference.frame, margin=settings.schema_margin), f"inferred from '{reference.name}'"
     if isinstance(spec, (str, Path)):
         return read(settings.path(spec)), str(spec)
     raise MlgateError(f"schema must be a pandera DataFrameSchema, DataFrameModel, file path or 'infer', "

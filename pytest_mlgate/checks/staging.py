@@ -93,7 +93,7 @@ def latency_checks(rows: list[dict[str, float]], limits: dict[str, Limit], datas
             bound = _for_batch(limit, batch)
             if bound is not None:
                 q = key.split("_")[1]
-                checks.append(limit_check(f"predict {q} latency, batch {batch}", f"predict_{q}_ms",
+                checks.append(limit_check(f"predict {q} latency[batch {batch}]", f"predict_{q}_ms",
                                           row[f"{q}_ms"], bound, unit=" ms", dataset=dataset,
                                           details={**row, "table": rows}))
     if not checks:

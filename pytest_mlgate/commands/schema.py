@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.checks.schema_infer import MARGIN, RANGE_MODES
 from pytest_mlgate.errors import MlgateError
 
 
@@ -13,17 +14,25 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("schema", help="pandera schemas for data quality gates",
                                    description="Work with the pandera schemas used by mlgate.schema().")
     actions = parser.add_subparsers(title="schema commands", metavar="ACTION", required=True)
-    infer = actions.add_parser("infer", help="infer a schema from a CSV or Parquet file (pandera's inference)",
-                               description="Write pandera's inferred schema of DATA (columns, dtypes, "
-                                           "nullability, value ranges) as a starting point to edit.")
+    infer = actions.add_parser("infer", help="infer a schema from a CSV or Parquet file",
+                               description="Write a pandera schema of DATA (columns, dtypes, nullability, "
+                                           "category domains, numeric ranges widened by a margin) that new "
+                                           "data from the same distribution passes; each column's "
+                                           "description says how its checks were derived.")
     infer.add_argument("data", type=Path, metavar="DATA", help="a .csv or .parquet dataset")
     infer.add_argument("-o", "--output", type=Path, default=None, metavar="PATH",
                        help="write here (.yaml, .yml or .json) instead of printing YAML")
+    infer.add_argument("--ranges", choices=RANGE_MODES, default="margin",
+                       help="numeric ranges: the observed range widened by --margin (default), the exact "
+                            "observed min and max, or none")
+    infer.add_argument("--margin", type=float, default=MARGIN, metavar="M",
+                       help=f"widen each observed range by M times its width on each side (default {MARGIN:g})")
     infer.set_defaults(run=run_infer)
 
 
 def run_infer(args: argparse.Namespace) -> int:
-    from pytest_mlgate.checks.schemas import infer, to_text
+    from pytest_mlgate.checks.schema_infer import infer
+    from pytest_mlgate.checks.schemas import to_text
     from pytest_mlgate.evaluate.loaders import (
         DATASET_SUFFIXES,
         describe_error,
@@ -41,7 +50,7 @@ def run_infer(args: argparse.Namespace) -> int:
     output = args.output
     if output is not None and output.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise MlgateError(f"--output {output}: use a .yaml, .yml or .json file name")
-    text = to_text(infer(frame), output)
+    text = to_text(infer(frame, ranges=args.ranges, margin=args.margin), output)
     if output is None:
         print(text, end="")
         return 0

@@ -15,8 +15,16 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import BUILTIN
-from pytest_mlgate.evaluate.statistics import (MAX_VALUES, Column, Counts, JointHistogram, Moments, ScoreHistogram,
-                                               Sketch, merge_maps)
+from pytest_mlgate.evaluate.statistics import (
+    MAX_VALUES,
+    Column,
+    Counts,
+    JointHistogram,
+    Moments,
+    ScoreHistogram,
+    Sketch,
+    merge_maps,
+)
 
 #: Metrics whose per-row loss is folded as moments (and the paired difference of two models').
 LOSSES = tuple(m for m in BUILTIN.values() if m.row_loss is not None)

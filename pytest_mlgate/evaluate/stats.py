@@ -157,3 +157,17 @@ def _resampled(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], pos_lab
         except (ValueError, Warning):
             return float("nan")
     return values[0] - values[1] if len(values) == 2 else values[0]
+
+
+def detectable_change(ci: tuple[float, float], confidence: float, power: float = 0.8) -> float:
+    """The minimum detectable effect of a paired comparison: the true difference that a test at
+    ``confidence`` detects with probability ``power``, ``(z_conf + z_power) * se``, with the standard
+    error read back from the interval's width (the normal approximation behind every interval here;
+    e.g. Chow, Shao and Wang, *Sample Size Calculations in Clinical Research*, ch. 3). NaN when the
+    interval is undefined."""
+    low, high = ci
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return float("nan")
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    se = (high - low) / (2 * z)
+    return float((z + stats.norm.ppf(power)) * se)

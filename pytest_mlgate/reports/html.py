@@ -14,7 +14,7 @@ import math
 from html import escape
 from typing import Any
 
-from pytest_mlgate.reports import history
+from pytest_mlgate.reports import history, reliability
 from pytest_mlgate.reports.charts import Bar, Comparison, bar_chart, comparison_chart
 from pytest_mlgate.reports.table import number, short_gate
 
@@ -66,6 +66,7 @@ def render(record: dict[str, Any]) -> str:
     sections = [("comparison", "Metrics", _comparisons(record)),
                 *((kind, title, _family(record, kind, title, *cols)) for kind, title, *cols in FAMILIES),
                 ("history", "History", history.section(record)),
+                ("calibration", "Calibration", reliability.section(record)),
                 ("gates", "Gates", _gates(record)), ("artifacts", "Artifacts", _artifacts(record))]
     sections = [s for s in sections if s[2]]
     title = f"mlgate {record['decision']}: {record.get('model') or 'model'}"

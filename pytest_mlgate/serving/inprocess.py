@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pytest_mlgate.errors import MlgateError
+
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
@@ -22,7 +24,14 @@ UNSEEN = "__mlgate_unseen__"
 
 
 def _features(model: ModelUnderTest, data: Dataset, rows: int) -> Any:
-    return data.features_for(model.model, model.role).head(rows)
+    """The first ``rows`` feature rows; a dataset with fewer rows is resampled (seeded, with
+    replacement) up to that size, so a batch larger than the dataset is still measured."""
+    frame = data.features_for(model.model, model.role)
+    if len(frame) >= rows:
+        return frame.head(rows)
+    if not len(frame):
+        raise MlgateError(f"dataset '{data.name}' has no rows to time predictions on")
+    return frame.iloc[np.random.default_rng(0).integers(0, len(frame), rows)]
 
 
 @contextmanager
@@ -49,7 +58,8 @@ def predict_latency(model: ModelUnderTest, data: Dataset, batch: int, repeats: i
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000)
     p50, p95, p99 = np.percentile(times, [50, 95, 99])
-    return {"batch": len(frame), "repeats": repeats, "threads": threads, "p50_ms": float(p50), "p95_ms": float(p95),
+    return {"batch": len(frame), "resampled": len(frame) > len(data), "repeats": repeats, "threads": threads,
+            "p50_ms": float(p50), "p95_ms": float(p95),
             "p99_ms": float(p99)}
 
 
