@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
 
 RECORDER = pytest.StashKey["object"]()
+WARNING = pytest.StashKey[str]()
 OBSERVED = pytest.StashKey[dict]()
 PHASES = pytest.StashKey[dict]()
 
@@ -68,6 +69,9 @@ class GateSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.active and not hasattr(self.config, "workerinput"):
             from pytest_mlgate.lifecycle.promotion import start_session
+            from pytest_mlgate.reports import junit_pytest
+
+            junit_pytest.install(self.config)  # --junitxml: warn gates pass, with the warning in system-out
 
             self.training = start_session(self.settings)
 
@@ -83,6 +87,12 @@ class GateSession:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
         self.order = [item.nodeid for item in items]
+        review = [item.nodeid for item in items if _severity(item) == "review"]
+        if review and not self.settings.approvers:
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"mlgate warning: {len(review)} review gate(s) (e.g. {review[0]}) but "
+                                    "[tool.mlgate] approvers is empty: nobody can approve them", yellow=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -92,6 +102,8 @@ class GateSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        if not self.active:  # no configuration: nothing to observe, and numpy stays unimported
+            return (yield)
         from pytest_mlgate.evaluate import models
 
         observed = item.stash.setdefault(OBSERVED, {})
@@ -108,6 +120,8 @@ class GateSession:
         if call.excinfo is not None and call.excinfo.errisinstance(MlgateError):
             report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
         item.stash.setdefault(PHASES, {})[call.when] = (*_phase_outcome(report, call), report.duration)
+        if self.active:
+            _mark_warning(item, report, call.when)
         if call.when == "teardown" and self.active:
             report.mlgate_gate = _gate_result(item).to_dict()
             if self._workspace is not None:
@@ -208,6 +222,9 @@ class GateSession:
 
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))
+        from pytest_mlgate.lifecycle.review import review_block
+
+        record["review"] = review_block(s, record, self.config.invocation_params.dir)
         if record["lifecycle"].get("error") and exit_status == 0:
             record["exit_status"] = 1
         outputs = {"decision": s.path(s.decision)}
@@ -230,6 +247,22 @@ def _stages(item: pytest.Item) -> tuple[str, ...]:
     if stage == "both":
         return ("push", "monitor")
     return tuple(stage) if isinstance(stage, (list, tuple)) else (stage,)
+
+
+def _severity(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("gate")
+    return str(marker.kwargs.get("severity", "block")) if marker else "block"
+
+
+def _mark_warning(item: pytest.Item, report: pytest.TestReport, when: str) -> None:
+    """A failing warn gate's call and teardown reports carry the warning (pytest's JUnit reads it)."""
+    if _severity(item) != "warn":
+        return
+    phase, message, _ = item.stash[PHASES][when]
+    if when == "call" and phase == "failed":
+        item.stash[WARNING] = message
+    if when in ("call", "teardown") and WARNING in item.stash:
+        report.mlgate_warning = item.stash[WARNING]
 
 
 def _phase_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str]:
