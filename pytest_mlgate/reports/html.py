@@ -21,7 +21,7 @@ MAX_CHART_ROWS = 60
 BAD = ("failed", "error")
 COUNTS = ("rows", "rank", "n", "count", "support")
 # What else the run recorded (audit entry, promotion, training, ignored approvals), shown as JSON.
-RUN_KEYS = ("lifecycle", "approvals_used", "approvals_ignored", "training")
+RUN_KEYS = ("lifecycle", "training")
 # Sections drawn from check tables: (kind, title, preferred label columns, preferred value columns).
 FAMILIES = (
     ("data_quality", "Data quality per column", ("column", "class", "name"),
@@ -56,13 +56,15 @@ details.gate.bad{border-color:#cf222e} summary{cursor:pointer}
 svg.chart{display:block;margin:8px 0;max-width:100%;height:auto;font-size:12px}
 svg text.small{font-size:11px;fill:#57606a} svg text.bad{fill:#cf222e;font-weight:600}
 svg text.cand{fill:#2f6fdf} svg text.base{fill:#6e7781}
+pre.command{background:#f6f8fa;border:1px solid #d0d7de;padding:6px;white-space:pre-wrap;word-break:break-all}
+.problem{color:#cf222e;font-weight:600}
 #only-bad:checked ~ main details.gate.ok{display:none}
 """
 
 
 def render(record: dict[str, Any]) -> str:
     """The decision record as one HTML document."""
-    sections = [("comparison", "Metrics", _comparisons(record)),
+    sections = [("approvals", "Approvals", _approvals(record)), ("comparison", "Metrics", _comparisons(record)),
                 *((kind, title, _family(record, kind, title, *cols)) for kind, title, *cols in FAMILIES),
                 ("gates", "Gates", _gates(record)), ("artifacts", "Artifacts", _artifacts(record))]
     sections = [s for s in sections if s[2]]
@@ -97,6 +99,30 @@ def _reasons(record: dict[str, Any]) -> str:
     if not items:
         return '<p id="reasons">Every blocking and review gate passed.</p>'
     return '<h2>Why</h2><ul id="reasons">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def _approvals(record: dict[str, Any]) -> str:
+    """The approvals panel: what needs review, who may approve and how; approvals used and ignored."""
+    block, used, ignored = record.get("review"), record.get("approvals_used") or [], record.get("approvals_ignored") or []
+    if not (block or used or ignored):
+        return ""
+    out = '<section id="approvals"><h2>Approvals</h2>'
+    if block:
+        out += (f"<p>Needs review for candidate sha256 <span class=\"hash\">{escape(block.get('candidate') or 'unknown')}"
+                "</span>. Approvers: <b id=\"approvers\">"
+                + escape(", ".join(block["approvers"]) or "none configured") + "</b></p><ul>"
+                + "".join(f"<li><b>{escape(short_gate(g['gate']))}</b>: {escape(g['message'])}</li>" for g in block["gates"])
+                + "</ul>")
+        if block.get("problem"):
+            out += f'<p class="problem">Cannot approve: {escape(block["problem"])}.</p>'
+        if block["commands"]:
+            out += ("<p>To approve, an approver runs (with their own <code>--by</code> and reason):</p>"
+                    + "".join(f'<pre class="command">{escape(c)}</pre>' for c in block["commands"]))
+    rows = [{"gate": a.get("gate"), "by": a.get("by"), "reason": a.get("reason"), "at": a.get("at"),
+             "status": a.get("ignored") and f"ignored: {a['ignored']}" or "used"} for a in (*used, *ignored)]
+    if rows:
+        out += "<h3>Approvals recorded for this candidate</h3>" + _html_table(rows)
+    return out + "</section>"
 
 
 def _num(value: Any) -> float | None:
