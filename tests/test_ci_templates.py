@@ -173,20 +173,28 @@ def test_template_steps_run_the_example_gate_and_leave_every_published_report(
     env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "WORKSPACE": str(checkout),
            "GITHUB_STEP_SUMMARY": str(summary) if ci == "github" else ""}
     env.pop("PYTEST_ADDOPTS", None)
-    installs = []
+    installs, statuses = [], []
     for directory, script in runs:
         script, installed = without_installs(script)
         installs += installed
         done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=checkout / directory, env=env,
                               capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"{ci}: {script!r} exited {done.returncode}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        # The gate step's status is the decision's (a latency gate may reject on a loaded machine);
+        # the publishing steps run whatever it was (`if: always()`, `when: always`, `post { always }`).
+        allowed = (0, 1, 6) if "-m pytest gates" in script else (0,)
+        assert done.returncode in allowed, f"{ci}: {script!r} exited {done.returncode}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        statuses.append(done.returncode)
     assert installs == [EXAMPLE_INSTALL], f"{ci} installs {installs}, not the example's extras"
     missing = [path for path in published if not (checkout / path).is_file()]
     assert not missing, f"{ci} publishes files the steps did not write: {missing}"
     reports = checkout / "example_project" / "reports"
     decision = json.loads((reports / "decision.json").read_text())
-    assert decision["decision"] == "approved", decision["reasons"]
+    assert statuses[-1] == decision["exit_status"] == {"approved": 0, "rejected": 1, "needs-review": 6}[
+        decision["decision"]]
+    # every gate ran to a verdict: none errored (as the staging gates did without the staging extra)
+    errors = [g["gate"] + ": " + g["message"] for g in decision["gates"] if g["outcome"] == "error"]
+    assert not errors and len(decision["gates"]) >= 40, errors
     SCHEMA.assertValid(etree.parse(str(reports / "gates.xml")))
     assert "<html" in (reports / "gates.html").read_text()
     if ci == "github":
-        assert "mlgate decision: **APPROVED**" in summary.read_text()
+        assert f"mlgate decision: **{decision['decision'].upper()}**" in summary.read_text()
