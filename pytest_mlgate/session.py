@@ -14,7 +14,6 @@ import pytest
 from pytest_mlgate.config import Settings
 from pytest_mlgate.decision import SEVERITIES, GateResult
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate import loaders
 
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
@@ -59,10 +58,14 @@ class GateSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_mlgate_load_model(self, path: Path, settings: Settings) -> Any:
+        from pytest_mlgate.evaluate import loaders
+
         return loaders.load_model(path, settings.skops_trusted)
 
     @pytest.hookimpl(trylast=True)
     def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
+        from pytest_mlgate.evaluate import loaders
+
         return loaders.load_dataset(path)
 
     @pytest.hookimpl(tryfirst=True)
