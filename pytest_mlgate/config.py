@@ -6,7 +6,6 @@ Every bad value is a :class:`ConfigError` naming the key. Sub-tables such as
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -230,6 +229,8 @@ class Settings:
 
 def read_pyproject(path: Path) -> dict[str, Any]:
     """The ``[tool.mlgate]`` table of a pyproject.toml, or ``{}`` when it has none."""
+    import tomllib  # only when a pyproject.toml is read: pytest itself does not need it with an ini file
+
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)

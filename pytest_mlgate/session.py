@@ -12,17 +12,25 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate.config import Settings
-from pytest_mlgate.decision import GateResult, gate_severity
+from pytest_mlgate.decision import GateResult
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate import loaders
+from pytest_mlgate.gate_items import (
+    FAILED_BY_CHECKS,
+    OBSERVED,
+    PHASES,
+    RECORDER,
+    exit_code,
+    first_line,
+    gate_result,
+    mark_warning,
+    marked_severity,
+    phase_outcome,
+    stages,
+)
 
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
 
-RECORDER = pytest.StashKey["object"]()
-OBSERVED = pytest.StashKey[dict]()
-PHASES = pytest.StashKey[dict]()
-FAILED_BY_CHECKS = pytest.StashKey[bool]()
 
 
 class CollectionOrder:
@@ -76,10 +84,14 @@ class GateSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_mlgate_load_model(self, path: Path, settings: Settings) -> Any:
+        from pytest_mlgate.evaluate import loaders
+
         return loaders.load_model(path, settings.skops_trusted)
 
     @pytest.hookimpl(trylast=True)
     def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
+        from pytest_mlgate.evaluate import loaders
+
         return loaders.load_dataset(path)
 
     @property
@@ -93,7 +105,10 @@ class GateSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.deciding:
             from pytest_mlgate.lifecycle.promotion import alias_snapshot, start_session
+            from pytest_mlgate.reports import junit_pytest
             from pytest_mlgate.suite import mark_in_progress
+
+            junit_pytest.install(self.config)  # --junitxml: warn gates pass, with the warning in system-out
 
             try:
                 mark_in_progress(self.settings)
@@ -122,11 +137,17 @@ class GateSession:
             self.specs = [gate_spec(item) for item in items]
         keep, drop = [], []
         for item in items:
-            (keep if self.settings.stage in _stages(item) else drop).append(item)
+            (keep if self.settings.stage in stages(item) else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
         self.order = [item.nodeid for item in items]
+        review = [item.nodeid for item in items if marked_severity(item) == "review"]
+        if review and not self.settings.approvers:
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"mlgate warning: {len(review)} review gate(s) (e.g. {review[0]}) but "
+                                    "[tool.mlgate] approvers is empty: nobody can approve them", yellow=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -136,6 +157,8 @@ class GateSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        if not self.active:  # no configuration: nothing to observe, and numpy stays unimported
+            return (yield)
         from pytest_mlgate.evaluate import models
 
         observed = item.stash.setdefault(OBSERVED, {})
@@ -157,9 +180,11 @@ class GateSession:
         report = yield
         if call.excinfo is not None and call.excinfo.errisinstance(MlgateError):
             report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
-        item.stash.setdefault(PHASES, {})[call.when] = (*_phase_outcome(report, call), report.duration)
+        item.stash.setdefault(PHASES, {})[call.when] = (*phase_outcome(report, call), report.duration)
+        if self.active:
+            mark_warning(item, report, call.when)
         if call.when == "teardown" and self.active:
-            report.mlgate_gate = _gate_result(item).to_dict()
+            report.mlgate_gate = gate_result(item).to_dict()
             if self._workspace is not None:
                 report.mlgate_datasets = self._workspace.fingerprints()
         return report
@@ -186,13 +211,13 @@ class GateSession:
         try:
             approved, ignored = session_approvals(self.settings, gates)
         except (MlgateError, OSError) as exc:  # an unreadable audit log: no approval applies
-            approved, ignored = {}, [{"gate": "*", "by": "audit log", "ignored": f"not read: {_first_line(exc)}"}]
+            approved, ignored = {}, [{"gate": "*", "by": "audit log", "ignored": f"not read: {first_line(exc)}"}]
         decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)), approved_gates=approved)
-        session.exitstatus = _exit_status(decision.status, int(exitstatus), self.settings.review_exit_code)
+        session.exitstatus = exit_code(decision.status, int(exitstatus), self.settings.review_exit_code)
         try:
             self.record = self._write(decision, int(session.exitstatus), ignored)
         except (MlgateError, OSError) as exc:
-            self.errors.append(_first_line(exc) if isinstance(exc, MlgateError) else
+            self.errors.append(first_line(exc) if isinstance(exc, MlgateError) else
                                f"{exc.filename or 'output'}: {exc.strerror or type(exc).__name__}")
         if self.record is not None:
             session.exitstatus = self.record["exit_status"]
@@ -290,6 +315,9 @@ class GateSession:
         record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
             alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
         self._close_loop(record)
+        from pytest_mlgate.lifecycle.review import review_block
+
+        record["review"] = review_block(s, record, self.config.invocation_params.dir)
         if record["lifecycle"].get("error") and exit_status in (0, s.review_exit_code):
             record["exit_status"] = 1
         write_json(outputs["decision"], record)
@@ -342,69 +370,3 @@ class GateSession:
         catalog = build(specs, decisions, model=s.model, owner=record.get("owner"), approvers=s.approvers,
                         generated=record["finished"])
         return render(catalog, format_for(path))
-
-
-def _stages(item: pytest.Item) -> tuple[str, ...]:
-    marker = item.get_closest_marker("gate")
-    stage = marker.kwargs.get("stage", "push") if marker else "push"
-    if stage == "both":
-        return ("push", "monitor")
-    return tuple(stage) if isinstance(stage, (list, tuple)) else (stage,)
-
-
-def _phase_outcome(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str]:
-    """(outcome, message) of one test phase, from the gate's point of view."""
-    if report.passed:
-        return ("passed", "")
-    if report.skipped:
-        reason = getattr(report, "wasxfail", None)
-        if reason is not None:
-            return ("skipped", f"expected failure: {reason}")
-        longrepr = report.longrepr
-        return ("skipped", longrepr[2] if isinstance(longrepr, tuple) else str(longrepr))
-    message = _first_line(call.excinfo.value) if call.excinfo else str(report.longrepr)
-    if call.when == "call" and call.excinfo is not None and (
-            call.excinfo.errisinstance(AssertionError) or call.excinfo.errisinstance(pytest.fail.Exception)):
-        return ("failed", message)
-    return ("error", message)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    if not isinstance(exc, (AssertionError, MlgateError, pytest.fail.Exception)):
-        line = f"{type(exc).__name__}: {line}"
-    return line[:500]
-
-
-def _gate_result(item: pytest.Item) -> GateResult:
-    from pytest_mlgate.decision import Check
-
-    marker = item.get_closest_marker("gate")
-    options = dict(marker.kwargs) if marker else {}
-    phases = item.stash.get(PHASES, {})
-    outcome, message = "passed", ""
-    for when in ("setup", "call", "teardown"):
-        phase, text, _ = phases.get(when, ("passed", "", 0.0))
-        if phase != "passed" and outcome == "passed" or phase == "error":
-            outcome, message = phase, text
-    recorder = item.stash.get(RECORDER, None)
-    checks = list(recorder.checks) if recorder is not None else []
-    severity = gate_severity(options.get("severity"), checks, item.stash.get(FAILED_BY_CHECKS, False))  # marker validated at collection
-    for (role, metric, data), value in item.stash.get(OBSERVED, {}).items():
-        checks.append(Check(f"{metric}@{data}" + ("" if role == "candidate" else f" ({role})"),
-                            outcome if outcome in ("passed", "failed") else "error", metric=metric, dataset=data,
-                            candidate=value if role == "candidate" else None,
-                            baseline=value if role == "baseline" else None, kind="observed",
-                            message=message if outcome == "failed" else ""))
-    stage = options.get("stage", "push")
-    return GateResult(item.nodeid, outcome, severity, options.get("category"), options.get("owner"),
-                      stage if isinstance(stage, str) else ",".join(stage), message,
-                      sum(p[2] for p in phases.values()), checks)
-
-
-def _exit_status(status: str, pytest_status: int, review_code: int) -> int:
-    """approved -> 0, needs-review -> review_code, rejected -> pytest's failure status (at least 1)."""
-    if pytest_status > 1:
-        return pytest_status
-    return {"approved": 0, "needs-review": review_code}.get(status, 1)

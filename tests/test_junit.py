@@ -91,3 +91,127 @@ def test_report_for_an_approved_run_passes_the_decision_case(project):
     decision_case = document.xpath("//testcase[@name='decision']")[0]
     assert decision_case.find("failure") is None
     assert decision_case.findtext("system-out") == "decision=approved"
+
+
+# ---------------------------------------------------------------- how CI systems read every outcome
+
+OUTCOMES = {
+    "approved": "def test_ok(mlgate):\n    mlgate.at_least('accuracy', 0.5)\n",
+    "rejected": "def test_ok(mlgate):\n    mlgate.at_least('accuracy', 0.99)\n",
+    "needs-review": ("import pytest\n@pytest.mark.gate(severity='review')\n"
+                     "def test_ok(mlgate):\n    mlgate.at_least('accuracy', 0.99)\n"),
+    "errored": """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture exploded")
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("teardown exploded")
+
+def test_crash(mlgate):
+    mlgate.at_least("accuracy", 0.5)
+    raise ValueError("check crashed")
+
+def test_setup_error(broken):
+    pass
+
+def test_fails_then_teardown_errors(mlgate, bad_teardown):
+    mlgate.at_least("accuracy", 0.99)
+""",
+    "skipped-and-xfailed": """
+import pytest
+
+def test_ok(mlgate):
+    mlgate.at_least("accuracy", 0.5)
+
+def test_skipped():
+    pytest.skip("not today")
+
+@pytest.mark.xfail(reason="known gap", strict=False)
+def test_xfailed(mlgate):
+    mlgate.at_least("accuracy", 0.99)
+""",
+}
+EXPECTED = {"approved": "approved", "rejected": "rejected", "needs-review": "needs-review",
+            "errored": "rejected", "skipped-and-xfailed": "approved"}
+
+
+def _cases(document):
+    return [(case.get("classname"), case.get("name")) for case in document.iter("testcase")]
+
+
+@pytest.mark.parametrize("outcome", sorted(OUTCOMES))
+def test_both_junit_files_are_valid_with_unique_names_and_text_content(project, outcome):
+    project.configure(candidate="strong.skops", baseline="good.skops", extra='approvers = ["lead@example.org"]')
+    project.gates(OUTCOMES[outcome])
+    project.run("--junitxml=reports/pytest.xml")
+    assert project.decision["decision"] == EXPECTED[outcome]
+    for path in (project.path / "reports" / "gates.xml", project.path / "reports" / "pytest.xml"):
+        document = etree.parse(str(path))
+        SCHEMA.assertValid(document)
+        cases = _cases(document)
+        assert len(cases) == len(set(cases)), (path.name, cases)
+        for element in (*document.iter("failure"), *document.iter("error")):
+            # GitLab shows the element's text; an attribute alone renders as a Ruby hash
+            assert element.text and element.text.strip(), (path.name, etree.tostring(element))
+            assert element.get("message")
+
+
+def test_errored_gates_keep_their_errors_in_both_files(project):
+    project.configure(candidate="strong.skops", baseline="good.skops")
+    project.gates(OUTCOMES["errored"])
+    project.run("--junitxml=reports/pytest.xml")
+    pytest_xml = etree.parse(str(project.path / "reports" / "pytest.xml"))
+    both = pytest_xml.xpath("//testcase[@name='test_fails_then_teardown_errors']")
+    assert len(both) == 1 and both[0].find("failure") is not None and both[0].find("error") is not None
+    assert "teardown exploded" in both[0].find("error").text
+    assert "fixture exploded" in pytest_xml.xpath("//testcase[@name='test_setup_error']/error")[0].text
+    gates = etree.fromstring(project.junit.encode())
+    crash = gates.xpath("//testsuite[@name='test_gates.py::test_crash']//error")
+    assert crash and "check crashed" in crash[0].text
+
+
+WARN_ONLY = """
+import pytest
+
+def test_ok(mlgate):
+    mlgate.at_least("accuracy", 0.5)
+
+@pytest.mark.gate(severity="warn")
+def test_precision_target(mlgate):
+    mlgate.at_least("accuracy", 0.99)
+"""
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_failing_warn_gate_is_a_passed_testcase_with_the_warning_in_system_out(project, xdist):
+    project.configure(candidate="strong.skops", baseline="good.skops")
+    project.gates(WARN_ONLY)
+    result = project.run("--junitxml=reports/pytest.xml", *xdist)
+    assert result.ret == 0 and project.decision["decision"] == "approved"
+    pytest_xml = etree.parse(str(project.path / "reports" / "pytest.xml"))
+    suite = pytest_xml.find("testsuite")
+    assert suite.get("failures") == "0" and suite.get("errors") == "0" and suite.get("tests") == "2"
+    warn = pytest_xml.xpath("//testcase[@name='test_precision_target']")[0]
+    assert warn.find("failure") is None and warn.find("error") is None
+    assert "warn gate failed" in warn.findtext("system-out") and "0.99" in warn.findtext("system-out")
+    gates = etree.fromstring(project.junit.encode())
+    warn_suite = gates.xpath("//testsuite[@name='test_gates.py::test_precision_target']")[0]
+    assert warn_suite.get("failures") == "0" and not warn_suite.xpath(".//failure")
+    assert "warning (warn gate, not blocking)" in warn_suite.xpath(".//testcase")[0].findtext("system-out")
+    assert not gates.xpath("//failure")  # the whole approved run reads as passed
+
+
+def test_warn_gate_warning_joins_pytests_own_system_out_when_junit_logging_is_on(project):
+    project.configure(candidate="strong.skops", baseline="good.skops")
+    project.gates(WARN_ONLY.replace('    mlgate.at_least("accuracy", 0.99)',
+                                    '    print("captured line")\n    mlgate.at_least("accuracy", 0.99)'))
+    project.run("--junitxml=reports/pytest.xml", "-o", "junit_logging=system-out")
+    warn = etree.parse(str(project.path / "reports" / "pytest.xml")).xpath(
+        "//testcase[@name='test_precision_target']")[0]
+    outs = warn.findall("system-out")
+    assert len(outs) == 1 and "captured line" in outs[0].text and "warn gate failed" in outs[0].text

@@ -35,17 +35,17 @@ def gates_for(status: str) -> list[GateResult]:
                        threshold="<= 0.1", message="income drifted: KS 0.31 > 0.1" if drift_bad else "",
                        details={"method": "ks", "table": [
                            {"feature": "debt", "statistic": 0.02, "p_value": 0.6, "effect_value": 0.01,
-                            "drifted": False, "outcome": "stable"},
+                            "min_effect": 0.1, "drifted": False, "outcome": "stable"},
                            {"feature": "income", "statistic": 0.31 if drift_bad else 0.03, "p_value": 1e-5,
-                            "effect_value": 0.4 if drift_bad else 0.02, "drifted": drift_bad,
+                            "effect_value": 0.4 if drift_bad else 0.02, "min_effect": 0.1, "drifted": drift_bad,
                             "outcome": "drifted" if drift_bad else "stable"},
                            {"feature": "region", "rows": 3, "outcome": "too_small"}]})]),
         GateResult("gates/test_g.py::test_parity", "failed" if parity_bad else "passed", severity="review",
                    message="selection_rate ratio 0.7 < 0.8" if parity_bad else "", checks=[Check(
-                       "selection_rate[sex]", "failed" if parity_bad else "passed", "selection_rate",
+                       "selection_rate ratio[sex]", "failed" if parity_bad else "passed", "selection_rate ratio",
                        candidate=0.7 if parity_bad else 0.9, threshold=">= 0.8", kind="fairness",
                        message="selection_rate ratio 0.7 < 0.8 (groups f 0.3, m 0.43)" if parity_bad else "",
-                       details={"table": [
+                       details={"measure": "ratio", "table": [
                            {"group": "f", "rows": 990, "selection_rate": 0.3 if parity_bad else 0.39,
                             "selection_rate_ci": [0.27, 0.33] if parity_bad else [0.36, 0.42], "status": "judged"},
                            {"group": "m", "rows": 1010, "selection_rate": 0.43, "selection_rate_ci": [0.4, 0.46],
@@ -175,7 +175,7 @@ def test_html_shows_decision_owner_charts_checks_and_hashes(record: dict) -> Non
     assert "Δ 0.02 [0.011, 0.029]" in comparison.text_content()
     drift = doc.get_element_by_id("drift")
     assert drift.xpath(".//svg/title")[0].text == "drift@current: effect_value by feature"
-    labels = [t.text for t in drift.xpath(".//svg/text[@text-anchor='end']")]
+    labels = ["".join(t.xpath("./tspan/text()")) for t in drift.xpath(".//svg/text[contains(@class, 'label')]")]
     fills = [bar.get("fill") for bar in drift.xpath(".//rect[@class='bar']")]
     if record["decision"] == "rejected":  # the drifted feature first, in red; the untestable one has no bar
         assert labels == ["income", "debt"] and fills == ["#d64545", "#2f6fdf"]
@@ -183,12 +183,12 @@ def test_html_shows_decision_owner_charts_checks_and_hashes(record: dict) -> Non
         assert labels == ["debt", "income"] and fills == ["#2f6fdf", "#2f6fdf"]
     assert "too_small" in drift.text_content()  # the untestable feature is still in the table
     fairness = doc.get_element_by_id("fairness")
-    assert fairness.xpath(".//svg/title")[0].text == "selection_rate[sex]: selection_rate by group"
+    assert fairness.xpath(".//svg/title")[0].text == "selection_rate ratio[sex]: selection_rate by group"
     assert len(fairness.xpath(".//line[@class='whisker']")) == 2
     assert "0.43 [0.4, 0.46]" in fairness.text_content()
     staging = doc.get_element_by_id("staging")  # two checks sharing one latency table: one chart
     assert len(staging.xpath(".//svg")) == 1 and "(same table as above)" in staging.text_content()
-    assert [t.text for t in staging.xpath(".//svg/text[@text-anchor='end']")] == ["1", "100"]
+    assert ["".join(t.xpath("./tspan/text()")) for t in staging.xpath(".//svg/text[contains(@class, 'label')]")] == ["1", "100"]
     assert staging.xpath(".//svg/title")[0].text == "p50 latency: p95_ms by batch"
     assert HASH in doc.get_element_by_id("artifacts").text_content()
     assert '{"audit": 7}' in doc.get_element_by_id("artifacts").text_content()
@@ -219,7 +219,7 @@ def test_html_charts_data_quality_per_column() -> None:
         message="no_missing on 'holdout': 1 of 2 column(s) fail: debt 15%", details={"table": table})])]
     section = parse_html(html.render(make_record("rejected", gates))).get_element_by_id("data_quality")
     assert section.xpath(".//svg/title")[0].text == "no_missing: rate by column"
-    assert [t.text for t in section.xpath(".//svg/text[@text-anchor='end']")] == ["debt", "income"]
+    assert ["".join(t.xpath("./tspan/text()")) for t in section.xpath(".//svg/text[contains(@class, 'label')]")] == ["debt", "income"]
     assert [r.get("fill") for r in section.xpath(".//rect[@class='bar']")] == ["#d64545", "#2f6fdf"]
     assert "skipped" in section.xpath(".//table")[0].text_content()
 
@@ -241,8 +241,11 @@ def test_html_with_a_hundred_gates_collapses_passing_ones_and_caps_charts() -> N
     assert [d.xpath("./summary/b")[0].text_content() for d in details if d.get("open") is not None] == ["test_drift"]
     assert sum("ok" in d.get("class").split() for d in details) == 99
     comparison = doc.get_element_by_id("comparison")
-    assert len(comparison.xpath(".//rect[@class='bar candidate']")) == html.MAX_CHART_ROWS
-    assert f"first {html.MAX_CHART_ROWS} of 98" in comparison.text_content()
+    # one chart per kind and scale: the 97 performance checks are capped, the regression check has its own
+    charts = comparison.xpath(".//svg")
+    assert [len(c.xpath(".//rect[@class='bar candidate']")) for c in charts] == [html.MAX_CHART_ROWS, 1]
+    assert f"first {html.MAX_CHART_ROWS} of 97" in comparison.text_content()
+    assert [h.text_content() for h in comparison.xpath(".//h3")] == ["performance · 0-1 scale", "regression · 0-1 scale"]
     assert doc.xpath("//header") and doc.get_element_by_id("only-bad").get("type") == "checkbox"
 
 
@@ -251,7 +254,7 @@ def test_comparison_chart_puts_failures_first_and_shares_the_delta_scale_per_met
         f"auc_{i}", outcome, "roc_auc", "holdout", 0.8 + delta, 0.8, delta, kind="regression")])
         for i, (outcome, delta) in enumerate([("passed", 0.01), ("failed", -0.1)])]
     chart = parse_html(html.render(make_record("rejected", gates))).get_element_by_id("comparison")
-    assert [t.text_content() for t in chart.xpath(".//svg/text[@text-anchor='end']")] == [
+    assert ["".join(t.xpath("./tspan/text()")) for t in chart.xpath(".//svg/text[contains(@class, 'label')]")] == [
         "test_1: auc_1", "test_0: auc_0"]
     assert chart.xpath(".//rect[@class='bar candidate']")[0].get("fill") == "#d64545"
     zero = float(chart.xpath(".//line[@class='zero']")[0].get("x1"))
@@ -384,14 +387,23 @@ PROBE = """<script>
 const box = el => { const r = el.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; };
 const charts = [...document.querySelectorAll('svg.chart')].map(svg => ({
   cls: svg.getAttribute('class'), size: box(svg),
-  bars: [...svg.querySelectorAll('rect.bar')].filter(r => r.getBBox().width > 0).length}));
+  bars: [...svg.querySelectorAll('rect.bar')].filter(r => r.getBBox().width > 0).length,
+  thresholds: [...svg.querySelectorAll('line.threshold')].filter(l => l.getBBox().height > 0).length,
+  fills: [...new Set([...svg.querySelectorAll('rect.bar')].map(r => getComputedStyle(r).fill))],
+  // every label whole (its tspans spell the full name in its title) and inside the chart
+  labels: [...svg.querySelectorAll('text.label')].map(t => ({
+    whole: [...t.querySelectorAll('tspan')].map(s => s.textContent).join('') === t.querySelector('title').textContent,
+    inside: t.getBBox().x >= 0 && t.getBBox().x + t.getBBox().width <= svg.viewBox.baseVal.width}))}));
+const clean = [...document.querySelectorAll('details.section.clean')].map(d => ({open: d.open, height: box(d)[1]}));
+const approvals = document.getElementById('approvals');
 const shown = () => [...document.querySelectorAll('details.gate')].filter(d => d.offsetParent !== null).length;
 const allGates = shown();
 document.getElementById('only-bad').click();
 const attentionGates = shown();
 document.body.setAttribute('data-probe', JSON.stringify({allGates, attentionGates,
   decision: document.getElementById('decision').innerText, decisionSize: box(document.getElementById('decision')),
-  headerPosition: getComputedStyle(document.querySelector('header')).position, charts,
+  headerPosition: getComputedStyle(document.querySelector('header')).position, charts, clean,
+  approvals: approvals ? {size: box(approvals), text: approvals.innerText} : null,
   resources: performance.getEntriesByType('resource').length}));
 </script>"""
 
@@ -411,9 +423,22 @@ def run_browser(binary: str, profile: Path, *args: str) -> subprocess.CompletedP
                           timeout=120, check=True, env={**os.environ, "HOME": str(profile)})
 
 
+def severity_gates() -> list[GateResult]:
+    """A failing review gate and a failing warn gate with long names, beside the block failure."""
+    long = "test_recall_of_applicants_over_sixty_in_the_western_region_by_income_band"
+    return [GateResult(f"gates/test_g.py::{long}", "failed", severity=severity, message="recall 0.61 < 0.7",
+                       checks=[Check(f"recall@holdout[region=west, age_band=60+, income_band=low, {severity}]",
+                                     "failed", "recall", "holdout", 0.61, 0.66, -0.05, "drop <= 0.01",
+                                     message="recall 0.61 < 0.7", kind="regression")])
+            for severity in ("review", "warn")]
+
+
 def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     binary = browser()
-    record = make_record("rejected", gates_for("rejected") + many_checks(94))
+    record = make_record("rejected", gates_for("rejected") + severity_gates() + many_checks(92))
+    record["review"] = {"gates": [{"gate": record["gates"][6]["gate"], "message": "recall 0.61 < 0.7", "owner": None}],
+                        "approvers": ["lead@example.org"], "candidate": HASH,
+                        "commands": [f"mlgate approve --model credit-risk --candidate {HASH} --gate g --by lead"]}
     page = tmp_path / "gate.html"
     page.write_text(text := html.render(record))
     # The probe runs inline script, which the report's own CSP forbids: measure a copy without it.
@@ -424,17 +449,34 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     measured = json.loads(parse_html(dom).body.get("data-probe"))
     assert measured["decision"] == "REJECTED" and min(measured["decisionSize"]) > 10
     assert measured["headerPosition"] == "sticky" and measured["resources"] == 0
-    # The "only gates that need attention" filter leaves the failed drift gate and the too-small one.
-    assert measured["allGates"] == 100 and measured["attentionGates"] == 2
-    charts = {c["cls"].split()[-1]: c for c in measured["charts"]}
+    # The "only gates that need attention" filter leaves the failed drift, review and warn gates and the small one.
+    assert measured["allGates"] == 100 and measured["attentionGates"] == 4
+    charts = {}
+    for chart in measured["charts"]:
+        charts.setdefault(chart["cls"].split()[-1], []).append(chart)
     assert set(charts) == {"chart-comparison", "chart-drift", "chart-fairness", "chart-explainability",
                            "chart-staging"}
-    assert all(min(c["size"]) > 40 for c in charts.values())
-    assert charts["chart-comparison"]["bars"] == 2 * html.MAX_CHART_ROWS and charts["chart-drift"]["bars"] == 2
+    assert all(min(c["size"]) > 40 for group in charts.values() for c in group)
+    # metrics grouped by kind and scale: performance rates and regression deltas in charts of their own
+    assert sorted(c["bars"] for c in charts["chart-comparison"]) == [2 * 3, 2 * html.MAX_CHART_ROWS]
+    assert charts["chart-drift"][0]["bars"] == 2
+    labels = [label for group in charts.values() for c in group for label in c["labels"]]
+    assert labels and all(label["whole"] and label["inside"] for label in labels)  # never cut
+    # block, review and warn failures in three distinct colours
+    regression = next(c for c in charts["chart-comparison"] if c["bars"] == 6)
+    assert {"rgb(217, 122, 0)", "rgb(130, 80, 223)"} <= set(regression["fills"])  # review, warn
+    assert "rgb(214, 69, 69)" in charts["chart-drift"][0]["fills"]  # the blocking drift gate
+    # limits drawn: a tick per drift feature, the parity floor across the fairness chart
+    assert charts["chart-drift"][0]["thresholds"] == 2 and charts["chart-fairness"][0]["thresholds"] == 1
+    # sections where nothing failed are one collapsed line
+    assert measured["clean"] and all(not c["open"] and c["height"] < 60 for c in measured["clean"])
+    panel = measured["approvals"]
+    assert panel and min(panel["size"]) > 40 and "lead@example.org" in panel["text"] and "mlgate approve" in panel["text"]
     # The report itself, as a user opens it: same DOM and a screenshot kept as a test artifact.
     plain = parse_html(run_browser(binary, tmp_path / "profile-2", "--dump-dom", page.as_uri()).stdout)
     assert plain.get_element_by_id("decision").text_content() == "REJECTED"
-    assert len(plain.xpath("//svg")) == 5 and len(plain.xpath("//details[contains(@class,'gate')]")) == 100
+    assert len(plain.xpath("//svg")) == len(parse_html(page.read_text()).xpath("//svg")) == 6
+    assert len(plain.xpath("//details[contains(@class,'gate')]")) == 100
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "mlgate-report.png"
     shot.unlink(missing_ok=True)
@@ -444,40 +486,3 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
             break
     assert shot.exists(), f"no screenshot written; chromium said: {done.stdout[-500:]} {done.stderr[-1500:]}"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
-
-
-# ---------------------------------------------------------------- CI templates
-
-CI = Path(__file__).parents[1] / "example_project" / "ci"
-GATE_COMMAND = "pytest gates --mlgate-junit reports/gates.xml --mlgate-html reports/gates.html"
-
-
-def test_github_actions_template_runs_the_gate_and_publishes_junit_and_html() -> None:
-    import yaml
-
-    steps = yaml.safe_load((CI / "github-actions.yml").read_text())["jobs"]["gate"]["steps"]
-    run = " ".join(s.get("run", "") for s in steps)
-    assert GATE_COMMAND in run
-    junit_step = next(s for s in steps if s.get("uses", "").startswith("mikepenz/action-junit-report"))
-    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
-    assert junit_step["if"] == upload["if"] == "always()"
-    assert junit_step["with"]["report_paths"] == "example_project/reports/gates.xml"
-    assert "example_project/reports/gates.html" in upload["with"]["path"]
-
-
-def test_gitlab_template_publishes_junit_report_and_html_artifact() -> None:
-    import yaml
-
-    job = yaml.safe_load((CI / "gitlab-ci.yml").read_text())["model-gate"]
-    assert any(GATE_COMMAND in line for line in job["script"])
-    assert job["artifacts"]["when"] == "always"
-    assert job["artifacts"]["reports"]["junit"] == "example_project/reports/gates.xml"
-    assert "example_project/reports/gates.html" in job["artifacts"]["paths"]
-
-
-def test_jenkinsfile_runs_the_gate_and_uses_the_junit_step_always() -> None:
-    text = (CI / "Jenkinsfile").read_text()
-    assert GATE_COMMAND in text and text.count("{") == text.count("}")
-    post = text[text.index("post {"):]
-    assert "always {" in post and "junit testResults: 'example_project/reports/gates.xml'" in post
-    assert "archiveArtifacts artifacts: 'example_project/reports/gates.html" in post

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from html import escape
 from typing import Any
 
 from pytest_mlgate.reports import history, reliability
-from pytest_mlgate.reports.charts import Bar, Comparison, bar_chart, comparison_chart
+from pytest_mlgate.reports.charts import (
+    SEVERITY,
+    Bar,
+    Comparison,
+    bar_chart,
+    comparison_chart,
+)
 from pytest_mlgate.reports.table import number, short_gate
 
 MAX_CHART_ROWS = 60
 BAD = ("failed", "error")
 COUNTS = ("rows", "rank", "n", "count", "support")
 # What else the run recorded (audit entry, promotion, training, ignored approvals), shown as JSON.
-RUN_KEYS = ("lifecycle", "approvals_used", "approvals_ignored", "training")
+RUN_KEYS = ("lifecycle", "training")
 # Sections drawn from check tables: (kind, title, preferred label columns, preferred value columns).
 FAMILIES = (
     ("data_quality", "Data quality per column", ("column", "class", "name"),
@@ -57,13 +64,17 @@ details.gate.bad{border-color:#cf222e} summary{cursor:pointer}
 svg.chart{display:block;margin:8px 0;max-width:100%;height:auto;font-size:12px}
 svg text.small{font-size:11px;fill:#57606a} svg text.bad{fill:#cf222e;font-weight:600}
 svg text.cand{fill:#2f6fdf} svg text.base{fill:#6e7781}
+.badge.failed.sev-review{background:#d97a00}.badge.failed.sev-warn{background:#8250df}
+details.section{border:1px solid #d0d7de;border-radius:6px;margin:10px 0;padding:6px 8px}
+pre.command{background:#f6f8fa;border:1px solid #d0d7de;padding:6px;white-space:pre-wrap;word-break:break-all}
+.problem{color:#cf222e;font-weight:600}
 #only-bad:checked ~ main details.gate.ok{display:none}
 """
 
 
 def render(record: dict[str, Any]) -> str:
     """The decision record as one HTML document."""
-    sections = [("comparison", "Metrics", _comparisons(record)),
+    sections = [("approvals", "Approvals", _approvals(record)), ("comparison", "Metrics", _comparisons(record)),
                 *((kind, title, _family(record, kind, title, *cols)) for kind, title, *cols in FAMILIES),
                 ("history", "History", history.section(record)),
                 ("calibration", "Calibration", reliability.section(record)),
@@ -102,6 +113,30 @@ def _reasons(record: dict[str, Any]) -> str:
     return '<h2>Why</h2><ul id="reasons">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
+def _approvals(record: dict[str, Any]) -> str:
+    """The approvals panel: what needs review, who may approve and how; approvals used and ignored."""
+    block, used, ignored = record.get("review"), record.get("approvals_used") or [], record.get("approvals_ignored") or []
+    if not (block or used or ignored):
+        return ""
+    out = '<section id="approvals"><h2>Approvals</h2>'
+    if block:
+        out += (f"<p>Needs review for candidate sha256 <span class=\"hash\">{escape(block.get('candidate') or 'unknown')}"
+                "</span>. Approvers: <b id=\"approvers\">"
+                + escape(", ".join(block["approvers"]) or "none configured") + "</b></p><ul>"
+                + "".join(f"<li><b>{escape(short_gate(g['gate']))}</b>: {escape(g['message'])}</li>" for g in block["gates"])
+                + "</ul>")
+        if block.get("problem"):
+            out += f'<p class="problem">Cannot approve: {escape(block["problem"])}.</p>'
+        if block["commands"]:
+            out += ("<p>To approve, an approver runs (with their own <code>--by</code> and reason):</p>"
+                    + "".join(f'<pre class="command">{escape(c)}</pre>' for c in block["commands"]))
+    rows = [{"gate": a.get("gate"), "by": a.get("by"), "reason": a.get("reason"), "at": a.get("at"),
+             "status": a.get("ignored") and f"ignored: {a['ignored']}" or "used"} for a in (*used, *ignored)]
+    if rows:
+        out += "<h3>Approvals recorded for this candidate</h3>" + _html_table(rows)
+    return out + "</section>"
+
+
 def _num(value: Any) -> float | None:
     """A finite float, or None for anything else (None, "inf", text, booleans)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -121,7 +156,7 @@ def _capped(items: list[Any]) -> tuple[list[Any], str]:
 
 
 def _comparisons(record: dict[str, Any]) -> str:
-    rows = []
+    groups: dict[tuple[str, str], list[Comparison]] = {}
     for gate, check in _checks(record):
         candidate, baseline = _num(check.get("candidate")), _num(check.get("baseline"))
         if candidate is None or baseline is None:
@@ -129,17 +164,29 @@ def _comparisons(record: dict[str, Any]) -> str:
         delta, ci = _num(check.get("delta")), _interval(check.get("ci"))
         if ci is not None and (delta is None or not ci[0] <= delta <= ci[1]):
             ci = None  # not an interval of the difference (e.g. of the candidate's value): table only
-        rows.append(Comparison(f"{short_gate(gate['gate'])}: {check['name']}", candidate, baseline,
-                               delta, ci, check["outcome"] in BAD,
-                               check.get("metric") or check["name"]))
-    if not rows:
+        metric = check.get("metric") or check["name"]
+        # one chart per kind and scale: rates and scores on 0-1 together, any other metric on its own
+        scale = "0-1 scale" if 0 <= min(candidate, baseline) and max(candidate, baseline) <= 1 else str(metric)
+        groups.setdefault((check.get("kind") or "check", scale), []).append(Comparison(
+            f"{short_gate(gate['gate'])}: {check['name']}", candidate, baseline, delta, ci,
+            check["outcome"] in BAD, metric, gate.get("severity", "block")))
+    if not groups:
         return ""
-    shown, note = _capped(sorted(rows, key=lambda r: not r.failed))  # failing rows first, then gate order
+    charts = []
+    for (kind, scale), rows in groups.items():
+        shown, note = _capped(sorted(rows, key=lambda r: not r.failed))  # failing rows first, then gate order
+        charts.append(f"<h3>{escape(kind)} · {escape(scale)}</h3>" + comparison_chart(shown, f"{kind}, {scale}")
+                      + note)
+    total = sum(len(rows) for rows in groups.values())
     return ('<section id="comparison"><h2>Candidate vs baseline</h2><details open><summary>'
-            f"{len(rows)} metric(s): bars are the values; right, the difference (candidate − baseline) with its "
-            "confidence interval where the check computed one (paired, same rows); the dashed line is no "
-            "difference; failing checks first, in red.</summary>" + comparison_chart(shown) + note
-            + "</details></section>")
+            f"{total} metric(s), one chart per kind and scale: bars are the values; right, the difference "
+            "(candidate − baseline) with its confidence interval where the check computed one (paired, same "
+            "rows); the dashed line is no difference; failing checks first, coloured by severity "
+            f"{_legend()}.</summary>" + "".join(charts) + "</details></section>")
+
+
+def _legend() -> str:
+    return "(" + ", ".join(f'<b class="sev sev-{k}" style="color:{c}">{k}</b>' for k, c in SEVERITY.items()) + ")"
 
 
 def _pick(table: list[dict[str, Any]], preferred: tuple[str, ...], numeric: bool) -> str | None:
@@ -187,11 +234,16 @@ def _family(record: dict[str, Any], kind: str, title: str, labels: tuple[str, ..
             parts.append(_table_chart(kind, gate, check, table, labels, values))
         elif _num(check.get("candidate")) is not None:
             plain.append(Bar(f"{short_gate(gate['gate'])}: {check['name']}", _num(check["candidate"]),
-                             check["outcome"] in BAD))
+                             check["outcome"] in BAD, severity=gate.get("severity", "block")))
     if plain:
         shown, note = _capped(plain)
         parts.insert(0, bar_chart(kind, f"{title}: candidate value per check", shown) + note)
-    return f'<section id="{kind}"><h2>{escape(title)}</h2>' + "".join(parts) + "</section>"
+    bad = sum(1 for _, c in checks if c["outcome"] in BAD)
+    if not bad:  # nothing to look at: one line, opened on demand
+        return (f'<section id="{kind}"><details class="section clean"><summary><b>{escape(title)}</b>: '
+                f"{len(checks)} check(s), none failed</summary>" + "".join(parts) + "</details></section>")
+    return (f'<section id="{kind}"><h2>{escape(title)}</h2><p class="muted">{bad} of {len(checks)} check(s) '
+            "failed</p>" + "".join(parts) + "</section>")
 
 
 def _table_of(check: dict[str, Any]) -> list[dict[str, Any]]:
@@ -219,13 +271,33 @@ def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: 
     head = _heading(gate, check)
     chart = ""
     if value is not None:
-        # A "<value>_ci" column ([low, high]) becomes whiskers, as fairness tables carry.
+        # A "<value>_ci" column ([low, high]) becomes whiskers, as fairness tables carry; a drift
+        # row's "min_effect" is its own limit on "effect_value".
+        limit = "min_effect" if value == "effect_value" else f"{value}_threshold"
         bars = [Bar(str(row.get(label, i)) if label else str(i), float(row[value]), _row_failed(row),
-                    _interval(row.get(f"{value}_ci")))
+                    _interval(row.get(f"{value}_ci")), gate.get("severity", "block"), _num(row.get(limit)))
                 for i, row in enumerate(table) if _num(row.get(value)) is not None]
         shown, note = _capped(sorted(bars, key=lambda b: not b.failed))
-        chart = bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown) + note
+        chart = bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown,
+                          lines=_limits(check, value, [b.value for b in bars])) + note
     return head + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
+
+
+def _limits(check: dict[str, Any], value: str, values: list[float]) -> tuple[tuple[float, str], ...]:
+    """Limits on a fairness table's per-group ``value``: the lowest (or highest) a group may reach."""
+    details = check.get("details") or {}
+    measure, metric = details.get("measure"), str(check.get("metric") or "")
+    found = re.fullmatch(r"(>=|<=) (-?[0-9.eE+-]+)", str(check.get("threshold") or ""))
+    if check.get("kind") != "fairness" or not values or found is None or not metric.startswith(value):
+        return ()
+    limit = float(found.group(2))
+    if measure == "ratio":
+        return ((max(values) * limit, f"ratio {limit:g} of the best group"),)
+    if measure == "difference":
+        return ((max(values) - limit, f"difference {limit:g} from the best group"),)
+    if measure == "group_bound" or metric == value:
+        return ((limit, f"{found.group(1)} {limit:g}"),)
+    return ()
 
 
 def _cell(value: Any) -> str:
@@ -267,7 +339,8 @@ def _gate(index: int, gate: dict[str, Any]) -> str:
     attention = bad or outcome != "passed" or any(c["outcome"] != "passed" for c in gate["checks"])
     meta = [gate["severity"], gate.get("category"), gate.get("owner") and f"owner {gate['owner']}",
             f"{gate.get('duration', 0.0):.2f}s"]
-    summary = (f'<summary><span class="badge {escape(outcome)}">{escape(outcome)}</span> '
+    sev = f" sev-{escape(gate['severity'])}" if outcome == "failed" else ""
+    summary = (f'<summary><span class="badge {escape(outcome)}{sev}">{escape(outcome)}</span> '
                f"<b>{escape(short_gate(gate['gate']))}</b> <span class=\"muted\">"
                f"{escape(' · '.join(m for m in meta if m))}</span>"
                + (f" — {escape(gate['message'])}" if gate.get("message") else "") + "</summary>")

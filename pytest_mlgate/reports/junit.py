@@ -1,7 +1,15 @@
 """Gate-centric JUnit XML: a testsuite per gate, a testcase per check, and one for the decision.
 
-Valid against Jenkins' junit-10.xsd: numbers travel as testsuite properties (that schema allows
-no properties on a testcase), and the ``disabled`` attribute junit-xml writes is removed.
+Written the way GitLab, Jenkins and GitHub test reporters read it, and valid against Jenkins'
+junit-10.xsd for every outcome:
+
+- a failing ``warn`` gate is not a failed testcase: its checks pass, with the warning in
+  ``system-out`` (a warn gate never blocks, so CI must not show the run as failed);
+- failure, error and skip text is the element's content as well as its ``message`` attribute
+  (GitLab shows the content; an attribute alone shows as a Ruby hash);
+- testcase names are unique within their class (a repeated check name gets `` (2)``);
+- numbers travel as testsuite properties (junit-10.xsd allows no properties on a testcase), and
+  the ``disabled`` attribute junit-xml writes is removed.
 """
 
 from __future__ import annotations
@@ -12,19 +20,34 @@ from typing import Any
 from pytest_mlgate.reports.table import number
 
 NUMBERS = ("candidate", "baseline", "delta", "threshold")
+WARNING = "warning (warn gate, not blocking): "
 
 
-def _case(name: str, classname: str, outcome: str, message: str, text: str, seconds: float) -> Any:
+def _case(name: str, classname: str, outcome: str, message: str, text: str, seconds: float,
+          warn: bool = False) -> Any:
     from junit_xml import TestCase
 
+    body = "\n".join(part for part in (message, text) if part)
+    if warn and outcome == "failed":
+        return TestCase(name, classname=classname, elapsed_sec=seconds, stdout=WARNING + body)
     case = TestCase(name, classname=classname, elapsed_sec=seconds, stdout=text or None)
     if outcome == "failed":
-        case.add_failure_info(message=message, failure_type="GateFailure")
+        case.add_failure_info(message=message or "failed", output=body or "failed", failure_type="GateFailure")
     elif outcome == "error":
-        case.add_error_info(message=message, error_type="GateError")
-    elif outcome not in ("passed",):
-        case.add_skipped_info(message=message or outcome)
+        case.add_error_info(message=message or "error", output=body or "error", error_type="GateError")
+    elif outcome != "passed":
+        reason = message or outcome.replace("_", " ")
+        case.add_skipped_info(message=reason, output=reason)
     return case
+
+
+def _unique(name: str, seen: set[str]) -> str:
+    found, n = name, 1
+    while found in seen:
+        n += 1
+        found = f"{name} ({n})"
+    seen.add(found)
+    return found
 
 
 def _gate_suite(gate: dict[str, Any]) -> Any:
@@ -32,19 +55,22 @@ def _gate_suite(gate: dict[str, Any]) -> Any:
 
     classname = gate["gate"].replace("::", ".").replace("/", ".")
     properties = {k: str(gate[k]) for k in ("severity", "category", "owner", "stage", "outcome") if gate.get(k)}
-    cases = []
+    warn = gate.get("severity") == "warn"
+    cases, seen = [], set()
     for check in gate["checks"]:
         values = {k: number(check[k]) for k in NUMBERS if check.get(k) is not None}
         if check.get("ci"):
             values["ci"] = f"[{number(check['ci'][0])}, {number(check['ci'][1])}]"
         properties.update({f"{check['name']}.{k}": v for k, v in values.items()})
         text = " ".join(f"{k}={v}" for k, v in values.items())
-        cases.append(_case(check["name"], classname, check["outcome"], check["message"], text, 0.0))
+        cases.append(_case(_unique(check["name"], seen), classname, check["outcome"], check["message"], text,
+                           0.0, warn))
     if not gate["checks"]:
         cases.append(_case(gate["gate"].rsplit("::", 1)[-1], classname, gate["outcome"], gate["message"], "",
-                           gate["duration"]))
+                           gate["duration"], warn))
     elif gate["outcome"] in ("failed", "error") and not any(c["outcome"] == gate["outcome"] for c in gate["checks"]):
-        cases.append(_case("gate", classname, gate["outcome"], gate["message"], "", gate["duration"]))
+        cases.append(_case(_unique("gate", seen), classname, gate["outcome"], gate["message"], "",
+                           gate["duration"], warn))
     return TestSuite(gate["gate"], cases, properties=properties)
 
 

@@ -70,8 +70,26 @@ def failing(record: dict[str, Any]) -> list[str]:
         for check in gate["checks"]:
             if check["outcome"] in ("failed", "error"):
                 values = numbers(check)
-                lines.append(f"  - {code(check['name'])}{' ' + values if values else ''}: {cell(check['message'])}")
+                said = "" if check["message"] == gate["message"] else f": {cell(check['message'])}"
+                lines.append(f"  - {code(check['name'])}{' ' + values if values else ''}{said}")
     return lines
+
+
+def review(record: dict[str, Any]) -> list[str]:
+    """A needs-review decision: the failing review gates, who may approve and the commands to run."""
+    block = record.get("review")
+    if not block:
+        return []
+    lines = ["### Review needed", "",
+             f"Candidate sha256 {code(block.get('candidate') or 'unknown')}; approvers: "
+             + (", ".join(cell(a) for a in block["approvers"]) or "**none configured**"), ""]
+    lines += [f"- **{cell(short_gate(g['gate']))}**: {cell(g['message'])}" for g in block["gates"]]
+    if block.get("problem"):
+        lines += ["", f"Cannot approve: {cell(block['problem'])}."]
+    if block["commands"]:
+        lines += ["", "To approve, an approver runs (with their own `--by` and reason):", "", "```bash",
+                  *(c.replace("`", "'") for c in block["commands"]), "```"]
+    return [*lines, ""]
 
 
 def numbers(check: dict[str, Any]) -> str:
@@ -113,6 +131,7 @@ def render(record: dict[str, Any], limit: int = LIMIT) -> str:
             size += cost
 
     add(header(record), keep=5, what="reasons")
+    add(review(record), keep=2, what="lines of the review block")
     bad = failing(record)
     if bad:
         add(["### Failing gates", "", *bad, ""], keep=2, what="lines of failing gates")

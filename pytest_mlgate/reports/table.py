@@ -43,3 +43,17 @@ def headline(record: dict[str, Any]) -> str:
     owner = f", owner {record['owner']}" if record.get("owner") else ""
     model = record.get("model") or "model"
     return f"mlgate decision: {record['decision'].upper()} for {model}{owner} ({counts or 'no gates'})"
+
+
+def review_lines(block: dict[str, Any] | None) -> list[str]:
+    """A needs-review decision's review block as plain lines: the gates, the approvers, the commands."""
+    if not block:
+        return []
+    lines = [f"needs review: {len(block['gates'])} review gate(s) failed and need an approval for candidate "
+             f"sha256 {block.get('candidate') or 'unknown'}"]
+    lines += [f"  - {g['gate']}: {g['message']}" for g in block["gates"]]
+    lines.append("  approvers: " + (", ".join(block["approvers"]) or "none configured"))
+    if block.get("problem"):
+        lines.append(f"  cannot approve: {block['problem']}")
+    lines += [f"  approve (as one of the approvers, with your reason): {command}" for command in block["commands"]]
+    return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mlgate.reports.table import COLUMNS, headline, rows
+from pytest_mlgate.reports.table import COLUMNS, headline, review_lines, rows
 
 MAX_WIDTH = 48
 
@@ -24,6 +24,7 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     lines.extend(f"  - {reason}" for reason in record["reasons"])
     for approval in record.get("approvals_used", []):
         lines.append(f"  approved by {approval.get('by')}: {approval.get('gate')} ({approval.get('reason', '')})")
+    lines.extend(review_lines(record.get("review")))
     lines.append(headline(record))
     return lines
 
