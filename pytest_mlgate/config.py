@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_mlgate.errors import ConfigError
 
-SECTIONS = ("training", "staging", "monitor", "alerts", "model_card", "explain", "compliance", "drift")
+SECTIONS = ("training", "staging", "monitor", "alerts", "model_card", "explain", "compliance", "drift", "shadow")
 
 
 def _text(key: str, value: Any) -> str:

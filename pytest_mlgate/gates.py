@@ -3,13 +3,15 @@
 from pytest_mlgate.checks.compliance import ComplianceGates
 from pytest_mlgate.checks.data_quality import DataQualityGates
 from pytest_mlgate.checks.drift import DriftGates
+from pytest_mlgate.checks.estimated import EstimatedGates
 from pytest_mlgate.checks.explainability import ExplainabilityGates
 from pytest_mlgate.checks.fairness import FairnessGates
 from pytest_mlgate.checks.monitoring import MonitoringGates
 from pytest_mlgate.checks.performance import PerformanceGates
+from pytest_mlgate.checks.shadow import ShadowGates
 from pytest_mlgate.checks.staging import StagingGates
 
 
 class MlGate(PerformanceGates, FairnessGates, DataQualityGates, ExplainabilityGates, ComplianceGates,
-             DriftGates, StagingGates, MonitoringGates):
+             DriftGates, StagingGates, MonitoringGates, EstimatedGates, ShadowGates):
     """Per-test gate recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)`` and more."""

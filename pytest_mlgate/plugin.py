@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
     from pytest_mlgate.evaluate.workspace import Workspace
     from pytest_mlgate.gates import MlGate
+    from pytest_mlgate.monitoring.shadow import ShadowRun
     from pytest_mlgate.serving.staging import StagingServer
 
 STATE = pytest.StashKey["GateSession"]()
@@ -94,8 +95,10 @@ def pytest_configure(config: pytest.Config) -> None:
         settings, active = load_settings(config)
         if active and settings.stage == "monitor":  # a broken alert setting must not wait for the first alert
             from pytest_mlgate.monitoring.alerts import options
+            from pytest_mlgate.monitoring.anytime import MonitorOptions
 
             options(settings)
+            MonitorOptions.from_settings(settings)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     session = GateSession(config, settings, active)
@@ -175,6 +178,7 @@ def _dataset_fixtures(settings: Settings) -> types.ModuleType:
 def mlgate(request: pytest.FixtureRequest, mlgate_workspace: Workspace) -> MlGate:
     """The per-gate check recorder: ``mlgate.at_least(...)``, ``mlgate.no_regression(...)``..."""
     from pytest_mlgate.gates import MlGate
+    from pytest_mlgate.monitoring.shadow import ShadowRun
 
     recorder = MlGate(request.node.nodeid, mlgate_workspace)
     request.node.stash[RECORDER] = recorder
@@ -189,3 +193,12 @@ def staging(mlgate_workspace: Workspace) -> Iterator[StagingServer]:
 
     with serve_candidate(mlgate_workspace) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def shadow(mlgate_workspace: Workspace) -> ShadowRun:
+    """A sample of the requests recorded in ``[tool.mlgate.shadow] log``, replayed to the candidate
+    and to the production model (baseline) in-process; gate it with ``mlgate.shadow_agreement``."""
+    from pytest_mlgate.monitoring.shadow import shadow_run
+
+    return shadow_run(mlgate_workspace)
