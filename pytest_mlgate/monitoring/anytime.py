@@ -4,7 +4,7 @@ A gate in the monitor stage hands over its statistic on this run's window (a liv
 estimated metric, a score mean) with its standard error and the reference level it must hold. The
 observation joins the statistic's confidence sequence (:mod:`.sequential`) in the state file
 (:mod:`.state`); the check fails only when the sequence's bound, valid over every run at once,
-shows the level fell further than allowed. ``[tool.mlgate.monitor] alpha`` is the probability of
+shows the level fell further than allowed (:func:`~.sequential.change_evidence`). ``[tool.mlgate.monitor] alpha`` is the probability of
 such a failure, over the whole life of a production model, while nothing changed; it is split
 between the sequence and the one-off bounds it is compared with (the reference's own sampling
 error, the calibration of an estimate), so their union stays at ``alpha`` (Bonferroni).
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.decision import FAILED, PASSED, Check
 from pytest_mlgate.errors import ConfigError
-from pytest_mlgate.monitoring.sequential import rho_scaled, sequence_of
+from pytest_mlgate.monitoring.sequential import change_evidence, rho_scaled, sequence_of
 from pytest_mlgate.monitoring.state import Observation, StateStore
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class MonitorOptions:
 
     alpha: float = 0.05
     state: str | None = None
-    tune_looks: int = 14
+    tune_looks: int = 7
     rollback_on: str = "evidence"
 
     @classmethod
@@ -95,28 +95,28 @@ def sequential_check(settings: Settings, production: str, stat: Statistic, *, da
     obs = Observation(stat.value, stat.se, *stat.window, rho=rho_scaled(options.tune_looks, alpha, stat.se),
                       extra={"reference": stat.reference, **stat.extra})
     folded = store.fold(settings.model or "model", production, f"{key}::{stat.name}", obs)
-    seq = sequence_of([(o.value, o.se) for o in folded.history])
-    rho = folded.history[0].rho
+    pairs = [(o.value, o.se) for o in folded.history]
+    seq, rho = sequence_of(pairs), folded.history[0].rho
     floor = stat.reference_low - stat.floor_margin
-    table, running = [], []
-    for o in folded.history:
-        running.append((o.value, o.se))
-        part = sequence_of(running)
-        table.append({"look": o.look, "value": o.value, "se": o.se, "mean": part.mean,
-                      "upper": part.upper(alpha, rho), "floor": floor, **_extra(o.extra)})
-    upper = seq.upper(alpha, rho)
-    passed = upper >= floor
+    table = [{"look": o.look, "value": o.value, "se": o.se, "mean": sequence_of(pairs[:i]).mean,
+              "upper": sequence_of(pairs[:i]).upper(alpha, rho), "floor": floor,
+              "evidence": change_evidence(pairs[:i], floor, rho), "boundary": 1 / alpha, **_extra(o.extra)}
+             for i, o in enumerate(folded.history, 1)][-60:]
+    evidence = table[-1]["evidence"] if table else 0.0
+    passed = evidence < 1 / alpha
     note = "" if folded.folded else f"; this run's window was not folded: {folded.reason}"
-    message = (f"{label}: anytime-valid upper bound {upper:.4g} of the mean over {seq.looks} window(s) "
-               f"{'>=' if passed else '<'} floor {floor:.4g} (reference {stat.reference:.4g}, lower bound "
-               f"{stat.reference_low:.4g}, allowed {stat.floor_margin:.4g}); false-alarm probability over "
-               f"all runs <= {options.alpha:g}{note}")
+    message = (f"{label}: evidence {evidence:.3g} {'<' if passed else '>='} {1 / alpha:g} that the level fell "
+               f"below {floor:.4g} (reference {stat.reference:.4g}, its lower bound {stat.reference_low:.4g}, "
+               f"minus {stat.floor_margin:.4g} allowed) over {seq.looks} window(s); mean {seq.mean:.4g}, "
+               f"anytime-valid upper bound {seq.upper(alpha, rho):.4g}; false-alarm probability over all runs "
+               f"<= {options.alpha:g}{note}")
     check = Check(f"sequential[{stat.name}]", PASSED if passed else FAILED, metric=stat.name, dataset=dataset,
                   candidate=seq.mean, baseline=stat.reference, delta=seq.mean - stat.reference,
-                  threshold=f"upper bound >= {floor:.4g}", ci=(seq.lower(alpha, rho), upper), message=message,
-                  kind=KIND, details={"anytime_valid": True, "alpha": options.alpha, "looks": seq.looks,
-                                      "folded": folded.folded, "not_folded_because": folded.reason,
-                                      "production": production, "table": table[-60:]})
+                  threshold=f"evidence < {1 / alpha:g}", ci=(seq.lower(alpha, rho), seq.upper(alpha, rho)),
+                  message=message, kind=KIND,
+                  details={"anytime_valid": True, "alpha": options.alpha, "looks": seq.looks, "evidence": evidence,
+                           "folded": folded.folded, "not_folded_because": folded.reason, "floor": floor,
+                           "production": production, "table": table})
     return check, folded.reset_from
 
 

@@ -69,3 +69,39 @@ def sequence_of(observations: list[tuple[float, float]]) -> Sequence:
 def rho_scaled(looks: float, alpha: float, se: float) -> float:
     """``rho`` in the units of observations whose standard error is about ``se``."""
     return rho_for(looks, alpha) / max(se, 1e-12) ** 2
+
+
+
+def log_mixture(s: float, v: float, rho: float) -> float:
+    """Log of the one-sided normal-mixture martingale ``int_0^inf exp(l S - l^2 V / 2) dF(l)`` with
+    F half-normal of variance ``1 / rho``: ``2 / sqrt(1 + V / rho) exp(S^2 / (2 (V + rho)))
+    Phi(S / sqrt(V + rho))``. Under a level at or above the one tested it is a nonnegative
+    supermartingale starting at 1 (the mixture SPRT of Johari et al. 2017, one-sided)."""
+    total = v + rho
+    x = s / math.sqrt(total)
+    if x < -30:  # Phi(x) < 1e-197: no evidence at all (and erfc would underflow)
+        return -500.0
+    return math.log(2) - 0.5 * math.log(total / rho) + s * s / (2 * total) + math.log(0.5 * math.erfc(-x / math.sqrt(2)))
+
+
+def change_evidence(observations: list[tuple[float, float]], floor: float, rho: float) -> float:
+    """An e-process against "the level stayed at or above ``floor``" that also finds a fall which
+    began after many good runs: the mixture martingale started at every run ``k``, weighted
+    ``1 / (k (k + 1))`` (weights summing to 1; runs not yet started count as 1). A weighted mean of
+    test supermartingales is one, so by Ville's inequality it reaches ``1 / alpha`` with probability
+    at most ``alpha`` over the whole horizon (cf. Shin, Ramdas & Rinaldo, "E-detectors", 2023)."""
+    t = len(observations)
+    total = 1.0 / (t + 1)
+    s = v = 0.0
+    for k in range(t, 0, -1):  # the sequence started at run k: sums over runs k..t
+        value, se = observations[k - 1]
+        w = 1.0 / max(se, 1e-12) ** 2
+        s, v = s + (floor - value) * w, v + w
+        total += math.exp(min(log_mixture(s, v, rho), 700.0)) / (k * (k + 1))
+    return total
+
+
+def alarm(observations: list[tuple[float, float]], *, alpha: float, rho: float, floor: float) -> bool:
+    """Whether the runs so far are evidence, valid however often anyone looked, that the level fell
+    below ``floor`` at some point: the change e-process reached ``1 / alpha``."""
+    return change_evidence(observations, floor, rho) >= 1 / alpha
