@@ -19,6 +19,8 @@ from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pytest_mlgate.config import Settings
     from pytest_mlgate.evaluate.workspace import Workspace
 
@@ -125,15 +127,22 @@ def replay(model: ModelUnderTest, data: Dataset, latency_ms: np.ndarray) -> Repl
     return Replay(model.role, np.array(scores, dtype=float), np.array(labels, dtype=object), errors, latency_ms)
 
 
+def _features(data: Dataset, model: ModelUnderTest) -> pd.DataFrame | None:
+    try:
+        return data.features_for(model.model, model.role)
+    except MlgateError:  # a column the model needs was not logged: every request fails, none is timed
+        return None
+
+
 def time_requests(models: list[ModelUnderTest], data: Dataset, rows: np.ndarray) -> list[np.ndarray]:
     """Milliseconds per single-row request for each model, interleaved (alternating which goes
     first) so that load on the machine falls on both alike; a request that raises is not timed."""
     method = {id(m): "predict_proba" if hasattr(m.model, "predict_proba") else "predict" for m in models}
     times: list[list[float]] = [[] for _ in models]
-    features = [data.features_for(m.model, m.role) for m in models]
+    features = [_features(data, m) for m in models]
     for n, i in enumerate(rows):
         order = list(range(len(models)))[::(1 if n % 2 == 0 else -1)]
-        for k in order:
+        for k in (k for k in order if features[k] is not None):
             model, row = models[k], features[k].iloc[[int(i)]]
             start = time.perf_counter()
             try:
