@@ -34,7 +34,7 @@ class Production:
             self.registry.register("credit-risk", self.path / f"{name}.skops", owner="risk-ml@example.org", by="ci")
             self.registry.set_alias("credit-risk", "production", version, by="ci", reason="gate approved")
         project.configure(candidate="good.skops", baseline="registry:credit-risk@production",
-                          extra="auto_rollback = true\n",
+                          extra='auto_rollback = true\nhtml = "reports/gates.html"\n',
                           datasets='holdout = "holdout.csv"\nreference = "train.parquet"\n'
                                    'current = "predlog:logs/predictions.sqlite?window=24h"')
         project.gates(GATES)
@@ -85,6 +85,9 @@ def test_estimated_auc_falls_before_labels_arrive_and_production_is_rolled_back(
     assert drop["baseline"] - drop["candidate"] > 0.1
     assert sequence["outcome"] == "failed" and sequence["details"]["looks"] == 2
     assert sequence["details"]["evidence"] >= 20 and sequence["details"]["anytime_valid"]
+    html = (project.path / "reports" / "gates.html").read_text()
+    assert html.count('class="chart chart-sequence-values"') == 1 and "chart-sequence-evidence" in html
+    assert html.count('<circle cx=') >= 2 * 2  # value and floor on both runs at least
     second.stdout.fnmatch_lines(["*automatic rollback: production moved from v2 back to v1*"])
     assert production.alias() == "v1"
 

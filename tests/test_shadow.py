@@ -20,7 +20,7 @@ def test_shadow(mlgate, shadow):
 def configure(project, candidate: str, baseline: str, logged_by: str, n: int = 400) -> pd.DataFrame:
     """Log ``n`` requests served by ``logged_by`` and point [tool.mlgate.shadow] at the log."""
     project.configure(candidate=candidate, baseline=baseline,
-                      extra='[tool.mlgate.shadow]\nlog = "logs/predictions.sqlite"\nsample = 300\n'
+                      extra='html = "reports/gates.html"\n[tool.mlgate.shadow]\nlog = "logs/predictions.sqlite"\nsample = 300\n'
                             'latency_requests = 60\n')
     project.gates(GATES)
     frame = make_frame(n, seed=31)
@@ -65,6 +65,8 @@ def test_a_different_candidate_fails_agreement_and_lists_the_rows_that_disagree_
                 - strong.predict_proba(row[list(strong.feature_names_in_)].to_frame().T)[0, 1])
     assert table[0]["difference"] == pytest.approx(expected, abs=1e-9)
     assert sum(b["count"] for b in flips["details"]["histogram"]) == 300
+    html = (project.path / "reports" / "gates.html").read_text()
+    assert "chart-shadow-histogram" in html and html.count("<rect x=") >= 20
     result.stdout.fnmatch_lines(["*shadow: candidate's label differs from production's on *"])
 
 
