@@ -4,7 +4,8 @@ Run by ``simulate_monitoring.py`` after part one, in its own copy (``simulation_
 
 1. deploy: production moves from v1 (the baseline) to v2 (the candidate);
 2. day 1: ordinary applicants; the monitor stage estimates the AUC from production's calibrated
-   probabilities (``mlgate.estimated_metric``) and it holds;
+   probabilities (``mlgate.estimated_metric``) and it holds (other gates, such as latency on a busy
+   machine, may still fail: a fixed-sample failure alerts but does not roll back);
 3. day 2: a new broker channel sends applicants who all look alike (salaried, no arrears, similar
    incomes and debt); no outcome is known yet, but the estimated AUC has already fallen, the
    anytime-valid sequence has the evidence, and production is rolled back to v1;
@@ -125,8 +126,9 @@ def main() -> bool:
     later = estimated(monitor(day2))["estimated_drop[roc_auc]"]
     print(f"day 2, once its outcomes arrived: realized AUC {later['details']['realized']:.3f} next to the "
           f"estimate {later['details']['estimate_on_labelled']:.3f} on the same {later['details']['realized_rows']} rows")
-    checks = estimated(second)
-    return (first["decision"] == "approved" and checks["sequential[estimated[roc_auc]]"]["outcome"] == "failed"
+    checks, held = estimated(second), estimated(first)
+    return (all(c["outcome"] == "passed" for c in held.values())
+            and checks["sequential[estimated[roc_auc]]"]["outcome"] == "failed"
             and checks["estimated_drop[roc_auc]"]["details"]["realized_rows"] == 0
             and production != deployed and rollback.get("to") == production)
 
