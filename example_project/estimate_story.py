@@ -82,11 +82,11 @@ def serve(settings: Settings, requests: pd.DataFrame, start: float, prefix: str)
                            timestamp=start + 60 * i)
 
 
-def monitor(start: float) -> dict:
+def monitor(start: float, *options: str) -> dict:
     """The monitor stage on one day of the log; returns the decision record."""
     window = f"current=predlog:{LOG}?start={start:.0f}&end={start + DAY:.0f}"
-    subprocess.run([sys.executable, "-m", "pytest", "gates", "-q", "--mlgate-stage", "monitor",
-                    "--mlgate-auto-rollback", "--mlgate-dataset", window, "--mlgate-decision",
+    subprocess.run([sys.executable, "-m", "pytest", "gates", "-q", "--mlgate-stage", "monitor", *options,
+                    "--mlgate-dataset", window, "--mlgate-decision",
                     "reports/estimated-decision.json", "--mlgate-html", "reports/estimated.html"],
                    cwd=HERE, stdout=subprocess.DEVNULL)
     return json.loads((HERE / "reports" / "estimated-decision.json").read_text())
@@ -108,13 +108,14 @@ def show(day: str, record: dict) -> None:
 def main() -> bool:
     settings = sandbox()
     deployed = deploy(settings)
-    day1, day2 = time.time() - 3 * DAY, time.time() - 2 * DAY
+    now = float(int(time.time()))  # whole seconds: the windows' bounds are written in whole seconds
+    day1, day2 = now - 3 * DAY, now - 2 * DAY
     serve(settings, credit_frame(REQUESTS, seed=41), day1, "d1")
-    first = monitor(day1)
+    first = monitor(day1, "--mlgate-auto-rollback")
     show("day 1 (ordinary applicants, no labels yet)", first)
     alike = alike_applicants(REQUESTS, seed=42)
     serve(settings, alike, day2, "d2")
-    second = monitor(day2)
+    second = monitor(day2, "--mlgate-auto-rollback")
     show("day 2 (applicants who all look alike, no labels yet)", second)
     production = open_registry(settings, audit=False).index(settings.model)["aliases"]["production"]
     rollback = (second.get("monitor") or {}).get("rollback") or {}
@@ -123,7 +124,8 @@ def main() -> bool:
     labels.to_csv(HERE / "logs" / "labels.csv", index=False)
     subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "feedback", "add", "logs/labels.csv", "--log", LOG],
                    cwd=HERE, check=True)
-    later = estimated(monitor(day2))["estimated_drop[roc_auc]"]
+    # the model that served day 2 (v2, the candidate's file), evaluated again now that labels exist
+    later = estimated(monitor(day2, "--mlgate-baseline", "models/candidate.skops"))["estimated_drop[roc_auc]"]
     print(f"day 2, once its outcomes arrived: realized AUC {later['details']['realized']:.3f} next to the "
           f"estimate {later['details']['estimate_on_labelled']:.3f} on the same {later['details']['realized_rows']} rows")
     checks, held = estimated(second), estimated(first)

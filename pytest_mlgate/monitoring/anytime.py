@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
 
 KIND = "sequential"
+TABLE_RUNS = 60  # runs listed (and charted) per sequential check
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,11 @@ def sequential_check(settings: Settings, production: str, stat: Statistic, *, da
     pairs = [(o.value, o.se) for o in folded.history]
     seq, rho = sequence_of(pairs), folded.history[0].rho
     floor = stat.reference_low - stat.floor_margin
-    table = [{"look": o.look, "value": o.value, "se": o.se, "mean": sequence_of(pairs[:i]).mean,
-              "upper": sequence_of(pairs[:i]).upper(alpha, rho), "floor": floor,
-              "evidence": change_evidence(pairs[:i], floor, rho), "boundary": 1 / alpha, **_extra(o.extra)}
-             for i, o in enumerate(folded.history, 1)][-60:]
+    shown = range(max(1, len(pairs) - TABLE_RUNS + 1), len(pairs) + 1)  # the report's last runs
+    table = [{"look": folded.history[i - 1].look, "value": pairs[i - 1][0], "se": pairs[i - 1][1],
+              "mean": sequence_of(pairs[:i]).mean, "upper": sequence_of(pairs[:i]).upper(alpha, rho),
+              "floor": floor, "evidence": change_evidence(pairs[:i], floor, rho), "boundary": 1 / alpha,
+              **_extra(folded.history[i - 1].extra)} for i in shown]
     evidence = table[-1]["evidence"] if table else 0.0
     passed = evidence < 1 / alpha
     note = "" if folded.folded else f"; this run's window was not folded: {folded.reason}"

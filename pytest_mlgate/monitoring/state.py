@@ -109,7 +109,8 @@ class StateStore:
                 history.append(obs)
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            conn.rollback() if conn.in_transaction else None
+            if conn.in_transaction:
+                conn.rollback()
             raise MlgateError(f"monitoring state {self.path}: {exc}") from None
         finally:
             conn.close()
