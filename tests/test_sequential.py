@@ -140,3 +140,28 @@ def test_rollback_acts_only_on_anytime_valid_evidence(tmp_path, checks, severity
     assert (without_evidence(settings, _record(checks, severity)) is not None) is withheld
     anyway = build(tmp_path, {"stage": "monitor", "monitor": {"rollback_on": "any"}})
     assert without_evidence(anyway, _record(checks, severity)) is None
+
+
+def test_a_large_shift_of_the_production_score_is_evidence_either_way(tmp_path):
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from pytest_mlgate.checks.sequential import record_sequence, score_mean_statistics
+    from pytest_mlgate.config import build
+    from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+
+    rng = np.random.default_rng(5)
+    x = pd.DataFrame({"a": rng.normal(0, 1, 3000)})
+    model = ModelUnderTest("production", LogisticRegression().fit(x, x["a"] + rng.normal(0, 1, 3000) > 0))
+    settings = build(tmp_path, {"model": "m", "stage": "monitor"})
+    reference = Dataset("reference", x)
+    outcomes = {}
+    for shift, name in ((0.0, "same"), (1.0, "up")):
+        window = Dataset(f"window-{name}", pd.DataFrame({"a": rng.normal(shift, 1, 1000)}))
+        stats, alpha = score_mean_statistics(model, reference, window, settings, max_shift=0.05)
+        assert [s.name for s in stats] == ["drift[score_mean_fall]", "drift[score_mean_rise]"]
+        outcomes[name] = {c.name: c.outcome for c in (record_sequence(settings, model, (s, alpha), window.name,
+                                                                       f"gate-{name}") for s in stats)}
+    assert set(outcomes["same"].values()) == {"passed"}
+    assert outcomes["up"] == {"sequential[drift[score_mean_fall]]": "passed",
+                              "sequential[drift[score_mean_rise]]": "failed"}
