@@ -90,7 +90,8 @@ def alternating(model: LogisticRegression, rows: list[pd.DataFrame], folder: Pat
 
 def writer_cost(model: LogisticRegression, rows: list[pd.DataFrame], folder: Path) -> float:
     """CPU microseconds the writer thread spends per logged row, measured with the writer held back."""
-    with PredictionLogger(model, folder / "writer.sqlite", flush_interval=1e9, resource_interval=1e9) as logger:
+    with PredictionLogger(model, folder / "writer.sqlite", flush_interval=1e9, resource_interval=1e9,
+                          max_queue=len(rows) + 1) as logger:  # the whole run queued, written at flush()
         time.sleep(0.05)  # let the writer block waiting for the (never reached) interval
         for row in rows:
             logger.predict(row)

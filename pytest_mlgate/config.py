@@ -24,17 +24,17 @@ def _text(key: str, value: Any) -> str:
 
 
 def _label(key: str, value: Any) -> Any:
-    if isinstance(value, (str, int, bool)):
+    if isinstance(value, (int, bool)) or isinstance(value, str) and value.strip():
         return value
     raise ConfigError(f"mlgate config: '{key}' must be a string, integer or boolean, got {value!r}")
 
 
 def _names(key: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [v for v in value.replace(",", " ").split() if v]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    names = [v for v in value.replace(",", " ").split() if v] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in names) or (
+            isinstance(value, str) and not names):
         raise ConfigError(f"mlgate config: '{key}' must be a list of names, got {value!r}")
-    return tuple(value)
+    return tuple(names)
 
 
 def _number(low: float, high: float, integer: bool = False) -> Callable[[str, Any], Any]:
@@ -110,6 +110,9 @@ KEYS: tuple[Key, ...] = (
     Key("bootstrap", _number(10, 100_000, integer=True), 1000, "bootstrap resamples"),
     Key("min_slice_size", _number(1, 10**9, integer=True), 30, "rows below which a slice is too small to judge"),
     Key("seed", _number(0, 2**32 - 1, integer=True), 0, "random seed for resampling"),
+    Key("gates", _names, (), "paths of the gate suite, relative to the project (default: testpaths, else the "
+        "project); a run that executes fewer of its gates is incomplete"),
+    Key("predict_timeout", _number(0.001, 86400.0), 300.0, "seconds one inference call may take"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
     Key("stage", _choice("push", "monitor"), "push", "which gates to run: push or monitor"),
     Key("registry", _text, ".mlgate/registry", "model registry directory"),
@@ -147,6 +150,8 @@ class Settings:
     bootstrap: int = 1000
     min_slice_size: int = 30
     seed: int = 0
+    gates: tuple[str, ...] = ()
+    predict_timeout: float = 300.0
     review_exit_code: int = 6
     stage: str = "push"
     registry: str = ".mlgate/registry"

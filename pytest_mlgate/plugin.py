@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate.config import KEYS, Key, Settings, build, flag, read_pyproject
-from pytest_mlgate.errors import ConfigError
+from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.session import RECORDER, GateSession
+from pytest_mlgate.suite import informational, mark_in_progress
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 STATE = pytest.StashKey["GateSession"]()
 STANDARD_DATASETS = ("holdout", "reference", "current")
 FLAGS = {"datasets": "--mlgate-dataset"}
+PROJECT_ONLY = ("gates",)  # the suite must not depend on how pytest is invoked
+COMMAND_LINE_KEYS = tuple(key for key in KEYS if key.name not in PROJECT_ONLY)
 
 
 # ---------------------------------------------------------------- options and configuration
@@ -42,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlgate", "ML model quality gates (pytest-mlgate)")
     group.addoption("--mlgate-config", dest="mlgate_config_file", default=None, metavar="PATH",
                     help="pyproject.toml with [tool.mlgate] (default: the one in the rootdir)")
-    for key in KEYS:
+    for key in COMMAND_LINE_KEYS:
         option = FLAGS.get(key.name, "--mlgate-" + key.name.replace("_", "-"))
         text = f"{key.help} (ini: mlgate_{key.name}; default: {key.default!r})"
         if key.parse is flag:
@@ -55,15 +58,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       default=None)
 
 
-def _find_pyproject(config: pytest.Config) -> Path | None:
-    explicit = config.getoption("mlgate_config_file")
+def _find_pyproject(config: pytest.Config, option: Any) -> Path | None:
+    """``--mlgate-config``, else the invocation directory's project, else pytest's rootdir.
+
+    Never pytest's inifile: pytest picks it from the arguments, so an option's value written as
+    a separate argument (``--mlgate-candidate /elsewhere/model.skops``) could move it.
+    """
+    explicit = getattr(option, "mlgate_config_file", None)
     if explicit:
         path = Path(explicit).resolve()
         if not path.is_file():
             raise ConfigError(f"mlgate config: --mlgate-config {explicit}: file not found")
         return path
-    if config.inipath is not None and config.inipath.name == "pyproject.toml":
-        return config.inipath
+    here = Path(config.invocation_params.dir).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file() and read_pyproject(candidate):
+            return candidate
     candidate = config.rootpath / "pyproject.toml"
     return candidate if candidate.is_file() else None
 
@@ -73,12 +84,17 @@ def _ini(config: pytest.Config, key: Key) -> Any:
     return value or None
 
 
-def load_settings(config: pytest.Config) -> tuple[Settings, bool]:
-    """The merged settings, and whether this run is a gate run (anything mlgate is configured)."""
-    pyproject = _find_pyproject(config)
+def load_settings(config: pytest.Config, option: Any = None) -> tuple[Settings, bool]:
+    """The merged settings, and whether this run is a gate run (anything mlgate is configured).
+
+    ``option`` is the parsed command line (default ``config.option``; early hooks pass pytest's
+    ``known_args_namespace``).
+    """
+    option = config.option if option is None else option
+    pyproject = _find_pyproject(config, option)
     table = read_pyproject(pyproject) if pyproject else {}
-    ini = {key.name: _ini(config, key) for key in KEYS}
-    cli = {key.name: config.getoption(f"mlgate_{key.name}") for key in KEYS}
+    ini = {key.name: _ini(config, key) for key in COMMAND_LINE_KEYS}
+    cli = {key.name: getattr(option, f"mlgate_{key.name}", None) for key in COMMAND_LINE_KEYS}
     root = pyproject.parent if pyproject else config.rootpath
     settings = build(root, table, ini, cli, source=str(pyproject) if pyproject else None)
     active = bool(table) or any(v is not None for v in (*ini.values(), *cli.values()))
@@ -93,18 +109,30 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         settings, active = load_settings(config)
-        if active and settings.stage == "monitor":  # a broken alert setting must not wait for the first alert
-            from pytest_mlgate.monitoring.alerts import options
-            from pytest_mlgate.monitoring.anytime import MonitorOptions
+        if active and not informational(config.option):  # every key, whichever stage uses it
+            from pytest_mlgate.validation import check_settings
 
-            options(settings)
-            MonitorOptions.from_settings(settings)
-    except ConfigError as exc:
+            check_settings(settings)
+    except (ConfigError, MlgateError) as exc:  # MlgateError: a sub-table whose extra is not installed
         raise pytest.UsageError(str(exc)) from None
     session = GateSession(config, settings, active)
     config.stash[STATE] = session
     config.pluginmanager.register(session, "mlgate-session")
     config.pluginmanager.register(_dataset_fixtures(settings), "mlgate-datasets")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Replace an earlier decision file with "in progress" before a conftest can break the run."""
+    option = early_config.known_args_namespace
+    if informational(option):  # (an xdist worker also writes it: before the controller decides)
+        return
+    try:
+        settings, active = load_settings(early_config, option)
+        if active:
+            mark_in_progress(settings)
+    except (ConfigError, OSError):
+        return  # pytest_configure reports a bad setting; the session start, an unwritable decision file
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_mlgate.config import Settings
-from pytest_mlgate.decision import SEVERITIES, GateResult
+from pytest_mlgate.decision import GateResult
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import loaders
 
@@ -40,6 +40,9 @@ class GateSession:
         self.failed_nodes: dict[str, str] = {}
         self.collect_errors: list[str] = []
         self.record: dict[str, Any] | None = None
+        self.usage_error: str | None = None
+        self.errors: list[str] = []
+        self.not_run: list[str] = []
         self.training: dict[str, Any] | None = None
         self._workspace: Workspace | None = None
 
@@ -64,18 +67,38 @@ class GateSession:
     def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
         return loaders.load_dataset(path)
 
+    @property
+    def deciding(self) -> bool:
+        """Whether this process decides: a gate run, not an xdist worker, not an informational run."""
+        from pytest_mlgate.suite import informational
+
+        return self.active and not hasattr(self.config, "workerinput") and not informational(self.config.option)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.active and not hasattr(self.config, "workerinput"):
+        if self.deciding:
             from pytest_mlgate.lifecycle.promotion import start_session
+            from pytest_mlgate.suite import mark_in_progress
 
+            try:
+                mark_in_progress(self.settings)
+            except OSError as exc:
+                raise pytest.UsageError(f"mlgate: cannot write the decision file {exc.filename}: "
+                                        f"{exc.strerror}") from None
             self.training = start_session(self.settings)
 
     # -- collection
 
+    @pytest.hookimpl(tryfirst=True)  # before -k, -m, --deselect, --lf, --sw or a conftest deselect anything
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if not self.active:
             return
+        from pytest_mlgate.validation import marker_problem
+
+        for item in items:
+            self.usage_error = marker_problem(item.nodeid, item.iter_markers("gate"))
+            if self.usage_error:
+                raise pytest.UsageError(self.usage_error)
         keep, drop = [], []
         for item in items:
             (keep if self.settings.stage in _stages(item) else drop).append(item)
@@ -127,20 +150,32 @@ class GateSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.active or hasattr(self.config, "workerinput") or self.config.option.collectonly:
+        if not self.deciding:
             return
         from pytest_mlgate.decision import decide
         from pytest_mlgate.lifecycle.promotion import session_approvals
 
         gates = self._gates()
-        approved, ignored = session_approvals(self.settings, gates)
+        try:
+            approved, ignored = session_approvals(self.settings, gates)
+        except (MlgateError, OSError) as exc:  # an unreadable audit log: no approval applies
+            approved, ignored = {}, [{"gate": "*", "by": "audit log", "ignored": f"not read: {_first_line(exc)}"}]
         decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)), approved_gates=approved)
         session.exitstatus = _exit_status(decision.status, int(exitstatus), self.settings.review_exit_code)
-        self.record = self._write(decision, int(session.exitstatus), ignored)
-        session.exitstatus = self.record["exit_status"]
-        self.config.hook.pytest_mlgate_decision(decision=decision, record=self.record, config=self.config)
+        try:
+            self.record = self._write(decision, int(session.exitstatus), ignored)
+        except (MlgateError, OSError) as exc:
+            self.errors.append(_first_line(exc) if isinstance(exc, MlgateError) else
+                               f"{exc.filename or 'output'}: {exc.strerror or type(exc).__name__}")
+        if self.record is not None:
+            session.exitstatus = self.record["exit_status"]
+            self.config.hook.pytest_mlgate_decision(decision=decision, record=self.record, config=self.config)
+        if self.errors and int(session.exitstatus) in (0, self.settings.review_exit_code):
+            session.exitstatus = 1
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for error in self.errors:
+            terminalreporter.write_line(f"mlgate error: {error}", red=True, bold=True)
         if self.record is None:
             return
         from pytest_mlgate.reports.terminal import summary_lines
@@ -180,13 +215,20 @@ class GateSession:
             return "interrupted"
         if session.shouldfail or session.shouldstop:
             return str(session.shouldfail or session.shouldstop)
-        missing = [n for n in self.order if n not in self.results]
-        if missing:
-            return f"{len(missing)} gate(s) did not run, e.g. {missing[0]}"
-        return None
+        if self.usage_error:
+            return f"usage error: {self.usage_error}"
+        from pytest_mlgate.suite import unrun
+
+        self.not_run, why = unrun(self.config, self.settings, self.order, set(self.results))
+        return why
 
     def _write(self, decision: Any, exit_status: int, ignored: list[dict[str, Any]]) -> dict[str, Any]:
+        """Decision file first (atomic), then the audit entry, then promotion or alerts, then reports.
+
+        A failure at a step raises and leaves the steps before it intact; promotion needs the audit.
+        """
         from pytest_mlgate.lifecycle.promotion import after_decision, owner_of
+        from pytest_mlgate.monitoring.monitor import after_run
         from pytest_mlgate.records import (
             decision_record,
             git_commit,
@@ -200,26 +242,26 @@ class GateSession:
             decision, model=s.model, owner=owner_of(s), stage=s.stage, exit_status=exit_status,
             artifacts=self.workspace.artifacts(), datasets=self.datasets, started=self.started,
             commit=git_commit(s.root))
-        record.update(approvals_ignored=ignored, training=self.training)
-        record["lifecycle"] = after_decision(s, record)  # audit entry and --mlgate-promote
-        from pytest_mlgate.monitoring.monitor import (
-            after_run,  # monitor stage: alerts and --mlgate-auto-rollback
-        )
-
-        record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
-            alert=alert, config=self.config))
-        if record["lifecycle"].get("error") and exit_status == 0:
-            record["exit_status"] = 1
+        record.update(approvals_ignored=ignored, training=self.training, not_run=self.not_run)
         outputs = {"decision": s.path(s.decision)}
-        for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):
+        for name in ("junit", "markdown", "html"):
             if getattr(s, name):
                 outputs[name] = s.path(getattr(s, name))
-                write_atomic(outputs[name], renderer.render(record))
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             outputs["step summary"] = Path(os.environ["GITHUB_STEP_SUMMARY"])
         record["outputs"] = {k: str(v) for k, v in outputs.items()}
         write_json(outputs["decision"], record)
-        if "step summary" in outputs:  # after the decision file, which must exist whatever happens here
+        self.record = record  # written: kept for the summary even when a later step fails
+        record["lifecycle"] = after_decision(s, record)  # audit entry, then --mlgate-promote
+        record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
+            alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
+        if record["lifecycle"].get("error") and exit_status in (0, s.review_exit_code):
+            record["exit_status"] = 1
+        write_json(outputs["decision"], record)
+        for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):
+            if name in outputs:
+                write_atomic(outputs[name], renderer.render(record))
+        if "step summary" in outputs:
             markdown.append_step_summary(outputs["step summary"], record)
         return record
 
@@ -268,10 +310,7 @@ def _gate_result(item: pytest.Item) -> GateResult:
         phase, text, _ = phases.get(when, ("passed", "", 0.0))
         if phase != "passed" and outcome == "passed" or phase == "error":
             outcome, message = phase, text
-    severity = options.get("severity", "block")
-    if severity not in SEVERITIES:
-        outcome, message = "error", f"gate marker: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}"
-        severity = "block"
+    severity = options.get("severity", "block")  # validated at collection
     recorder = item.stash.get(RECORDER, None)
     checks = list(recorder.checks) if recorder is not None else []
     for (role, metric, data), value in item.stash.get(OBSERVED, {}).items():

@@ -130,3 +130,19 @@ def test_webhook_url_can_come_from_the_environment(tmp_path, receiver, monkeypat
     monkeypatch.setenv("TEAM_HOOK", "not-a-url")
     with pytest.raises(ConfigError, match=r"key 'webhook_env' \(\$TEAM_HOOK\) must be an http\(s\) URL"):
         alerts.options(settings)
+
+
+def test_a_failed_delivery_is_retried_on_the_next_run_and_recorded(tmp_path, receiver):
+    settings = _settings(tmp_path, webhook=receiver.url, dedupe_window="1h", retries=0)
+    receiver.statuses = [503]
+    first = alerts.dispatch(_alert("test_drift"), settings, at=1000.0)
+    assert first["sent"] and not first["delivered"]
+    state = json.loads((tmp_path / ".mlgate" / "alerts-state.json").read_text())[first["key"]]
+    assert state["last_sent"] is None and state["undelivered"]["attempts"] == 1
+    assert "503" in state["undelivered"]["error"]
+    again = alerts.dispatch(_alert("test_drift"), settings, at=1060.0)  # the webhook has recovered
+    assert again["sent"] and again["delivered"] and not again["suppressed"]
+    assert len(receiver.received) == 2
+    state = json.loads((tmp_path / ".mlgate" / "alerts-state.json").read_text())[first["key"]]
+    assert state["last_sent"] == 1060.0 and "undelivered" not in state
+    assert alerts.dispatch(_alert("test_drift"), settings, at=1120.0)["suppressed"]

@@ -217,15 +217,15 @@ def test_gate_matching(approved, nodeid, match):
     assert gate_matches(approved, nodeid) is match
 
 
-def test_unwritable_audit_log_fails_an_approved_run(project):
+def test_an_audit_log_that_is_a_directory_is_a_usage_error_before_any_gate(project):
     setup(project)
     (project.path / "audit-dir").mkdir()
     path = project.path / "pyproject.toml"
     path.write_text(path.read_text().replace("[tool.mlgate]\n", '[tool.mlgate]\naudit = "audit-dir"\n'))
     result = project.run()
-    assert result.ret == 1
-    assert project.decision["decision"] == "approved" and project.decision["exit_status"] == 1
-    result.stdout.fnmatch_lines(["mlgate error: *audit-dir*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mlgate config: 'audit' = 'audit-dir' is a directory; give a file path"])
+    assert project.decision["decision"] == "in-progress"
 
 
 def test_monitoring_runs_never_promote(project):

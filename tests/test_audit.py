@@ -97,7 +97,9 @@ def test_reordered_entries_are_named(log: AuditLog) -> None:
 def test_truncated_line_is_reported_and_blocks_appends(log: AuditLog) -> None:
     text = lines(log)
     rewrite(log, text[:-1] + [text[-1][:40]])
-    assert log.verify().problems == ["line 6: not valid JSON (truncated or edited)"]
+    assert log.verify().problems == [
+        "line 6: incomplete (no line end): a writer was stopped mid-entry; run `mlgate audit repair`",
+        "line 6: not valid JSON (truncated or edited)"]
     with pytest.raises(MlgateError, match="last entry is incomplete"):
         log.append("register", {}, model="credit")
 

@@ -101,3 +101,30 @@ def test_modules_and_functions_stay_small(path):
     long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(ast.parse(text))
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 60]
     assert long == []
+
+
+@pytest.mark.parametrize("name", pytest_mlgate.__all__)
+def test_every_public_name_resolves(name):
+    value = getattr(pytest_mlgate, name)
+    assert getattr(value, "__name__", name) == name
+
+
+def test_unknown_names_are_attribute_errors():
+    with pytest.raises(AttributeError, match="no attribute 'artifacts'"):
+        pytest_mlgate.artifacts  # noqa: B018
+
+
+# Bottom to top; a module may import its own layer and the ones below (README, "Architecture").
+LAYERS = (("errors", "config", "decision", "records"), ("evaluate",), ("lifecycle",), ("monitoring",),
+          ("serving",), ("checks",), ("gates",), ("reports",), ("session", "sources_builtin", "hookspecs", "suite", "validation"),
+          ("plugin", "commands", "cli", ""))
+
+
+def layer(module: str) -> int:
+    part = module.split(".")[1] if "." in module else ""
+    return next(i for i, names in enumerate(LAYERS) if part in names)
+
+
+def test_imports_point_down_the_layers():
+    upward = [(src, dst) for src, dsts in graph().items() for dst in dsts if layer(dst) > layer(src)]
+    assert upward == []

@@ -295,7 +295,7 @@ def test_bad_alert_settings_stop_a_monitor_run_before_any_gate(project):
     result = project.run("--mlgate-stage", "monitor")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "mlgate config: [tool.mlgate.alerts] key 'webhook' must be an http(s) URL" in result.stderr.str()
-    assert project.run().ret != pytest.ExitCode.USAGE_ERROR  # push runs do not read alert settings
+    assert project.run().ret == pytest.ExitCode.USAGE_ERROR  # a push run checks every sub-table too
 
 
 def test_resource_use_judges_peak_memory_and_cpu():

@@ -268,3 +268,80 @@ def test_example_server_logs_every_prediction_with_its_request_id(tmp_path, mode
     assert set(logged["model_version"]) == {"v7"}
     assert list(logged["prediction"]) == answer["predictions"]
     assert list(logged["income"]) == pytest.approx(list(rows["income"].iloc[:3]))
+
+
+COUNTING_WRITER = textwrap.dedent("""
+    import os, sys
+    from pytest_mlgate.monitoring.predlog import PredictionLogger
+
+    class Model:
+        def predict(self, rows):
+            return [r["x"] * 2 for r in rows]
+
+    logger = PredictionLogger(Model(), sys.argv[1], max_queue=int(sys.argv[3]))
+    done = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT)
+    i = 0
+    while True:
+        logger.predict([{"x": float(i), "text": "y" * 200}], request_id=f"r{i}", timestamp=1000.0 + i)
+        i += 1
+        os.pwrite(done, b"%12d" % i, 0)  # predictions returned so far
+        if i == 2000:
+            print("ready", flush=True)
+""")
+
+
+def run_counting_writer(tmp_path, sig: int, max_queue: int = 1000) -> tuple[int, int]:
+    """(predictions returned, rows logged) of a fast producer stopped by ``sig``."""
+    path, done = tmp_path / "log.sqlite", tmp_path / "done"
+    with subprocess.Popen([sys.executable, "-c", COUNTING_WRITER, str(path), str(done), str(max_queue)],
+                          stdout=subprocess.PIPE, text=True) as writer:
+        try:
+            assert writer.stdout.readline().strip() == "ready"
+            time.sleep(0.5)
+        finally:
+            writer.send_signal(sig)
+            try:
+                writer.wait(timeout=60)
+            finally:
+                writer.kill()
+    assert writer.returncode == (128 + sig if sig == signal.SIGTERM else -sig)
+    with closing(sqlite3.connect(path)) as conn:
+        logged = conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
+    return int(done.read_bytes()), logged
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_sigterm_writes_every_returned_prediction(tmp_path, trial):
+    returned, logged = run_counting_writer(tmp_path, signal.SIGTERM)
+    assert returned > 2000 and logged >= returned
+
+
+def test_sigkill_loses_at_most_the_bounded_queue_and_one_batch(tmp_path):
+    returned, logged = run_counting_writer(tmp_path, signal.SIGKILL, max_queue=500)
+    assert returned > 2000 and 0 <= returned - logged <= 2 * 500 + 1
+
+
+def test_when_full_drop_counts_and_persists_dropped_rows(tmp_path):
+    path = tmp_path / "log.sqlite"
+    model = type("M", (), {"predict": lambda self, rows: [0] * len(rows)})()
+    with predlog.PredictionLogger(model, path, max_queue=5, flush_interval=30, when_full="drop") as logger:
+        for i in range(50):
+            logger.predict({"x": i}, request_id=f"r{i}")
+        dropped = logger.dropped
+    with closing(sqlite3.connect(path)) as conn:
+        logged = conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
+        persisted = conn.execute("SELECT sum(rows) FROM dropped").fetchone()[0]
+    assert dropped >= 40 and persisted == dropped and logged + dropped == 50
+
+
+def test_when_full_block_loses_nothing(tmp_path):
+    path = tmp_path / "log.sqlite"
+    model = type("M", (), {"predict": lambda self, rows: [0] * len(rows)})()
+    with predlog.PredictionLogger(model, path, max_queue=5, flush_interval=0.001) as logger:
+        for i in range(300):
+            logger.predict({"x": i}, request_id=f"r{i}")
+        assert logger.dropped == 0
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM predictions").fetchone()[0] == 300
+    with pytest.raises(MlgateError, match="when_full must be one of block, drop, got 'spill'"):
+        predlog.PredictionLogger(model, path, when_full="spill")

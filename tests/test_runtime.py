@@ -302,8 +302,11 @@ def test_x(mlgate):
     mlgate.at_least("accuracy", 0.1)
 """)
     result = project.run()
-    assert result.ret == 1
-    assert "severity must be one of block, review, warn" in project.decision["reasons"][0]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: test_gates.py::test_x: @pytest.mark.gate(severity=...) must be one of "
+                                 "block, review, warn, got 'blocker'"])
+    assert project.decision["decision"] == "rejected"
+    assert "severity=...) must be one of block, review, warn" in project.decision["reasons"][0]
 
 
 def test_gates_that_do_not_use_the_plugin_are_still_gates(project):

@@ -296,6 +296,20 @@ def test_serve_stops_the_server_when_the_body_raises(tmp_path):
     assert gone(pid)
 
 
+@pytest.mark.parametrize("allow", [False, True], ids=["refused", "allow_external"])
+def test_a_server_listening_beyond_loopback_fails_unless_allowed(tmp_path, allow):
+    config = st.StagingConfig(command=f"{sys.executable} -m http.server {{port}} --bind 0.0.0.0", health="/",
+                              allow_external=allow)
+    if allow:
+        with st.serve(config, tmp_path / "m", tmp_path) as server:
+            assert server.healthy() and server.external_listeners() == [f"0.0.0.0:{server.port}"]
+        return
+    with pytest.raises(MlgateError, match=r"listens on 0\.0\.0\.0:\d+, not only on loopback \(bind 127\.0\.0\.1, "
+                                          r"or set \[tool\.mlgate\.staging\] allow_external = true\)"):
+        with st.serve(config, tmp_path / "m", tmp_path):
+            pass
+
+
 def test_missing_executable_is_one_line(tmp_path):
     config = st.StagingConfig(command="no-such-server-binary-xyz --port {port}")
     with pytest.raises(MlgateError, match="staging: cannot start 'no-such-server-binary-xyz'"):

@@ -43,6 +43,8 @@ def slices(data: Dataset, by: str | None = None, where: str | None = None) -> li
             base = np.asarray(data.frame.eval(where), dtype=bool)
         except Exception as exc:
             raise MlgateError(f"dataset '{data.name}': bad slice query {where!r}: {exc}") from None
+        if not base.any():
+            raise MlgateError(f"dataset '{data.name}': slice {where!r} has no rows")
     if by is None:
         return [Slice(where, base)]
     column = data.column(by)
@@ -53,6 +55,9 @@ def slices(data: Dataset, by: str | None = None, where: str | None = None) -> li
             mask &= base
         label = f"{by}={value}" if where is None else f"{where}, {by}={value}"
         found.append(Slice(label, mask, value))
+    if not any(piece.mask.any() for piece in found):
+        scope = f"dataset '{data.name}'" + (f" slice {where!r}" if where is not None else "")
+        raise MlgateError(f"{scope}: grouping by '{by}' leaves no rows (no non-missing values)")
     return found
 
 

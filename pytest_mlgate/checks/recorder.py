@@ -35,6 +35,8 @@ class Recorder:
     def record(self, *checks: Check) -> list[Check]:
         """Keep the checks and fail the gate with every failing check's message."""
         __tracebackhide__ = True
+        if not checks:  # a check with nothing to judge (no rows, slices or columns) must not pass
+            raise AssertionError(f"{self.gate}: the check recorded nothing to judge")
         self.checks.extend(checks)
         failed = [c.message or c.name for c in checks if c.failed]
         if failed:

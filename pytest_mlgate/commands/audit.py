@@ -1,4 +1,4 @@
-"""``mlgate audit verify|show [--model NAME]``: check and read the audit log."""
+"""``mlgate audit verify|show|repair``: check, read and repair a torn tail of the audit log."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def register(subparsers: Any) -> None:
     show.add_argument("--model", default=None, help="only entries of this model")
     show.add_argument("--json", action="store_true", help="print the raw entries (JSON Lines)")
     show.set_defaults(run=run_show)
-    for sub in (verify, show):
+    repair = commands.add_parser("repair", help="show a torn tail (a writer stopped mid-entry) and, with --yes, "
+                                 "move it to a quarantine file")
+    repair.add_argument("--yes", action="store_true", help="move the tail (default: only show it)")
+    repair.set_defaults(run=run_repair)
+    for sub in (verify, show, repair):
         add_config(sub)
 
 
@@ -35,6 +39,32 @@ def run_verify(args: argparse.Namespace) -> int:
         return 1
     print(f"audit log OK: {result.entries} entries, head {result.head}")
     return 0
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    from pytest_mlgate.lifecycle.audit import open_log
+
+    log = open_log(settings(args))
+    offset, torn = log.torn_tail()
+    if not torn:
+        print(f"{log.path}: no torn tail")
+        return run_verify(args)
+    before = log.verify(upto=offset)
+    if not before.ok:
+        for problem in before.problems:
+            print(f"{log.path}: {problem}")
+        print(f"audit log not repaired: problems before the torn tail (line {torn[0]}); restore it from a copy")
+        return 1
+    lines = log.path.read_bytes()[offset:].splitlines()
+    for number, line in zip(range(torn[0], torn[0] + len(lines)), lines):
+        print(f"{log.path}: line {number} (torn): {line[:200]!r}")
+    target = log.path.with_name(log.path.name + ".quarantine")
+    if not args.yes:
+        print(f"run again with --yes to move line(s) {torn[0]}-{torn[-1]} to {target}")
+        return 1
+    moved = log.quarantine(offset, target)
+    print(f"moved {moved} byte(s) (line(s) {torn[0]}-{torn[-1]}) to {target}")
+    return run_verify(args)
 
 
 def run_show(args: argparse.Namespace) -> int:

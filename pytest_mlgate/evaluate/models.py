@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -90,12 +91,13 @@ class ModelUnderTest:
     """
 
     def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1,
-                 threshold: float | None = None):
+                 threshold: float | None = None, timeout: float | None = None):
         self.role = role
         self.model = model
         self.artifact = artifact
         self.positive_label = positive_label
         self.threshold = threshold
+        self.timeout = timeout
         self.calls: dict[tuple[str, str], int] = {}
         self._cache: dict[tuple[str, int], np.ndarray] = {}
         self._pinned: dict[int, Dataset] = {}  # datasets with cached outputs: their ids must not be reused
@@ -203,11 +205,14 @@ class ModelUnderTest:
             self.calls[(method, data.name)] = self.calls.get((method, data.name), 0) + 1
             features = data.features_for(self.model, self.role)
             try:
-                raw = getattr(self.model, method)(features)
+                raw = bounded(getattr(self.model, method), features, self.timeout,
+                              f"model '{self.role}' {method} on dataset '{data.name}'")
+            except MlgateError:
+                raise
             except Exception as exc:  # any failure of user code must fail the gate closed
                 raise MlgateError(f"model '{self.role}' {method} failed on dataset '{data.name}': "
                                   f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-            self._cache[key] = _validated(np.asarray(raw), method, self.role, data)
+            self._cache[key] = _validated(np.asarray(raw), method, self.role, data, self.classes)
         return self._cache[key]
 
 
@@ -228,7 +233,36 @@ def predicts_most_probable(model: Any) -> bool:
     return cls.__module__.startswith("sklearn.") and cls.__name__ in MOST_PROBABLE and hasattr(model, "classes_")
 
 
-def _validated(out: np.ndarray, method: str, role: str, data: Dataset) -> np.ndarray:
+def bounded(call: Callable[[Any], Any], features: Any, timeout: float | None, what: str) -> Any:
+    """``call(features)``, failing closed after ``timeout`` seconds (``[tool.mlgate] predict_timeout``).
+
+    The call runs in a daemon thread: a hung model cannot be killed from Python, but the gate fails
+    with a message instead of hanging the run, and the thread does not keep the interpreter alive.
+    """
+    if timeout is None:
+        return call(features)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call(features)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="mlgate-predict", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise MlgateError(f"{what} did not return within {timeout:g} s ([tool.mlgate] predict_timeout)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+PROBA_TOLERANCE = 1e-3  # rows of float32 softmax outputs sum to 1 within ~1e-6; 1e-3 leaves room
+
+
+def _validated(out: np.ndarray, method: str, role: str, data: Dataset, classes: Any = None) -> np.ndarray:
     rows = len(data)
     where = f"model '{role}' {method} on dataset '{data.name}'"
     if out.ndim == 2 and out.shape[1] == 1 and method == "predict":
@@ -245,7 +279,31 @@ def _validated(out: np.ndarray, method: str, role: str, data: Dataset) -> np.nda
         bad = int(np.count_nonzero(pd_isna(out)))
         if bad:
             raise MlgateError(f"{where} returned missing values in {bad} of {rows} rows")
+    _check_values(out, method, where, classes)
     return out
+
+
+def _check_values(out: np.ndarray, method: str, where: str, classes: Any) -> None:
+    """Probabilities in [0, 1] with rows summing to 1; labels among the model's classes."""
+    rows = len(out)
+    if method == "predict_proba":
+        if out.dtype.kind not in "fiub":
+            raise MlgateError(f"{where} returned {out.dtype} values, expected probabilities")
+        outside = int(np.count_nonzero(((out < 0) | (out > 1)).any(axis=1)))
+        if outside:
+            raise MlgateError(f"{where} returned probabilities outside [0, 1] in {outside} of {rows} rows")
+        off = int(np.count_nonzero(np.abs(out.sum(axis=1) - 1) > PROBA_TOLERANCE))
+        if off:
+            raise MlgateError(f"{where} returned probability rows not summing to 1 (within {PROBA_TOLERANCE:g}) "
+                              f"in {off} of {rows} rows")
+    elif method == "predict" and classes is not None and len(classes):
+        unknown = ~np.isin(out, np.asarray(classes))
+        if unknown.any():
+            example = out[np.argmax(unknown)]
+            example = example.item() if hasattr(example, "item") else example
+            known = [c.item() if hasattr(c, "item") else c for c in classes]
+            raise MlgateError(f"{where} returned labels outside the model's classes {known} in "
+                              f"{int(unknown.sum())} of {rows} rows (e.g. {example!r})")
 
 
 def pd_isna(values: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ class Workspace:
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
         return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
-                              threshold=self.settings.decision_threshold)
+                              threshold=self.settings.decision_threshold, timeout=self.settings.predict_timeout)
 
     def _open_dataset(self, name: str) -> Dataset:
         spec = self.settings.datasets.get(name)
@@ -115,4 +115,6 @@ class Workspace:
         if frame is None:
             raise MlgateError(f"dataset '{name}': no loader for {artifact.path.name} (built in: "
                               f"{', '.join(loaders.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
+        if len(frame) == 0:
+            raise MlgateError(f"dataset '{name}' has no rows ({artifact.path})")
         return Dataset(name, frame, self.settings.target, artifact)

@@ -86,9 +86,9 @@ def approvals_for(log: AuditLog, settings: Settings, model: str | None, candidat
     if not model or not candidate or not log.path.exists():
         return used, ignored
     for entry in log.find("approval", model=model):
-        approval = entry["data"]
-        if approval.get("candidate") != candidate:
-            continue
+        approval = entry.get("data") or {}
+        if approval.get("candidate") != candidate or approval.get("model") != model:
+            continue  # bound to another candidate or model (the entry's own model field is not signed)
         reason = problem(approval, settings)
         if reason:
             ignored.append({**approval, "ignored": reason})

@@ -9,6 +9,8 @@ head hash kept elsewhere: ``mlgate audit verify`` prints it for that purpose.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -62,12 +64,7 @@ class AuditLog:
                      "data": data, "prev": last["hash"] if last else GENESIS}
             entry["hash"] = entry_hash(entry)
             line = (json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _append(self.path, line.encode("utf-8"))
         return entry
 
     def entries(self) -> Iterator[dict[str, Any]]:
@@ -80,12 +77,15 @@ class AuditLog:
         return [e for e in self.entries()
                 if (event is None or e.get("event") == event) and (model is None or e.get("model") == model)]
 
-    def verify(self) -> Verification:
-        """Check sequence numbers, the hash chain and every entry's own hash."""
+    def verify(self, upto: int | None = None) -> Verification:
+        """Check sequence numbers, the hash chain and every entry's own hash (of the first ``upto`` bytes)."""
         problems: list[str] = []
         seen: set[int] = set()
         expected, head, count = 1, GENESIS, 0
-        for number, line in self._lines():
+        for number, line in self._lines(upto):
+            if not line.endswith(b"\n"):
+                problems.append(f"line {number}: incomplete (no line end): a writer was stopped mid-entry; "
+                                "run `mlgate audit repair`")
             count += 1
             try:
                 entry = _parse(self.path, number, line)
@@ -116,13 +116,42 @@ class AuditLog:
             head = entry.get("hash", head)
         return Verification(count, head, problems)
 
-    def _lines(self) -> Iterator[tuple[int, str]]:
+    def _lines(self, upto: int | None = None) -> Iterator[tuple[int, bytes]]:
         if not self.path.exists():
             return
-        with self.path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if line.strip():
-                    yield number, line
+        with self.path.open("rb") as fh:
+            data = fh.read() if upto is None else fh.read(upto)
+        for number, line in enumerate(data.splitlines(keepends=True), 1):
+            if line.strip():
+                yield number, line
+
+    def torn_tail(self) -> tuple[int, list[int]]:
+        """Where a torn tail starts (byte offset) and its line numbers: the trailing lines that are
+        not complete, readable entries. ``(size, [])`` when there is none."""
+        data = self.path.read_bytes() if self.path.exists() else b""
+        lines = data.splitlines(keepends=True)
+        offset, torn = len(data), []
+        for number in range(len(lines), 0, -1):
+            line = lines[number - 1]
+            if line.strip() and line.endswith(b"\n") and _readable(self.path, line):
+                break
+            offset -= len(line)
+            if line.strip():
+                torn.insert(0, number)
+        return offset, torn
+
+    def quarantine(self, offset: int, target: Path) -> int:
+        """Append the bytes from ``offset`` on to ``target`` (fsynced), then cut them from the log."""
+        with self.lock:
+            with self.path.open("rb") as fh:
+                fh.seek(offset)
+                tail = fh.read()
+            _append(target, tail)
+            with self.path.open("r+b") as fh:
+                fh.truncate(offset)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return len(tail)
 
     def _last_entry(self) -> dict[str, Any] | None:
         """The last entry, read from the end of the file (appends stay O(1) in the log size)."""
@@ -143,13 +172,44 @@ class AuditLog:
         if end and not tail.endswith(b"\n"):
             raise MlgateError(f"{self.path}: last entry is incomplete (a writer was killed); "
                               "run `mlgate audit verify` and repair the log before appending")
-        return _parse(self.path, None, lines[-1].decode("utf-8"))
+        return _parse(self.path, None, lines[-1])
 
 
-def _parse(path: Path, number: int | None, line: str) -> dict[str, Any]:
+def _append(path: Path, data: bytes) -> None:
+    """Append all of ``data`` and fsync; on a short write or an error, cut the file back and raise."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)  # leave no torn line behind
+            raise MlgateError(f"{path}: cannot append the audit entry: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _readable(path: Path, line: bytes) -> bool:
+    try:
+        _parse(path, None, line)
+    except MlgateError:
+        return False
+    return True
+
+
+def _parse(path: Path, number: int | None, line: bytes | str) -> dict[str, Any]:
     where = f"line {number}" if number else "last line"
     try:
         entry = json.loads(line)
+    except UnicodeDecodeError:
+        raise MlgateError(f"{path}: {where}: not valid UTF-8 (torn or corrupted)") from None
     except json.JSONDecodeError:
         raise MlgateError(f"{path}: {where}: not valid JSON (truncated or edited)") from None
     if not isinstance(entry, dict):

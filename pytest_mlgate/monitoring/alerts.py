@@ -190,7 +190,7 @@ class AlertState:
         self.lock = FileLock(str(self.path) + ".lock", timeout=30)
 
     def claim(self, alert: Alert, window: float, at: float | None = None) -> tuple[bool, dict[str, Any]]:
-        """Whether to send ``alert`` now (not sent within ``window`` seconds), and its condition entry."""
+        """Whether to send ``alert`` now (not delivered within ``window`` seconds), and its condition entry."""
         at = time.time() if at is None else at
         with self.lock:
             state = self._read()
@@ -198,11 +198,23 @@ class AlertState:
                                              "first_seen": at, "last_sent": None, "count": 0}
             entry["count"] += 1
             send = entry["last_sent"] is None or at - entry["last_sent"] >= window or alert.rollback is not None
-            if send:
-                entry["last_sent"] = at
             state[alert.key] = entry
             write_json(self.path, state)
         return send, entry
+
+    def settle(self, alert: Alert, at: float, error: str | None) -> None:
+        """Record a send: only a delivered alert counts for de-duplication; a failed one is retried next run."""
+        with self.lock:
+            state = self._read()
+            entry = state.setdefault(alert.key, {"model": alert.model, "first_seen": at, "count": 1})
+            if error is None:
+                entry["last_sent"] = at
+                entry.pop("undelivered", None)
+            else:
+                entry.setdefault("last_sent", None)
+                entry["undelivered"] = {"attempts": entry.get("undelivered", {}).get("attempts", 0) + 1,
+                                        "at": at, "error": error}
+            write_json(self.path, state)
 
     def resolve(self, model: str | None) -> int:
         """Close every open condition of ``model`` (it passed monitoring); returns how many."""
@@ -233,7 +245,9 @@ def dispatch(alert: Alert, settings: Settings, hook: Callable[[Alert], Any] | No
     a JSON-able report: sent or suppressed, and each channel's delivery.
     """
     opts = options(settings)
-    send, entry = AlertState(settings.path(opts["state"])).claim(alert, opts["dedupe_window"], at)
+    at = time.time() if at is None else at
+    state = AlertState(settings.path(opts["state"]))
+    send, entry = state.claim(alert, opts["dedupe_window"], at)
     report: dict[str, Any] = {"key": alert.key, "sent": send, "suppressed": not send, "count": entry["count"],
                               "first_seen": entry["first_seen"], "deliveries": []}
     if not send:
@@ -247,6 +261,9 @@ def dispatch(alert: Alert, settings: Settings, hook: Callable[[Alert], Any] | No
     if opts["file"]:
         deliveries.append(append_file(settings.path(opts["file"]), alert))
     report["deliveries"] = [asdict(d) for d in deliveries]
+    failed = "; ".join(f"{d.channel}: {d.error}" for d in deliveries if not d.ok) or None
+    state.settle(alert, at, failed)
+    report["delivered"] = failed is None  # False: retried on the next run, not suppressed
     return report
 
 

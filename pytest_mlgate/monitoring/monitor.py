@@ -126,6 +126,6 @@ def summary_lines(outcome: dict[str, Any] | None) -> list[str]:
     else:
         for delivery in report["deliveries"]:
             status = "delivered" if delivery["ok"] else \
-                f"delivery FAILED after {delivery['attempts']} attempt(s): {delivery['error']}"
+                f"delivery FAILED after {delivery['attempts']} attempt(s): {delivery['error']} (retried next run)"
             lines.append(f"mlgate alert: {delivery['channel']} {status}")
     return lines

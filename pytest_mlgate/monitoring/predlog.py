@@ -8,14 +8,18 @@ time window back into a table (:mod:`pytest_mlgate.monitoring.window`).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import os
 import queue
+import signal
 import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +55,17 @@ CREATE TABLE IF NOT EXISTS resources (
     queue INTEGER
 );
 CREATE INDEX IF NOT EXISTS resources_ts ON resources (ts);
+CREATE TABLE IF NOT EXISTS dropped (
+    ts REAL NOT NULL,
+    pid INTEGER NOT NULL,
+    rows INTEGER NOT NULL
+);
 """
 _INSERT = "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _STOP = object()
+WHEN_FULL = ("block", "drop")
 log = logging.getLogger(__name__)
+_OPEN: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()  # closed on SIGTERM and at exit
 
 
 def connect(path: str | Path, *, create: bool = False) -> sqlite3.Connection:
@@ -79,7 +90,11 @@ class PredictionLogger:
 
     The request path only times the call and queues a tuple; serialisation and inserts happen in
     a writer thread, one transaction per ``flush_interval`` seconds (what a killed process can
-    lose). ``max_queue`` bounds memory: beyond it rows are dropped and counted in ``dropped``.
+    lose). ``max_queue`` bounds the queue (predict calls): when it is full, ``when_full="block"``
+    (the default) makes ``predict`` wait for the writer, ``"drop"`` drops the rows and counts
+    them in ``dropped`` and in the log's ``dropped`` table. On SIGTERM (then exit status 143) and
+    at interpreter exit the queue is written; SIGKILL loses at most the queue and the batch being
+    written.
     Every ``resource_interval`` seconds the writer also samples the serving process's memory
     (RSS), CPU use since the last sample and the queue depth into the ``resources`` table.
     Call :meth:`close` (or use ``with``) to write the rest before exit.
@@ -87,19 +102,24 @@ class PredictionLogger:
 
     def __init__(self, model: Any, path: str | Path, *, version: str | None = None,
                  sha256: str | None = None, method: str = "predict", flush_interval: float = 0.1,
-                 max_queue: int = 100_000, resource_interval: float = 10.0):
+                 max_queue: int = 1000, resource_interval: float = 10.0, when_full: str = "block"):
         if not hasattr(model, method):
             raise MlgateError(f"prediction logger: {type(model).__name__} has no {method}()")
+        if when_full not in WHEN_FULL:
+            raise MlgateError(f"prediction logger: when_full must be one of {', '.join(WHEN_FULL)}, got {when_full!r}")
+        self.when_full = when_full
         self.model, self.path, self.version, self.sha256 = model, Path(path), version, sha256
         self.method, self.flush_interval, self.resource_interval = method, flush_interval, resource_interval
         self._last_sample = (time.monotonic() - resource_interval, time.process_time())
-        self.dropped = 0
+        self.dropped = self._recorded_drops = 0
         self._call = getattr(model, method)
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
         self._wake = threading.Event()
         self._conn = connect(self.path, create=True)
         self._writer = threading.Thread(target=self._write_loop, name="mlgate-predlog", daemon=True)
         self._writer.start()
+        _OPEN.add(self)
+        _install_exit_handlers()
 
     def __enter__(self) -> PredictionLogger:
         return self
@@ -141,6 +161,7 @@ class PredictionLogger:
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread."""
+        _OPEN.discard(self)
         if self._writer.is_alive():
             self._wake.set()
             self._queue.put(_STOP)
@@ -148,9 +169,16 @@ class PredictionLogger:
         self._conn.close()
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
+        if self.when_full == "block" and self._writer.is_alive():
+            if self._queue.full():  # write now, and wait until half is written: waking on every
+                self._wake.set()    # freed slot would hand the GIL back and forth per row
+                while self._queue.qsize() > self._queue.maxsize // 2 and self._writer.is_alive():
+                    time.sleep(0.001)
+            self._queue.put(item)  # back-pressure: the queue, what SIGKILL can lose, stays bounded
+            return
         try:
             self._queue.put_nowait(item)
-        except queue.Full:  # never block or fail a prediction because the log is behind
+        except queue.Full:  # "drop": never delay a prediction because the log is behind
             self.dropped += len(item[2])
 
     def _write_loop(self) -> None:
@@ -179,12 +207,16 @@ class PredictionLogger:
 
     def _insert(self, items: list[tuple[Any, ...]]) -> None:
         rows = [row for item in items for row in self._rows(*item)]
-        if not rows:
+        drops = self.dropped - self._recorded_drops
+        if not rows and not drops:
             return
         sample = self._sample()
         with self._conn:
             self._conn.execute("BEGIN")
             self._conn.executemany(_INSERT, rows)
+            if drops:
+                self._conn.execute("INSERT INTO dropped VALUES (?, ?, ?)", (time.time(), os.getpid(), drops))
+                self._recorded_drops += drops
             if sample is not None:
                 self._conn.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?)", sample)
 
@@ -206,6 +238,31 @@ class PredictionLogger:
         latency = seconds * 1000.0 / max(len(records), 1)
         return [(rid, ts, self.version, self.sha256, _encode(rec), out, latency, error)
                 for rid, rec, out in zip(ids, records, outputs)]
+
+
+def close_all() -> None:
+    """Write and close every open logger (at exit and on SIGTERM)."""
+    for logger in list(_OPEN):
+        with contextlib.suppress(Exception):
+            logger.close()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Not close_all() here: the interrupted code may hold the queue's lock. Exiting unwinds it
+    # (releasing the lock), then the atexit hook writes the queue; the status is 143 (128 + 15).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_handlers() -> None:
+    """atexit and, when SIGTERM still has its default action and this is the main thread, SIGTERM."""
+    if getattr(_install_exit_handlers, "done", False):
+        return
+    _install_exit_handlers.done = True  # type: ignore[attr-defined]
+    atexit.register(close_all)
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _rss_mb() -> float:

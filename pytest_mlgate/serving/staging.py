@@ -56,6 +56,7 @@ class StagingConfig:
     concurrency: int = 8
     duration: float = 30.0
     rate: float | None = None
+    allow_external: bool = False
 
 
 def _positive(kind: type) -> Any:
@@ -92,8 +93,14 @@ PARSERS = {
     "command": _command, "health": _path, "predict": _path,
     "startup_timeout": _positive(float), "shutdown_timeout": _positive(float),
     "request_timeout": _positive(float), "requests": _positive(int), "concurrency": _positive(int),
-    "duration": _positive(float), "rate": _positive(float),
+    "duration": _positive(float), "rate": _positive(float), "allow_external": lambda key, value: _flag(key, value),
 }
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"mlgate config: [tool.mlgate.staging] key '{key}' must be true or false, got {value!r}")
+    return value
 
 
 def staging_config(section: Mapping[str, Any]) -> StagingConfig:
@@ -103,6 +110,18 @@ def staging_config(section: Mapping[str, Any]) -> StagingConfig:
         raise ConfigError(f"mlgate config: [tool.mlgate.staging] unknown key '{unknown[0]}' "
                           f"(known: {', '.join(PARSERS)})")
     return StagingConfig(**{key: PARSERS[key](key, value) for key, value in section.items()})
+
+
+def _loopback(ip: str) -> bool:
+    import ipaddress
+
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    return address.is_loopback or getattr(address, "ipv4_mapped", None) is not None and address.ipv4_mapped.is_loopback
+
+
+def validate(settings: Any) -> StagingConfig:
+    """``[tool.mlgate.staging]`` of the settings, validated (before any gate runs)."""
+    return staging_config(settings.section("staging"))
 
 
 # ---------------------------------------------------------------- the server
@@ -177,12 +196,33 @@ class StagingServer:
             if not self.running:
                 self._fail(f"exited with code {self.process.returncode} before becoming healthy")
             if self.healthy(timeout=1.0):
+                self._remember_tree()
+                self._check_loopback()
                 return
             if time.monotonic() > deadline:
                 self._fail(f"did not become healthy on {self.url}{self.config.health} within "
                            f"{self.config.startup_timeout:g}s")
             self._remember_tree()
             time.sleep(0.1)
+
+    def external_listeners(self) -> list[str]:
+        """Listening sockets of the server's processes bound to anything but loopback (``ip:port``)."""
+        found = []
+        for proc in self._tree or []:
+            try:
+                connections = proc.net_connections(kind="inet")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            for conn in connections:
+                if conn.status == psutil.CONN_LISTEN and not _loopback(conn.laddr.ip):
+                    found.append(f"{conn.laddr.ip}:{conn.laddr.port}")
+        return sorted(set(found))
+
+    def _check_loopback(self) -> None:
+        external = self.external_listeners()
+        if external and not self.config.allow_external:
+            self._fail(f"listens on {', '.join(external)}, not only on loopback (bind 127.0.0.1, or set "
+                       "[tool.mlgate.staging] allow_external = true)")
 
     def healthy(self, timeout: float = 2.0) -> bool:
         """Whether the process runs and its health path answers 200."""
