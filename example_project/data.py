@@ -28,6 +28,12 @@ def credit_frame(n: int, seed: int) -> pd.DataFrame:
         "sex": rng.choice(["female", "male"], n),
         "age_band": rng.choice(["18-29", "30-44", "45-59", "60+"], n, p=[0.22, 0.34, 0.29, 0.15]),
     })
+    frame[TARGET] = outcomes(frame, rng)
+    return frame
+
+
+def outcomes(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Whether each applicant defaults: drawn from the same risk for any mix of applicants."""
     logit = (
         -1.1
         - 1.4 * (np.log(frame["income"]) - 10.6)
@@ -42,5 +48,4 @@ def credit_frame(n: int, seed: int) -> pd.DataFrame:
         + 1.1 * (frame["credit_history_years"] < 2.5)
         - 0.9 * ((frame["employment"] == "salaried") & (frame["income"] > 60_000))
     )
-    frame[TARGET] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return frame
+    return (rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int)

@@ -32,3 +32,25 @@ def day_of_traffic(seed: int = 11) -> pd.DataFrame:
 def write_traffic(data: Path) -> None:
     """Write data/traffic.parquet (the requests and, for the simulation, their eventual outcomes)."""
     day_of_traffic().to_parquet(data / "traffic.parquet", index=False)
+
+
+def write_production_log(here: Path) -> None:
+    """logs/predictions.sqlite: the production model (the baseline) served data/current.parquet over
+    the past week, each request logged; the push suite's shadow gate replays a sample of them."""
+    import time
+
+    from pytest_mlgate.evaluate.loaders import load_model
+    from pytest_mlgate.monitoring.predlog import PredictionLogger
+
+    log = here / "logs" / "predictions.sqlite"
+    for part in (log, log.with_name(log.name + "-wal"), log.with_name(log.name + "-shm")):
+        part.unlink(missing_ok=True)
+    model = load_model(here / "models" / "baseline.skops", ())
+    requests = pd.read_parquet(here / "data" / "current.parquet")
+    inputs = requests[list(model.feature_names_in_)]
+    start = time.time() - 7 * 24 * 3600
+    step = 7 * 24 * 3600 / len(inputs)
+    with PredictionLogger(model, log, version="production") as logger:
+        for i in range(0, len(inputs), 100):
+            logger.predict(inputs.iloc[i:i + 100], request_id=[f"prod-{j:05d}" for j in range(i, i + 100)],
+                           timestamp=start + i * step)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import skops.io as sio
-
 from data import TARGET
-from pytest_mlgate.monitoring.window import read_window
 from train import FEATURES, candidate_model
+
+from pytest_mlgate.monitoring.window import read_window
 
 
 def main() -> None:

@@ -180,7 +180,12 @@ def main() -> int:
           f"{retrain and retrain['push']['decision']} (reports/retrain-decision.json)")
     done = status == 1 and len(receiver.received) == 1 and production != deployed and bool(retrain and retrain["push"])
     print("story complete: rejected, alerted, rolled back, retrained and re-gated" if done else "story NOT complete (see above)")
-    return 0 if done else 1
+    import estimate_story  # part two: the estimated AUC falls before labels arrive, and rolls back
+
+    print("\npart two: performance estimated before labels arrive")
+    estimated = estimate_story.main()
+    print("part two complete: estimated AUC fell, rolled back" if estimated else "part two NOT complete (see above)")
+    return 0 if done and estimated else 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import skops.io as sio
 from data import CATEGORICAL, NUMERIC, TARGET, credit_frame
 from drift_data import write_drifted_batch
 from fairness_data import write_biased_candidate
-from monitoring_data import write_traffic
+from monitoring_data import write_production_log, write_traffic
 from quality_data import write_broken_batch
 from registry_data import register_production
 from sklearn.compose import ColumnTransformer
@@ -68,6 +68,7 @@ def main() -> None:
         print(f"trained {name}: models/{name}.skops")
     register_production(HERE)  # the baseline is served from the registry: registry:credit-risk@production
     write_biased_candidate(HERE)  # a variant with a planted bias that the fairness gates must reject
+    write_production_log(HERE)  # a week of logged production requests for gates/test_shadow.py
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from typing import Any
 
 from pytest_mlgate.errors import ConfigError
 
-SECTIONS = ("training", "staging", "monitor", "alerts", "model_card", "explain", "compliance", "drift", "leakage")
+SECTIONS = ("training", "staging", "monitor", "alerts", "model_card", "explain", "compliance", "drift", "leakage",
+            "shadow")
 
 
 def _text(key: str, value: Any) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
     from pytest_mlgate.evaluate.workspace import Workspace
     from pytest_mlgate.gates import MlGate
+    from pytest_mlgate.monitoring.shadow import ShadowRun
     from pytest_mlgate.serving.staging import StagingServer
 
 STATE = pytest.StashKey["GateSession"]()
@@ -223,3 +224,12 @@ def staging(mlgate_workspace: Workspace) -> Iterator[StagingServer]:
 
     with serve_candidate(mlgate_workspace) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def shadow(mlgate_workspace: Workspace) -> ShadowRun:
+    """A sample of the requests recorded in ``[tool.mlgate.shadow] log``, replayed to the candidate
+    and to the production model (baseline) in-process; gate it with ``mlgate.shadow_agreement``."""
+    from pytest_mlgate.monitoring.shadow import shadow_run
+
+    return shadow_run(mlgate_workspace)

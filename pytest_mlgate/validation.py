@@ -88,6 +88,7 @@ SECTION_VALIDATORS = {
     "explain": "pytest_mlgate.checks.explainability:explain_config",
     "compliance": "pytest_mlgate.checks.compliance:compliance_config",
     "drift": "pytest_mlgate.checks.drift_stats:DriftOptions.from_settings",
+    "shadow": "pytest_mlgate.monitoring.shadow:shadow_options",
 }
 
 

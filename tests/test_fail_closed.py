@@ -221,8 +221,8 @@ def test_bad_gate_marker_is_a_usage_error_before_any_gate(project, marker, messa
     ("[tool.mlgate.alerts]\nwebhok = 'http://127.0.0.1:1'", "mlgate config: [tool.mlgate.alerts] unknown key(s) "
                                                               "['webhok'] (known: webhook, webhook_env, file, "
                                                               "state, dedupe_window, timeout, retries)"),
-    ("[tool.mlgate.monitor]\nwindow = '1h'", "mlgate config: [tool.mlgate.monitor] unknown key 'window' "
-                                             "(known: on_alert)"),
+    ("[tool.mlgate.monitor]\nwindow = '1h'", "mlgate config: [tool.mlgate.monitor] unknown key(s) ['window'] "
+                                             "(known: alpha, state, tune_looks, rollback_on, on_alert)"),
 ], ids=["pin-name", "pin-empty", "pin-short", "html-root", "decision-dir", "parent-file", "review-0",
         "review-1", "timeout", "alerts-key", "monitor-key"])
 def test_bad_settings_are_one_line_usage_errors_naming_the_key(project, keys, message):

@@ -33,3 +33,9 @@ def test_live_auc(mlgate):
 @pytest.mark.gate(severity="warn", stage="monitor")
 def test_live_recall(mlgate):
     mlgate.live_metric("recall", max_relative_drop=0.15)
+
+
+def test_estimated_auc(mlgate):
+    # before any label arrives: the AUC estimated from production's probabilities, calibrated on the
+    # holdout (CBPE); each run also joins an anytime-valid sequence, the evidence rollback acts on
+    mlgate.estimated_metric("roc_auc", max_drop=0.05)

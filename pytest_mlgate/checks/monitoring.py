@@ -22,7 +22,7 @@ from pytest_mlgate.checks.drift_stats import DriftOptions
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.metrics import Metric
+from pytest_mlgate.evaluate.metrics import Metric, resolve
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 from pytest_mlgate.monitoring.window import META
 
@@ -195,24 +195,39 @@ class MonitoringGates(Recorder):
         its figure on the holdout set (concept drift, measured where late labels arrived)."""
         __tracebackhide__ = True
         s = self.settings
-        return self.record(*concept_drift(
-            metric, self._production(), self.dataset(holdout), labelled(self.dataset(dataset)),
-            max_drop=max_drop, max_relative_drop=max_relative_drop,
-            min_rows=s.min_slice_size if min_rows is None else min_rows,
-            confidence=s.confidence, n_boot=s.bootstrap, seed=s.seed))
+        model, ref, window = self._production(), self.dataset(holdout), labelled(self.dataset(dataset))
+        checks = concept_drift(metric, model, ref, window, max_drop=max_drop, max_relative_drop=max_relative_drop,
+                               min_rows=s.min_slice_size if min_rows is None else min_rows,
+                               confidence=s.confidence, n_boot=s.bootstrap, seed=s.seed)
+        if s.stage == "monitor" and checks[0].outcome != TOO_SMALL:  # also an anytime-valid sequence
+            from pytest_mlgate.checks.sequential import live_statistic, record_sequence
+
+            stat = live_statistic(resolve(metric), model, ref, window, checks[0], s)
+            checks.append(record_sequence(s, model, stat, window.name, self.gate))
+        return self.record(*checks)
 
     def no_production_drift(self, reference: str | Dataset = "reference", dataset: str | Dataset = "current",
-                            **options: Any) -> list[Check]:
+                            *, max_score_shift: float = 0.05, **options: Any) -> list[Check]:
         """Neither the production model's inputs nor its scores may drift from ``reference`` to the window.
 
-        ``options`` are the drift options of ``mlgate.no_drift`` (method, alpha, min_psi...).
+        ``options`` are the drift options of ``mlgate.no_drift`` (method, alpha, min_psi...). In the
+        monitor stage the mean score also forms anytime-valid sequences: it may not move more than
+        ``max_score_shift`` (probability units) either way.
         """
         __tracebackhide__ = True
         model, ref, cur = self._production(), self.dataset(reference), self.dataset(dataset)
         drift_options = DriftOptions.from_settings(self.settings, **options)
-        return self.record(
-            *data_drift(ref.frame, cur.frame, model_inputs(model, cur), drift_options, names=(ref.name, cur.name)),
-            *prediction_drift(model, ref, cur, drift_options))
+        checks = [*data_drift(ref.frame, cur.frame, model_inputs(model, cur), drift_options, names=(ref.name, cur.name)),
+                  *prediction_drift(model, ref, cur, drift_options)]
+        if self.settings.stage == "monitor" and model.is_classifier and len(cur) >= self.settings.min_slice_size:
+            from pytest_mlgate.checks.sequential import (
+                record_sequence,
+                score_mean_statistics,
+            )
+
+            stats, alpha = score_mean_statistics(model, ref, cur, self.settings, max_score_shift)
+            checks += [record_sequence(self.settings, model, (stat, alpha), cur.name, self.gate) for stat in stats]
+        return self.record(*checks)
 
     def _production(self) -> ModelUnderTest:
         """The model in production: the candidate role, which the monitor stage points at production."""

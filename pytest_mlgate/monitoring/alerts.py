@@ -94,6 +94,8 @@ class Alert:
 
 def rollback_text(rollback: dict[str, Any]) -> str:
     """One line saying whether production was rolled back, from which version to which."""
+    if rollback.get("withheld"):
+        return f"automatic rollback withheld: {rollback['withheld']}"
     if rollback.get("error"):
         return f"automatic rollback FAILED: {rollback['error']}"
     return f"automatic rollback: production moved from {rollback.get('from')} back to {rollback.get('to')}"

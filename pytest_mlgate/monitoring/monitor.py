@@ -9,26 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.errors import ConfigError, MlgateError
+from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.monitoring import alerts
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
 
 ACTOR = "mlgate monitor"
-#: Keys of ``[tool.mlgate.monitor]``.
-KEYS = ("on_alert",)
-
-
 def options(settings: Settings) -> dict[str, Any]:
     """The validated ``[tool.mlgate.monitor]`` table (checked at start-up, whichever the stage)."""
     from pytest_mlgate.lifecycle.loop import on_alert
+    from pytest_mlgate.monitoring.anytime import MonitorOptions
 
-    unknown = sorted(set(settings.section("monitor")) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"mlgate config: [tool.mlgate.monitor] unknown key '{unknown[0]}' "
-                          f"(known: {', '.join(KEYS)})")
-    return {"on_alert": on_alert(settings)}
+    return {"sequential": MonitorOptions.from_settings(settings), "on_alert": on_alert(settings)}
 
 
 def after_run(settings: Settings, record: dict[str, Any],
@@ -45,13 +38,32 @@ def after_run(settings: Settings, record: dict[str, Any],
             return {"resolved": alerts.resolve(settings, settings.model)}
         except (MlgateError, OSError) as exc:  # an unreadable state file or a lock that timed out
             return {"resolved": 0, "error": str(exc)}
-    rollback = roll_back(settings, record) if settings.auto_rollback and record["decision"] == "rejected" else None
+    rollback = None
+    if settings.auto_rollback and record["decision"] == "rejected":
+        withheld = without_evidence(settings, record)
+        rollback = {"withheld": withheld} if withheld else roll_back(settings, record)
     alert = build_alert(record, rollback, str(settings.path(settings.decision)))
     try:
         report = alerts.dispatch(alert, settings, hook)
     except (MlgateError, OSError) as exc:  # an unreadable state file or a lock that timed out
         report = {"sent": False, "suppressed": False, "error": str(exc), "deliveries": []}
     return {"alert": report, "rollback": rollback, "text": alert.text}
+
+
+def without_evidence(settings: Settings, record: dict[str, Any]) -> str | None:
+    """Why a rejection does not justify a rollback: with ``[tool.mlgate.monitor] rollback_on =
+    "evidence"`` (the default) only a failing anytime-valid check in a blocking gate does, since a
+    fixed-sample test re-run every day fails on noise sooner or later. ``None`` when it does."""
+    from pytest_mlgate.monitoring.anytime import MonitorOptions
+
+    if MonitorOptions.from_settings(settings).rollback_on == "any":
+        return None
+    for gate in record["gates"]:
+        if gate["severity"] == "block" and gate["outcome"] in ("failed", "error") and any(
+                c["outcome"] == "failed" and (c.get("details") or {}).get("anytime_valid") for c in gate["checks"]):
+            return None
+    return ("no blocking gate failed on anytime-valid evidence (sequential checks); a fixed-sample failure "
+            "alerts but does not move production ([tool.mlgate.monitor] rollback_on = \"any\" to change)")
 
 
 def build_alert(record: dict[str, Any], rollback: dict[str, Any] | None = None,

@@ -23,6 +23,7 @@ from pytest_mlgate.reports.charts import (
     bar_chart,
     comparison_chart,
 )
+from pytest_mlgate.reports.charts_monitoring import monitoring_section
 from pytest_mlgate.reports.table import number, short_gate
 
 MAX_CHART_ROWS = 60
@@ -78,6 +79,7 @@ def render(record: dict[str, Any]) -> str:
                 *((kind, title, _family(record, kind, title, *cols)) for kind, title, *cols in FAMILIES),
                 ("history", "History", history.section(record)),
                 ("calibration", "Calibration", reliability.section(record)),
+                ("monitoring", "Monitoring over runs and shadow", _monitoring(record)),
                 ("gates", "Gates", _gates(record)), ("artifacts", "Artifacts", _artifacts(record))]
     sections = [s for s in sections if s[2]]
     title = f"mlgate {record['decision']}: {record.get('model') or 'model'}"
@@ -90,6 +92,11 @@ def render(record: dict[str, Any]) -> str:
         '<input type="checkbox" id="only-bad"> <label for="only-bad">show only gates that need attention</label>',
         "<main>", _reasons(record), *(body for *_, body in sections), "</main></body></html>\n",
     ])
+
+
+def _monitoring(record: dict[str, Any]) -> str:
+    body = monitoring_section(record)
+    return f'<section id="monitoring"><h2>Monitoring over runs and shadow</h2>{body}</section>' if body else ""
 
 
 def _header(record: dict[str, Any], links: list[tuple[str, str]]) -> str:
