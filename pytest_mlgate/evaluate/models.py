@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate import columns
 from pytest_mlgate.evaluate.metrics import Metric, resolve
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Dataset:
         """A column, or a one-line error naming the dataset and the column."""
         if name not in self.frame.columns:
             raise MlgateError(f"dataset '{self.name}': column '{name}' not found "
-                              f"(columns: {', '.join(map(str, self.frame.columns[:20]))})")
+                              f"(columns: {columns.listing(self.frame.columns)})")
         return self.frame[name]
 
     @property
@@ -60,14 +61,18 @@ class Dataset:
         return self._y
 
     def features_for(self, model: Any, role: str) -> pd.DataFrame:
-        """The columns ``model`` was fitted on (``feature_names_in_``), else all but the target."""
+        """The columns ``model`` was fitted on (``feature_names_in_``, matched as :mod:`.columns`
+        says and named as the model names them), else all but the target."""
         wanted = getattr(model, "feature_names_in_", None)
         if wanted is None:
             return self.frame.drop(columns=[self.target], errors="ignore") if self.target else self.frame
-        missing = [c for c in wanted if c not in self.frame.columns]
+        wanted = list(wanted)
+        found, missing = columns.match(wanted, self.frame.columns)
         if missing:
-            raise MlgateError(f"model '{role}' needs column(s) {missing} missing from dataset '{self.name}'")
-        return self.frame[list(wanted)]
+            raise MlgateError(f"model '{role}' needs {len(missing)} column(s) missing from dataset '{self.name}': "
+                              f"{columns.listing(missing)} (its columns: {columns.listing(self.frame.columns)})")
+        selected = self.frame[found]
+        return selected if found == wanted else selected.set_axis(wanted, axis=1)
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this data: file hash, shape and a hash of the column schema."""
@@ -122,6 +127,11 @@ class ModelUnderTest:
             return self.positive_label
         matches = [c for c in classes if str(c) == str(self.positive_label)]
         return matches[0] if matches else self.positive_label
+
+    @property
+    def live(self) -> bool:
+        """Whether there is a model to run (not so for a table of predictions scored elsewhere)."""
+        return bool(getattr(self.model, "mlgate_live", True))
 
     @property
     def is_classifier(self) -> bool:
@@ -226,7 +236,10 @@ MOST_PROBABLE = frozenset({
 
 
 def predicts_most_probable(model: Any) -> bool:
-    """Whether ``model`` (or a Pipeline ending in it) is such a scikit-learn classifier."""
+    """Whether ``model`` (or a Pipeline ending in it) is such a scikit-learn classifier, or a wrapper
+    that declares the same (``mlgate_labels_from_proba``, as the framework loaders do)."""
+    if getattr(model, "mlgate_labels_from_proba", False):
+        return True
     while type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
         model = model.steps[-1][1]
     cls = type(model)

@@ -90,7 +90,7 @@ class Workspace:
             raise loaders.describe_error(f"model '{role}'", artifact.path, exc) from None
         if model is None:
             raise MlgateError(f"model '{role}': no loader for {artifact.path.name} (built in: "
-                              f"{', '.join(loaders.MODEL_SUFFIXES)}; add a pytest_mlgate_load_model hook)")
+                              f"{', '.join(loaders.model_suffixes())}; add a pytest_mlgate_load_model hook)")
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
         return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
