@@ -13,7 +13,7 @@ import pytest
 
 from pytest_mlgate.config import Settings
 from pytest_mlgate.decision import GateResult
-from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.errors import MlgateError, NotApplicable
 from pytest_mlgate.evaluate import loaders
 
 if TYPE_CHECKING:
@@ -122,6 +122,8 @@ class GateSession:
             lambda role, metric, data, value: observed.__setitem__((role, metric, data), value))
         try:
             return (yield)
+        except NotApplicable as exc:
+            pytest.skip(str(exc))
         finally:
             models.observer.reset(token)
 

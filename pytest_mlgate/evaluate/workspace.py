@@ -58,6 +58,19 @@ class Workspace:
                 found[name] = {"name": name, "spec": spec, "error": str(exc)}
         return found
 
+    def columns_named(self, column: str) -> list[Any]:
+        """``column`` of every configured dataset that loads and has it (a dataset that does not load
+        fails the gates that use it)."""
+        found = []
+        for name in self.settings.datasets:
+            try:
+                frame = self.dataset(name).frame
+            except MlgateError:
+                continue
+            if column in frame.columns:
+                found.append(frame[column])
+        return found
+
     def fingerprints(self) -> dict[str, Any]:
         """Fingerprints of the datasets this process loaded."""
         return {n: d.fingerprint() for n, d in self._datasets.items() if isinstance(d, Dataset)}
@@ -82,8 +95,12 @@ class Workspace:
                 raise MlgateError("candidate: no model configured ([tool.mlgate] candidate or --mlgate-candidate)")
             return None
         artifact = sources.locate(role, spec, self.settings)
+        source = sources.source_for(spec)
         try:
-            model = self._load_model(artifact.path, self.settings)
+            if source is not None and source.load_model is not None:
+                model = source.load_model(artifact, self)
+            else:
+                model = self._load_model(artifact.path, self.settings)
         except MlgateError:
             raise
         except Exception as exc:  # a corrupt file raises anything; fail closed with one line
