@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pytest_mlgate import __version__
 from pytest_mlgate.errors import MlgateError
 
-COMMANDS: tuple[str, ...] = ("report", "registry", "promote", "rollback", "audit", "approve", "schema", "feedback")
+COMMANDS: tuple[str, ...] = ("report", "registry", "promote", "rollback", "audit", "approve", "schema", "feedback",
+                           "trust")
 
 
 def parser() -> argparse.ArgumentParser:
