@@ -54,8 +54,8 @@ def model_format(path: Path) -> ModelFormat | None:
         try:
             if fmt.sniff(path):
                 return fmt
-        except OSError:
-            return None
+        except OSError:  # e.g. a directory, which a format of model directories may still claim
+            continue
     return None
 
 

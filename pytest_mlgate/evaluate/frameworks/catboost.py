@@ -20,15 +20,10 @@ def load(path: Path) -> Any:
     """A scikit-learn-shaped wrapper of the CatBoost model in ``path``."""
     import catboost
 
-    loss = str(catboost.CatBoost().load_model(str(path)).get_all_params().get("loss_function", ""))
-    if loss.split(":")[0] in CLASSIFIER_LOSSES:
-        classifier = catboost.CatBoostClassifier().load_model(str(path))
-        return FrameworkClassifier("catboost", classifier, lambda X: _float(classifier.predict_proba(X)),
+    classifier = catboost.CatBoostClassifier().load_model(str(path))
+    if str(classifier.get_all_params().get("loss_function", "")).split(":")[0] in CLASSIFIER_LOSSES:
+        return FrameworkClassifier("catboost", classifier, lambda X: np.asarray(classifier.predict_proba(X)),
                                    list(classifier.feature_names_), list(classifier.classes_))
     regressor = catboost.CatBoostRegressor().load_model(str(path))  # its predict applies the loss's link
-    return FrameworkRegressor("catboost", regressor, lambda X: _float(regressor.predict(X)),
+    return FrameworkRegressor("catboost", regressor, lambda X: np.asarray(regressor.predict(X)),
                               list(regressor.feature_names_))
-
-
-def _float(values: Any) -> np.ndarray:
-    return np.asarray(values)

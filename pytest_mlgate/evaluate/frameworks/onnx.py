@@ -30,8 +30,10 @@ def load(path: Path) -> Any:
     import onnxruntime
 
     proto = onnx.load(str(path))
+    outputs = len(proto.graph.output)
     probabilities, classes = _probability_output(proto)
-    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    model = proto.SerializeToString() if len(proto.graph.output) != outputs else str(path)  # ZipMap cut off
+    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
     unsupported = [f"{i.name} ({i.type})" for i in session.get_inputs() if i.type not in DTYPES]
     if unsupported:
         raise MlgateError(f"model {path}: ONNX input(s) of unsupported type: {', '.join(unsupported)}")
