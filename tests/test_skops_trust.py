@@ -102,3 +102,11 @@ def test_trust_refuses_a_file_that_is_not_skops(tmp_path, capsys):
     (tmp_path / "model.skops").write_bytes(b"not a zip")
     assert main(["trust", str(tmp_path / "model.skops")]) == 2
     assert "cannot read as a .skops file" in capsys.readouterr().err
+
+
+def test_every_refused_type_is_named_in_one_message(tmp_path, monkeypatch):
+    sio.dump(_forest(), tmp_path / "forest.skops")
+    found = [skops_files.TREE, "mypackage.Scaler", "mypackage.Model"]
+    monkeypatch.setattr(skops_files, "untrusted_types", lambda path: sorted(found))
+    with pytest.raises(MlgateError, match=r"2 untrusted type\(s\): mypackage.Model, mypackage.Scaler; review them"):
+        skops_files.load(tmp_path / "forest.skops", ("other.Type",))
