@@ -39,6 +39,19 @@ def test_prediction_drift(mlgate):
 """
 
 
+# gates that run the model itself: permutation importance, partial dependence, in-process latency
+LIVE_GATES = """
+def test_drivers(mlgate):
+    mlgate.no_forbidden_drivers(["group"], top_k=3)
+
+def test_monotonic(mlgate):
+    mlgate.monotonic("worst area", tolerance=1.0)
+
+def test_latency(mlgate):
+    mlgate.predict_latency(batch_sizes=(1,), repeats=3)
+"""
+
+
 def require(module: str, variable: str) -> Any:
     """``module``, imported; skipped when missing unless ``variable=1`` (the extra's tox env) says it must be there."""
     if os.environ.get(variable) == "1":

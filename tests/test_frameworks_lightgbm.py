@@ -7,7 +7,7 @@ Skipped where lightgbm is not installed, except under ``MLGATE_REQUIRE_FRAMEWORK
 from __future__ import annotations
 
 import joblib
-from framework_suite import TARGET, assert_approves_and_rejects, assert_matches_own_predict, features, frames, \
+from framework_suite import LIVE_GATES, TARGET, assert_approves_and_rejects, assert_matches_own_predict, features, frames, \
     outcomes, require, run, shuffled, write_project
 
 lightgbm = require("lightgbm", "MLGATE_REQUIRE_FRAMEWORKS")
@@ -29,6 +29,18 @@ def test_native_lightgbm_file_approves_a_good_model_and_rejects_a_bad_one(pytest
                                          current=current)
     p = booster.predict(holdout[features(holdout)])
     assert_matches_own_predict(record, holdout, __import__("numpy").column_stack((1 - p, p)))
+
+
+def test_gates_that_run_the_model_work_on_a_native_file(pytester):
+    train, holdout, current = frames()
+    _train(train, pytester.path / "model.txt")
+    write_project(pytester, "model.txt", train=train, holdout=holdout, current=current)
+    pytester.makepyfile(test_suite=LIVE_GATES)
+    result, record = run(pytester)
+    assert record["decision"] == "approved", record["reasons"]
+    assert set(outcomes(record).values()) == {"passed"}
+    drivers = next(c for g in record["gates"] for c in g["checks"] if c["metric"] == "permutation_importance")
+    assert len(drivers["details"]["table"]) == len(features(train))  # every feature shuffled through the wrapper
 
 
 def test_scikit_learn_wrapper_trained_on_quoted_columns_finds_them(pytester):

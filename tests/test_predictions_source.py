@@ -7,19 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from framework_suite import SUITE, TARGET, features, frames, outcomes, run, shuffled, write_project
+from framework_suite import LIVE_GATES, SUITE, TARGET, features, frames, outcomes, run, shuffled, write_project
 from sklearn.ensemble import RandomForestClassifier
 
-LIVE_GATES = """
-def test_drivers(mlgate):
-    mlgate.no_forbidden_drivers(["mean radius"], top_k=1)
-
-def test_monotonic(mlgate):
-    mlgate.monotonic("worst area", tolerance=1.0)
-
-def test_latency(mlgate):
-    mlgate.predict_latency(batch_sizes=(1,), repeats=3)
-"""
 
 
 def _forest(frame: pd.DataFrame) -> RandomForestClassifier:

@@ -61,8 +61,8 @@ class Dataset:
         return self._y
 
     def features_for(self, model: Any, role: str) -> pd.DataFrame:
-        """The columns ``model`` was fitted on (``feature_names_in_``, matched as :mod:`.columns`
-        says and named as the model names them), else all but the target."""
+        """The columns ``model`` was fitted on (``feature_names_in_``, matched as :mod:`.columns` says,
+        in the model's order, under the dataset's names), else all but the target."""
         wanted = getattr(model, "feature_names_in_", None)
         if wanted is None:
             return self.frame.drop(columns=[self.target], errors="ignore") if self.target else self.frame
@@ -71,8 +71,7 @@ class Dataset:
         if missing:
             raise MlgateError(f"model '{role}' needs {len(missing)} column(s) missing from dataset '{self.name}': "
                               f"{columns.listing(missing)} (its columns: {columns.listing(self.frame.columns)})")
-        selected = self.frame[found]
-        return selected if found == wanted else selected.set_axis(wanted, axis=1)
+        return self.frame[found]
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this data: file hash, shape and a hash of the column schema."""

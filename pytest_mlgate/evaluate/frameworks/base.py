@@ -1,7 +1,7 @@
 """The scikit-learn-shaped wrapper every framework loader returns.
 
-A framework model becomes one pure function from a DataFrame (columns in the model's order, named
-as the model names them) to its outputs: class probabilities for a classifier, values for a
+A framework model becomes one pure function from a DataFrame (its feature columns in the model's
+order) to its outputs: class probabilities for a classifier, values for a
 regressor. The wrapper adds what the gates read: ``classes_``, ``feature_names_in_``, labels taken
 from the probabilities (one inference pass per dataset), and scikit-learn's estimator type so that
 permutation importance and partial dependence accept it.
@@ -35,6 +35,10 @@ class _FrameworkModel(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
+
+    def fit(self, X: Any, y: Any = None) -> _FrameworkModel:
+        """Never: a loaded model is gated as it is (scikit-learn's inspection tools only check that it exists)."""
+        raise TypeError(f"{self!r} is a loaded {self.framework} model; it is not refitted")
 
 
 class FrameworkClassifier(ClassifierMixin, _FrameworkModel):
