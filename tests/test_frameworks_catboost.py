@@ -6,8 +6,15 @@ Skipped where catboost is not installed, except under ``MLGATE_REQUIRE_FRAMEWORK
 from __future__ import annotations
 
 import numpy as np
-from framework_suite import TARGET, assert_approves_and_rejects, assert_matches_own_predict, features, frames, \
-    require, shuffled
+from framework_suite import (
+    TARGET,
+    assert_approves_and_rejects,
+    assert_matches_own_predict,
+    features,
+    frames,
+    require,
+    shuffled,
+)
 
 from pytest_mlgate.evaluate import loaders
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest

@@ -7,8 +7,19 @@ Skipped where lightgbm is not installed, except under ``MLGATE_REQUIRE_FRAMEWORK
 from __future__ import annotations
 
 import joblib
-from framework_suite import LIVE_GATES, TARGET, assert_approves_and_rejects, assert_matches_own_predict, features, frames, \
-    outcomes, require, run, shuffled, write_project
+from framework_suite import (
+    LIVE_GATES,
+    TARGET,
+    assert_approves_and_rejects,
+    assert_matches_own_predict,
+    features,
+    frames,
+    outcomes,
+    require,
+    run,
+    shuffled,
+    write_project,
+)
 
 lightgbm = require("lightgbm", "MLGATE_REQUIRE_FRAMEWORKS")
 

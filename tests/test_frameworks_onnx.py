@@ -10,8 +10,15 @@ import json
 
 import numpy as np
 import pytest
-from framework_suite import TARGET, assert_approves_and_rejects, assert_matches_own_predict, features, frames, \
-    require, shuffled
+from framework_suite import (
+    TARGET,
+    assert_approves_and_rejects,
+    assert_matches_own_predict,
+    features,
+    frames,
+    require,
+    shuffled,
+)
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge

@@ -6,8 +6,15 @@ Skipped where xgboost is not installed, except under ``MLGATE_REQUIRE_FRAMEWORKS
 from __future__ import annotations
 
 import pytest
-from framework_suite import TARGET, assert_approves_and_rejects, assert_matches_own_predict, features, frames, \
-    require, shuffled
+from framework_suite import (
+    TARGET,
+    assert_approves_and_rejects,
+    assert_matches_own_predict,
+    features,
+    frames,
+    require,
+    shuffled,
+)
 
 xgboost = require("xgboost", "MLGATE_REQUIRE_FRAMEWORKS")
 

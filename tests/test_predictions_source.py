@@ -11,7 +11,6 @@ from framework_suite import LIVE_GATES, SUITE, TARGET, features, frames, outcome
 from sklearn.ensemble import RandomForestClassifier
 
 
-
 def _forest(frame: pd.DataFrame) -> RandomForestClassifier:
     model = RandomForestClassifier(n_estimators=40, max_depth=6, random_state=0, n_jobs=1)
     return model.fit(frame[features(frame)], frame[TARGET])

@@ -16,7 +16,6 @@ import numpy as np
 from pytest_mlgate.evaluate.frameworks.base import FrameworkClassifier, FrameworkRegressor, binary_proba
 
 
-
 def _header(path: Path) -> dict[str, str]:
     """The ``key=value`` lines before the first tree."""
     found: dict[str, str] = {}
