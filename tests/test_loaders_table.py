@@ -6,12 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from pytest_mlgate.config import build
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import loaders
 from pytest_mlgate.evaluate.frameworks import sniff
+from pytest_mlgate.evaluate.models import Dataset
 from pytest_mlgate.evaluate.workspace import Workspace
 
 FRAMEWORKS = ("xgboost", "lightgbm", "catboost", "onnx", "onnxruntime", "sklearn")
@@ -74,3 +76,22 @@ def test_a_registered_format_loads_its_files_and_a_directory_does_not_stop_the_s
     finally:
         del loaders._FORMATS["directory"]
     assert loaders.model_format(tmp_path / "model.dir") is None
+
+
+class _Saved:
+    """A model that saved its feature names the way LightGBM or skl2onnx rewrite them."""
+
+    def __init__(self, names):
+        self.feature_names_in_ = names
+
+
+def test_rewritten_feature_names_find_their_columns_in_the_model_order():
+    frame = pd.DataFrame({"id": [1, 2], "mean radius": [1.0, 2.0], "a.b (µm²)": [3.0, 4.0], "y": [0, 1]})
+    selected = Dataset("holdout", frame, "y").features_for(_Saved(["a_b__µm²_", "mean_radius"]), "candidate")
+    assert list(selected.columns) == ["a.b (µm²)", "mean radius"]
+
+
+def test_a_rewritten_name_matching_two_columns_is_an_error_naming_both():
+    frame = pd.DataFrame({"a b": [1.0], "a.b": [2.0]})
+    with pytest.raises(MlgateError, match=r"feature 'a_b' matches several columns: 'a b', 'a.b'"):
+        Dataset("holdout", frame).features_for(_Saved(["a_b"]), "candidate")
