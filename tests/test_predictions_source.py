@@ -131,3 +131,23 @@ def test_values(candidate, holdout):
     result, record = run(pytester)
     assert record["decision"] == "approved", record["reasons"]
     assert np.isfinite(holdout["mean radius"]).all()
+
+
+def test_the_staging_server_is_not_applicable_to_a_table(pytester):
+    train, holdout, current = frames()
+    _scores(_forest(train), holdout, current).to_parquet(pytester.path / "scores.parquet")
+    write_project(pytester, "predictions:scores.parquet", train=train, holdout=holdout, current=current,
+                  extra='id_column = "id"')
+    pytester.makepyfile(test_suite=SUITE + """
+def test_served(mlgate, staging):
+    mlgate.load_test(staging, requests=10)
+
+def test_complexity(mlgate):
+    mlgate.complexity(max_depth=3, force=True)
+""")
+    _, record = run(pytester)
+    assert record["decision"] == "approved", record["reasons"]
+    gates = {g["gate"].split("::")[-1]: g for g in record["gates"]}
+    assert gates["test_served"]["outcome"] == gates["test_complexity"]["outcome"] == "skipped"
+    assert "staging server: not applicable, model 'candidate' is <predictions table" in gates["test_served"]["message"]
+    assert [c["outcome"] for c in gates["test_complexity"]["checks"]] == ["not_applicable"]
