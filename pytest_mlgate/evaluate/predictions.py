@@ -28,6 +28,10 @@ PREFIX = "predictions:"
 PROBA, SCORE, PREDICTION = "proba_", "score", "prediction"
 
 
+class JoinError(LookupError):
+    """Dataset rows and a predictions table do not join (the model under test adds the dataset's name)."""
+
+
 class PredictionTable:
     """Outputs computed elsewhere (here: values or labels): each call joins the rows' ids to the table.
 
@@ -60,11 +64,11 @@ class PredictionTable:
     def _rows(self, X: pd.DataFrame) -> np.ndarray:
         """The table row of each dataset row; every row must have exactly one prediction."""
         ids = X.iloc[:, 0]
-        _require_unique_ids(ids, f"the dataset's '{self.id_column}'")
+        _require_unique_ids(ids, f"the dataset's '{self.id_column}'", JoinError)
         rows = self._index.get_indexer(ids)
         missing = rows < 0
         if missing.any():
-            raise MlgateError(f"{int(missing.sum())} of {len(ids)} rows have no prediction in {self.spec} "
+            raise JoinError(f"{int(missing.sum())} of {len(ids)} rows have no prediction in {self.spec} "
                               f"(ids e.g. {_examples(ids[missing])}{_dtype_hint(ids, self._index)})")
         if not self._checked_extras:
             self._check_extras()
@@ -78,7 +82,7 @@ class PredictionTable:
         union = known[0].append(known[1:]) if known else pd.Index([])
         extra = ~self._index.isin(union)
         if extra.any():
-            raise MlgateError(f"{int(extra.sum())} of {len(self._index)} predictions in {self.spec} match no row "
+            raise JoinError(f"{int(extra.sum())} of {len(self._index)} predictions in {self.spec} match no row "
                               f"of any configured dataset (ids e.g. {_examples(self._index[extra])})")
         self._checked_extras = True
 
@@ -163,13 +167,13 @@ def _class(text: str) -> Any:
         return text
 
 
-def _require_unique_ids(ids: pd.Series, where: str) -> None:
+def _require_unique_ids(ids: pd.Series, where: str, error: type[Exception] = MlgateError) -> None:
     nulls = int(ids.isna().sum())
     if nulls:
-        raise MlgateError(f"{where}: {nulls} of {len(ids)} ids are missing")
+        raise error(f"{where}: {nulls} of {len(ids)} ids are missing")
     repeated = ids.duplicated(keep=False)
     if repeated.any():
-        raise MlgateError(f"{where}: {int(ids[repeated].nunique())} ids occur more than once "
+        raise error(f"{where}: {int(ids[repeated].nunique())} ids occur more than once "
                           f"({int(repeated.sum())} rows; e.g. {_examples(ids[repeated].unique())})")
 
 
