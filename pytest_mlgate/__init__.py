@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_mlgate.decision import Check, Decision, GateResult
 from pytest_mlgate.errors import ConfigError, MlgateError
+from pytest_mlgate.evaluate.frameworks import install as _install_frameworks
 from pytest_mlgate.sources_builtin import install as _install_sources
 
 try:
@@ -20,6 +21,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 _install_sources()  # registry: and predlog: specs resolve wherever the package is used
+_install_frameworks()  # and XGBoost, LightGBM, CatBoost and ONNX files load (each library imported on use)
 
 _LAZY = {
     "Artifact": "pytest_mlgate.evaluate.sources",

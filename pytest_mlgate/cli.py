@@ -12,7 +12,7 @@ from pytest_mlgate import __version__
 from pytest_mlgate.errors import MlgateError
 
 COMMANDS: tuple[str, ...] = ("init", "report", "registry", "promote", "rollback", "audit", "approve", "schema",
-                          "feedback", "docs", "history")
+                          "feedback", "docs", "history", "trust")
 
 
 def parser() -> argparse.ArgumentParser:

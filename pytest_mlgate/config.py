@@ -118,6 +118,7 @@ KEYS: tuple[Key, ...] = (
     Key("decision_threshold", _number(0.0, 1.0), None,
         "binary labels from score >= threshold instead of the model's predict (one inference per model)"),
     Key("sensitive", _names, (), "sensitive attribute columns"),
+    Key("id_column", _text, None, "column joining a predictions: table to the datasets' rows"),
     Key("datasets", _mapping, {}, "named datasets, NAME=PATH", repeatable=True),
     Key("sha256", _mapping, {}, "expected sha256 of an artifact, NAME=HEX", repeatable=True),
     Key("decision", _text, "reports/mlgate-decision.json", "where to write the decision JSON"),
@@ -177,6 +178,7 @@ class Settings:
     positive_label: Any = 1
     decision_threshold: float | None = None
     sensitive: tuple[str, ...] = ()
+    id_column: str | None = None
     datasets: dict[str, str] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
     decision: str = "reports/mlgate-decision.json"

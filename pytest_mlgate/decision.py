@@ -129,10 +129,14 @@ def decide(
         reasons.append(f"run incomplete: {interrupted}")
     if not any(g.outcome in (PASSED, FAILED, ERROR) for g in gates):
         reasons.append("no gates ran")
+    errors: dict[str, list[str]] = {}  # one reason per error: a model that fails to load fails every gate
     for gate in gates:
         if gate.outcome == ERROR:
-            reasons.append(f"{gate.gate}: error: {gate.message}")
-        elif gate.outcome == FAILED and gate.severity == "block":
+            errors.setdefault(gate.message, []).append(gate.gate)
+    reasons += [f"{names[0]}: error: {message}" if len(names) == 1 else
+                f"{len(names)} gates ({', '.join(names)}): error: {message}" for message, names in errors.items()]
+    for gate in gates:
+        if gate.outcome == FAILED and gate.severity == "block":
             reasons.append(f"{gate.gate}: {gate.message}")
         elif gate.outcome == FAILED and gate.severity == "review":
             approval = approved_gates.get(gate.gate)

@@ -60,7 +60,7 @@ def first_line(exc: BaseException) -> str:
     line = text.splitlines()[0] if text else type(exc).__name__
     if not isinstance(exc, (AssertionError, MlgateError, pytest.fail.Exception)):
         line = f"{type(exc).__name__}: {line}"
-    return line[:500]
+    return line if isinstance(exc, MlgateError) else line[:500]  # ours are one complete line: never cut a name
 
 
 def gate_result(item: pytest.Item) -> GateResult:

@@ -19,11 +19,14 @@ if TYPE_CHECKING:
 def pytest_mlgate_load_model(path: Path, settings: Settings) -> Any | None:
     """Load a model file the built-in loaders do not know; return ``None`` to pass.
 
+    Runs before the built-in loaders (``.skops``, ``.joblib``, ``.pkl``, and the XGBoost, LightGBM,
+    CatBoost and ONNX files of :mod:`pytest_mlgate.evaluate.frameworks`).
+
     Example::
 
         def pytest_mlgate_load_model(path, settings):
-            if path.suffix == ".onnx":
-                return OnnxModel(path)
+            if path.suffix == ".keras":
+                return KerasModel(path)
     """
 
 

@@ -222,6 +222,9 @@ def staging(mlgate_workspace: Workspace) -> Iterator[StagingServer]:
     stopped with its child processes at the end of the session (also on failure or interrupt)."""
     from pytest_mlgate.serving.staging import serve_candidate
 
+    candidate = mlgate_workspace.model("candidate")
+    if not candidate.live:
+        pytest.skip(f"staging server: not applicable, model 'candidate' is {candidate.model!r} (nothing to serve)")
     with serve_candidate(mlgate_workspace) as server:
         yield server
 

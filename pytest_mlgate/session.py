@@ -13,7 +13,7 @@ import pytest
 
 from pytest_mlgate.config import Settings
 from pytest_mlgate.decision import GateResult
-from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.errors import MlgateError, NotApplicable
 from pytest_mlgate.gate_items import (
     FAILED_BY_CHECKS,
     OBSERVED,
@@ -166,6 +166,8 @@ class GateSession:
             lambda role, metric, data, value: observed.__setitem__((role, metric, data), value))
         try:
             result = yield
+        except NotApplicable as exc:
+            pytest.skip(str(exc))
         finally:
             models.observer.reset(token)
         recorder = item.stash.get(RECORDER, None)

@@ -257,7 +257,7 @@ def test_missing_target_column_fails_closed(project):
         (project.path / "pyproject.toml").read_text().replace('target = "defaulted"', 'target = "label"'))
     project.gates(APPROVING)
     result = project.run()
-    result.stdout.fnmatch_lines(["*dataset 'holdout': column 'label' not found (columns: income, debt, *"])
+    result.stdout.fnmatch_lines(["*dataset 'holdout': column 'label' not found (columns: 'income', 'debt', *"])
     assert project.decision["decision"] == "rejected"
 
 

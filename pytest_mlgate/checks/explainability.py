@@ -335,9 +335,7 @@ class ExplainabilityGates(Recorder):
 
     def importance(self, dataset: str | Dataset = "holdout", model: str = "candidate") -> Importance:
         """The (cached) permutation importance of a model on a dataset."""
-        cfg, subject = explain_config(self.settings), self.model(model)
-        if subject is None:
-            raise MlgateError(f"model '{model}' is not configured")
+        cfg, subject = explain_config(self.settings), self.live_model(model, "permutation importance")
         return importance(subject, self.dataset(dataset), n_repeats=cfg.n_repeats, max_rows=cfg.max_rows,
                           scoring=cfg.scoring, against=cfg.against, seed=self.settings.seed)
 
@@ -368,9 +366,8 @@ class ExplainabilityGates(Recorder):
                   grid_resolution: int = 20) -> list[Check]:
         """Declared monotonic relationships hold (``feature`` given, or all of [tool.mlgate.explain] monotonic)."""
         __tracebackhide__ = True
-        cfg, data, subject = explain_config(self.settings), self.dataset(dataset), self.model(model)
-        if subject is None:
-            raise MlgateError(f"model '{model}' is not configured")
+        cfg, data = explain_config(self.settings), self.dataset(dataset)
+        subject = self.live_model(model, "monotonicity")
         declared = {feature: direction} if feature is not None else dict(cfg.monotonic or {})
         if not declared:
             raise MlgateError("monotonic: no feature given and [tool.mlgate.explain] monotonic is empty")
@@ -382,9 +379,7 @@ class ExplainabilityGates(Recorder):
                    max_estimators: int | None = None, force: bool = False, model: str = "candidate") -> list[Check]:
         """Complexity bounds, applied when ``[tool.mlgate] risk = "high"`` or ``force=True``."""
         __tracebackhide__ = True
-        cfg, subject = explain_config(self.settings), self.model(model)
-        if subject is None:
-            raise MlgateError(f"model '{model}' is not configured")
+        cfg, subject = explain_config(self.settings), self.live_model(model, "complexity bounds")
         limits = {"features": max_features or cfg.max_features, "depth": max_depth or cfg.max_depth,
                   "estimators": max_estimators or cfg.max_estimators}
         return self.record(*complexity(subject, limits, risk=self.settings.risk, force=force))

@@ -146,7 +146,7 @@ def _derived(data: Dataset, kind: str, build: Callable[[], Dataset]) -> Dataset:
 def model_inputs(model: ModelUnderTest, data: Dataset) -> list[str]:
     """The columns the model reads (``feature_names_in_``), else every logged feature column."""
     wanted = getattr(model.model, "feature_names_in_", None)
-    if wanted is not None:
+    if wanted is not None and model.live:  # a predictions table reads only its id column
         return [str(c) for c in wanted]
     return [c for c in data.frame.columns if c not in META and c != data.target]
 

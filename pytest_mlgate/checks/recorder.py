@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.decision import FAILED, PASSED, Check
+from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
+from pytest_mlgate.errors import MlgateError, NotApplicable
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 if TYPE_CHECKING:
@@ -33,6 +34,18 @@ class Recorder:
     def model(self, model: str | ModelUnderTest) -> ModelUnderTest | None:
         """A model by role (``candidate``, ``baseline``); ``None`` when the role is not configured."""
         return model if isinstance(model, ModelUnderTest) else self.workspace.model(model)
+
+    def live_model(self, role: str, purpose: str) -> ModelUnderTest:
+        """The model in ``role``, which ``purpose`` must run; a predictions table is recorded as a
+        not-applicable check and ends the gate as not applicable."""
+        subject = self.model(role)
+        if subject is None:
+            raise MlgateError(f"{purpose}: model '{role}' is not configured")
+        if not subject.live:
+            message = f"{purpose}: not applicable, model '{role}' is {subject.model!r} (scored elsewhere)"
+            self.checks.append(Check(purpose, NOT_APPLICABLE, message=message, kind="not_applicable"))
+            raise NotApplicable(message)
+        return subject
 
     def record(self, *checks: Check) -> list[Check]:
         """Keep the checks under unique names saying what was checked on what (``schema[holdout]``).

@@ -214,7 +214,4 @@ class StagingGates(Recorder):
         return self.record(behaviour_check(inprocess.input_behaviour(self._candidate(), data), data.name))
 
     def _candidate(self) -> ModelUnderTest:
-        model = self.model("candidate")
-        if model is None:
-            raise MlgateError("candidate: no model configured")
-        return model
+        return self.live_model("candidate", "serving checks")

@@ -1,8 +1,14 @@
-"""The built-in file loaders: models from .skops (safe), .joblib and .pickle; datasets from CSV and Parquet."""
+"""The built-in file loaders: models from .skops (safe), .joblib and .pickle; datasets from CSV and Parquet.
+
+Other model formats register a :class:`ModelFormat` (the framework loaders in
+:mod:`pytest_mlgate.evaluate.frameworks` do); this module imports none of them.
+"""
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,21 +21,51 @@ MODEL_SUFFIXES = (".skops", ".joblib", ".pkl", ".pickle")
 DATASET_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def load_model(path: Path, trusted: tuple[str, ...] = ()) -> Any:
-    """Load a model from .skops (safe), .joblib, .pickle or an MLflow model directory; ``None`` otherwise."""
-    from pytest_mlgate.evaluate.frameworks import mlflow_model
+@dataclass(frozen=True)
+class ModelFormat:
+    """A model file format: chosen by one of its ``suffixes`` or, for any other name, by ``sniff``
+    (a look at the file's content); ``load`` turns the file into a model with ``predict``."""
 
-    if mlflow_model.is_mlflow_model(path):
-        return mlflow_model.load(path)
+    name: str
+    suffixes: tuple[str, ...]
+    sniff: Callable[[Path], bool]
+    load: Callable[[Path], Any]
+
+
+_FORMATS: dict[str, ModelFormat] = {}
+
+
+def register_model_format(fmt: ModelFormat) -> None:
+    """Load files of ``fmt`` (replacing a format registered under the same name)."""
+    _FORMATS[fmt.name] = fmt
+
+
+def model_suffixes() -> tuple[str, ...]:
+    """Every model file suffix a built-in or registered loader reads."""
+    return tuple(dict.fromkeys([*MODEL_SUFFIXES, *(s for f in _FORMATS.values() for s in f.suffixes)]))
+
+
+def model_format(path: Path) -> ModelFormat | None:
+    """The registered format of ``path``: one whose suffix it has and whose content it shows, else any
+    whose content it shows (``model.bin`` from CatBoost is found too)."""
+    suffix = path.suffix.lower()
+    by_suffix = [f for f in _FORMATS.values() if suffix in f.suffixes]
+    for fmt in [*by_suffix, *(f for f in _FORMATS.values() if f not in by_suffix)]:
+        try:
+            if fmt.sniff(path):
+                return fmt
+        except OSError:  # e.g. a directory, which a format of model directories may still claim
+            continue
+    return None
+
+
+def load_model(path: Path, trusted: tuple[str, ...] = ()) -> Any:
+    """Load a model from .skops (safe), .joblib, .pickle or a registered format; ``None`` for others."""
     suffix = path.suffix.lower()
     if suffix == ".skops":
-        import skops.io as sio
+        from pytest_mlgate.evaluate import skops_files
 
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
-        if untrusted:
-            raise MlgateError(f"model {path}: untrusted types {untrusted}; "
-                              "list them in [tool.mlgate] skops_trusted if you trust this file")
-        return sio.load(path, trusted=list(trusted) or None)
+        return skops_files.load(path, trusted)
     if suffix == ".joblib":
         import joblib
 
@@ -37,7 +73,8 @@ def load_model(path: Path, trusted: tuple[str, ...] = ()) -> Any:
     if suffix in (".pkl", ".pickle"):
         with path.open("rb") as fh:
             return pickle.load(fh)
-    return None
+    fmt = model_format(path)
+    return fmt.load(path) if fmt is not None else None
 
 
 def load_dataset(path: Path) -> pd.DataFrame | None:

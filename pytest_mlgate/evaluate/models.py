@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate import columns
 from pytest_mlgate.evaluate.metrics import Metric, resolve
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class Dataset:
         """A column, or a one-line error naming the dataset and the column."""
         if name not in self.frame.columns:
             raise MlgateError(f"dataset '{self.name}': column '{name}' not found "
-                              f"(columns: {', '.join(map(str, self.frame.columns[:20]))})")
+                              f"(columns: {columns.listing(self.frame.columns)})")
         return self.frame[name]
 
     @property
@@ -61,14 +62,17 @@ class Dataset:
         return self._y
 
     def features_for(self, model: Any, role: str) -> pd.DataFrame:
-        """The columns ``model`` was fitted on (``feature_names_in_``), else all but the target."""
+        """The columns ``model`` was fitted on (``feature_names_in_``, matched as :mod:`.columns` says,
+        in the model's order, under the dataset's names), else all but the target."""
         wanted = getattr(model, "feature_names_in_", None)
         if wanted is None:
             return self.frame.drop(columns=[self.target], errors="ignore") if self.target else self.frame
-        missing = [c for c in wanted if c not in self.frame.columns]
+        wanted = list(wanted)
+        found, missing = columns.match(wanted, self.frame.columns)
         if missing:
-            raise MlgateError(f"model '{role}' needs column(s) {missing} missing from dataset '{self.name}'")
-        return self.frame[list(wanted)]
+            raise MlgateError(f"model '{role}' needs {len(missing)} column(s) missing from dataset '{self.name}': "
+                              f"{columns.listing(missing)} (its columns: {columns.listing(self.frame.columns)})")
+        return self.frame[found]
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this data: file hash, shape and a hash of the column schema."""
@@ -124,6 +128,11 @@ class ModelUnderTest:
             return self.positive_label
         matches = [c for c in classes if str(c) == str(self.positive_label)]
         return matches[0] if matches else self.positive_label
+
+    @property
+    def live(self) -> bool:
+        """Whether there is a model to run (not so for a table of predictions scored elsewhere)."""
+        return bool(getattr(self.model, "mlgate_live", True))
 
     @property
     def is_classifier(self) -> bool:
@@ -247,7 +256,10 @@ MOST_PROBABLE = frozenset({
 
 
 def predicts_most_probable(model: Any) -> bool:
-    """Whether ``model`` (or a Pipeline ending in it) is such a scikit-learn classifier."""
+    """Whether ``model`` (or a Pipeline ending in it) is such a scikit-learn classifier, or a wrapper
+    that declares the same (``mlgate_labels_from_proba``, as the framework loaders do)."""
+    if getattr(model, "mlgate_labels_from_proba", False):
+        return True
     while type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
         model = model.steps[-1][1]
     cls = type(model)
@@ -310,7 +322,8 @@ def _check_values(out: np.ndarray, method: str, where: str, classes: Any) -> Non
     if method == "predict_proba":
         if out.dtype.kind not in "fiub":
             raise MlgateError(f"{where} returned {out.dtype} values, expected probabilities")
-        outside = int(np.count_nonzero(((out < 0) | (out > 1)).any(axis=1)))
+        # float32 models (ONNX Runtime's tree ensembles) give 1 + 1e-7: rounding, not a broken model
+        outside = int(np.count_nonzero(((out < -PROBA_TOLERANCE) | (out > 1 + PROBA_TOLERANCE)).any(axis=1)))
         if outside:
             raise MlgateError(f"{where} returned probabilities outside [0, 1] in {outside} of {rows} rows")
         off = int(np.count_nonzero(np.abs(out.sum(axis=1) - 1) > PROBA_TOLERANCE))

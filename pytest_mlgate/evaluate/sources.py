@@ -42,10 +42,13 @@ class Artifact:
 @dataclass(frozen=True)
 class Source:
     """How specs with one prefix resolve: ``locate`` finds the artifact; ``load`` reads a dataset
-    that is not a plain file (``None``: the artifact's file is loaded like any dataset file)."""
+    that is not a plain file (``None``: the artifact's file is loaded like any dataset file);
+    ``load_model`` makes the model itself from the artifact and the workspace (``None``: the
+    artifact's file goes through the model loaders)."""
 
     locate: Callable[[str, str, Settings], Artifact]
     load: Callable[[str, Settings], pd.DataFrame] | None = None
+    load_model: Callable[[Artifact, Any], Any] | None = None
 
 
 _SOURCES: dict[str, Source] = {}

@@ -76,6 +76,19 @@ class Workspace:
         """The loaded datasets that are evaluated chunk by chunk."""
         return [d for d in self._datasets.values() if getattr(d, "streamed", False)]
 
+    def columns_named(self, column: str) -> list[Any]:
+        """``column`` of every configured dataset that loads and has it (a dataset that does not load
+        fails the gates that use it)."""
+        found = []
+        for name in self.settings.datasets:
+            try:
+                frame = self.dataset(name).frame
+            except MlgateError:
+                continue
+            if column in frame.columns:
+                found.append(frame[column])
+        return found
+
     def fingerprints(self) -> dict[str, Any]:
         """Fingerprints of the datasets this process loaded."""
         return {n: d.fingerprint() for n, d in self._datasets.items() if isinstance(d, Dataset)}
@@ -103,15 +116,19 @@ class Workspace:
 
     def _load(self, role: str, spec: str) -> ModelUnderTest:
         artifact = sources.locate(role, spec, self.settings)
+        source = sources.source_for(spec)
         try:
-            model = self._load_model(artifact.path, self.settings)
+            if source is not None and source.load_model is not None:
+                model = source.load_model(artifact, self)
+            else:
+                model = self._load_model(artifact.path, self.settings)
         except MlgateError:
             raise
         except Exception as exc:  # a corrupt file raises anything; fail closed with one line
             raise loaders.describe_error(f"model '{role}'", artifact.path, exc) from None
         if model is None:
             raise MlgateError(f"model '{role}': no loader for {artifact.path.name} (built in: "
-                              f"{', '.join(loaders.MODEL_SUFFIXES)}; add a pytest_mlgate_load_model hook)")
+                              f"{', '.join(loaders.model_suffixes())}; add a pytest_mlgate_load_model hook)")
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
         return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
