@@ -28,6 +28,7 @@ from pytest_mlgate.checks.drift_stats import (
     numeric_effects,
     prepare,
     scipy_test,
+    select_features,
 )
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
@@ -48,7 +49,7 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequenc
     any feature drifted; its ``details["table"]`` has one row per feature.
     """
     options = options or DriftOptions()
-    columns = _features(reference, current, features, exclude, names)
+    columns = select_features([(len(reference), list(reference.columns)), (len(current), list(current.columns))], features, exclude, names)
     prepared, untestable = [], []
     for name in columns:
         item = prepare(name, reference[name], current[name], options, names)
@@ -68,23 +69,6 @@ def conclude(rows: list[dict[str, Any]], untestable: list[Check], options: Drift
         item.name = f"{check}[{item.name}]"
         item.dataset = names[1]
     return [summary, *untestable]
-
-
-def _features(reference: pd.DataFrame, current: pd.DataFrame, features: Sequence[str] | None,
-              exclude: Sequence[str], names: tuple[str, str]) -> list[str]:
-    for frame, name in ((reference, names[0]), (current, names[1])):
-        if frame.empty:
-            raise MlgateError(f"drift: dataset '{name}' has no rows")
-    if features is None:
-        features = [c for c in reference.columns if c not in exclude]
-    features = [features] if isinstance(features, str) else list(features)
-    if not features:
-        raise MlgateError(f"drift: no features to compare in dataset '{names[0]}'")
-    for frame, name in ((reference, names[0]), (current, names[1])):
-        missing = [f for f in features if f not in frame.columns]
-        if missing:
-            raise MlgateError(f"drift: feature(s) {missing} missing from dataset '{name}'")
-    return features
 
 
 def _judge(prepared: list[Feature], frames: tuple[pd.DataFrame, pd.DataFrame],

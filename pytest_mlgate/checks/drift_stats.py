@@ -250,3 +250,21 @@ class Results:
     tests: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     threshold: float | None = None
     joint: dict[str, Any] | None = None
+
+
+def select_features(shapes: Sequence[tuple[int, Sequence[str]]], features: Sequence[str] | str | None,
+                    exclude: Sequence[str], names: tuple[str, str]) -> list[str]:
+    """The features to compare, given each dataset's (rows, columns); one line naming the dataset at fault."""
+    for (rows, _), name in zip(shapes, names):
+        if not rows:
+            raise MlgateError(f"drift: dataset '{name}' has no rows")
+    if features is None:
+        features = [c for c in shapes[0][1] if c not in exclude]
+    features = [features] if isinstance(features, str) else list(features)
+    if not features:
+        raise MlgateError(f"drift: no features to compare in dataset '{names[0]}'")
+    for (_, columns), name in zip(shapes, names):
+        missing = [f for f in features if f not in columns]
+        if missing:
+            raise MlgateError(f"drift: feature(s) {missing} missing from dataset '{name}'")
+    return features

@@ -29,6 +29,7 @@ from pytest_mlgate.checks.drift_stats import (
     ks_test,
     numeric_effects,
     psi,
+    select_features,
 )
 from pytest_mlgate.decision import NOT_APPLICABLE, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
@@ -47,7 +48,7 @@ def tested(reference: Any, current: Any, features: Sequence[str] | None, options
                           f"(of {', '.join(SCIPY_METHODS)}) or raise memory_budget")
     names = (reference.name, current.name)
     ref, cur = profile_of(reference), profile_of(current)
-    columns = _features(ref, cur, features, exclude, names)
+    columns = select_features([(ref.rows, list(ref.columns)), (cur.rows, list(cur.columns))], features, exclude, names)
     prepared, untestable = [], []
     for name in columns:
         item = _prepare(name, ref.columns[name], cur.columns[name], options, names)
@@ -56,23 +57,6 @@ def tested(reference: Any, current: Any, features: Sequence[str] | None, options
     for feature in prepared:
         feature.row["streamed"] = True
     return prepared, untestable, Results(tests)
-
-
-def _features(reference: Statistics, current: Statistics, features: Sequence[str] | None, exclude: Sequence[str],
-              names: tuple[str, str]) -> list[str]:
-    for stats, name in ((reference, names[0]), (current, names[1])):
-        if not stats.rows:
-            raise MlgateError(f"drift: dataset '{name}' has no rows")
-    if features is None:
-        features = [c for c in reference.columns if c not in exclude]
-    features = [features] if isinstance(features, str) else list(features)
-    if not features:
-        raise MlgateError(f"drift: no features to compare in dataset '{names[0]}'")
-    for stats, name in ((reference, names[0]), (current, names[1])):
-        missing = [f for f in features if f not in stats.columns]
-        if missing:
-            raise MlgateError(f"drift: feature(s) {missing} missing from dataset '{name}'")
-    return features
 
 
 def _prepare(name: str, ref: Column, cur: Column, options: DriftOptions, names: tuple[str, str]) -> Feature | Check:

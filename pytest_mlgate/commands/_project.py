@@ -38,3 +38,20 @@ def model_name(config: Settings, value: str | None) -> str:
     if not name:
         raise MlgateError("no model given: pass --model NAME or set [tool.mlgate] model")
     return name
+
+
+def emit(text: str, output: Path | None, done: str) -> int:
+    """Print ``text``, or write it atomically to ``output`` and print ``done``; exit status 0."""
+    import sys
+
+    from pytest_mlgate.records import write_atomic
+
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        raise MlgateError(f"{output}: cannot write: {exc.strerror}") from None
+    print(done)
+    return 0

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.commands._project import add_config, settings
+from pytest_mlgate.commands._project import add_config, emit, settings
 from pytest_mlgate.errors import MlgateError
 
 
@@ -97,19 +97,10 @@ def catalog_for(config: Any, specs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_mlgate.records import write_atomic
     from pytest_mlgate.reports.catalog import format_for, render
 
     config = settings(args)
     specs = collect(config.root, config.source, [str(Path(p).resolve()) for p in args.paths])
     fmt = args.format or (format_for(args.output) if args.output else "markdown")
     text = render(catalog_for(config, specs), fmt)
-    if args.output is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        write_atomic(args.output, text)
-    except OSError as exc:
-        raise MlgateError(f"{args.output}: cannot write: {exc.strerror}") from None
-    print(f"mlgate: wrote the gate catalog ({len(specs)} gates, {fmt}) to {args.output}")
-    return 0
+    return emit(text, args.output, f"mlgate: wrote the gate catalog ({len(specs)} gates, {fmt}) to {args.output}")

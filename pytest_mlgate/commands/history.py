@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.commands._project import add_config, model_name, settings
+from pytest_mlgate.commands._project import add_config, emit, model_name, settings
 from pytest_mlgate.errors import MlgateError
 
 
@@ -25,7 +24,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_mlgate.lifecycle.history import table
-    from pytest_mlgate.records import write_atomic
     from pytest_mlgate.reports.history import render_html, render_text
 
     config = settings(args)
@@ -36,12 +34,4 @@ def run(args: argparse.Namespace) -> int:
     if not labels:
         raise MlgateError(f"history: no registry version of {model!r} has a push decision in the audit log")
     text = render_html(model, labels, rows) if args.format == "html" else render_text(labels, rows)
-    if args.output is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        write_atomic(args.output, text)
-    except OSError as exc:
-        raise MlgateError(f"{args.output}: cannot write: {exc.strerror}") from None
-    print(f"mlgate: wrote the history of {model} ({', '.join(labels)}) to {args.output}")
-    return 0
+    return emit(text, args.output, f"mlgate: wrote the history of {model} ({', '.join(labels)}) to {args.output}")
