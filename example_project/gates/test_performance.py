@@ -22,7 +22,7 @@ def test_no_regression_against_production(mlgate):
 
 def test_recall_by_region(mlgate):
     mlgate.at_least("recall", {"*": 0.55, "west": 0.50}, by="region")
-    mlgate.no_regression("accuracy", by="region", max_absolute_drop=0.03, criterion="significant")
+    mlgate.no_regression("accuracy", by="region", max_absolute_drop=0.04, criterion="significant")  # ~900 rows a region: 0.03 is below what they can detect
 
 
 @pytest.mark.gate(severity="review", category="performance", owner="credit-ops")
