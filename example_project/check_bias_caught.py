@@ -22,7 +22,7 @@ def main() -> int:
                      "--mlgate-markdown", f"{OUT}-summary.md", "--mlgate-html", f"{OUT}-gates.html"], cwd=HERE)
     decision = json.loads((HERE / f"{OUT}-decision.json").read_text())
     failed = {c["name"]: c for g in decision["gates"] for c in g["checks"] if c["outcome"] == "failed"}
-    caught = decision["decision"] == "rejected" and "selection_rate ratio[sex]" in failed
+    caught = decision["decision"] == "rejected" and "selection_rate ratio[holdout, sex]" in failed
     verdict = "caught" if caught else "NOT caught"
     print(f"planted bias {verdict}: decision {decision['decision']}; failed checks: {', '.join(failed) or 'none'}")
     return 0 if caught else 1
