@@ -98,7 +98,7 @@ def estimated(record: dict) -> dict[str, dict]:
 
 def show(day: str, record: dict) -> None:
     checks = estimated(record)
-    drop, sequence = checks["estimated_drop[roc_auc]"], checks["sequential[estimated[roc_auc]]"]
+    drop, sequence = checks["estimated_drop[current, roc_auc]"], checks["sequential[current, estimated[roc_auc]]"]
     print(f"{day}: decision {record['decision']}; estimated AUC {drop['candidate']:.3f} "
           f"[{drop['ci'][0]:.3f}, {drop['ci'][1]:.3f}] vs {drop['baseline']:.3f} on the holdout; "
           f"evidence {sequence['details']['evidence']:.3g} (alarm at {1 / sequence['details']['alpha']:g}); "
@@ -125,13 +125,13 @@ def main() -> bool:
     subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "feedback", "add", "logs/labels.csv", "--log", LOG],
                    cwd=HERE, check=True)
     # the model that served day 2 (v2, the candidate's file), evaluated again now that labels exist
-    later = estimated(monitor(day2, "--mlgate-baseline", "models/candidate.skops"))["estimated_drop[roc_auc]"]
+    later = estimated(monitor(day2, "--mlgate-baseline", "models/candidate.skops"))["estimated_drop[current, roc_auc]"]
     print(f"day 2, once its outcomes arrived: realized AUC {later['details']['realized']:.3f} next to the "
           f"estimate {later['details']['estimate_on_labelled']:.3f} on the same {later['details']['realized_rows']} rows")
     checks, held = estimated(second), estimated(first)
     return (all(c["outcome"] == "passed" for c in held.values())
-            and checks["sequential[estimated[roc_auc]]"]["outcome"] == "failed"
-            and checks["estimated_drop[roc_auc]"]["details"]["realized_rows"] == 0
+            and checks["sequential[current, estimated[roc_auc]]"]["outcome"] == "failed"
+            and checks["estimated_drop[current, roc_auc]"]["details"]["realized_rows"] == 0
             and production != deployed and rollback.get("to") == production)
 
 

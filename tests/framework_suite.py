@@ -128,7 +128,7 @@ def assert_matches_own_predict(record: dict[str, Any], holdout: pd.DataFrame, pr
     labels = np.argmax(proba, axis=1)
     for group in ("clinic a", "clinic b"):
         mask = (holdout["group"] == group).to_numpy()
-        assert abs(values[f"accuracy[group={group}]"] - accuracy_score(y[mask], labels[mask])) <= 1e-9
+        assert abs(values[f"accuracy[holdout, group={group}]"] - accuracy_score(y[mask], labels[mask])) <= 1e-9
 
 
 def shuffled(frame: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
