@@ -214,7 +214,8 @@ def test_rollback_moves_the_alias_back_to_the_previous_holder(project: MlflowPro
 
 def test_monitoring_rejection_rolls_production_back_through_mlflow(project: MlflowProject) -> None:
     assert project.run().ret == 0  # champion: 1 -> 2 through the gates
-    project.configure(extra="stage = \"monitor\"\nauto_rollback = true", candidate="@champion")
+    project.configure(extra="stage = \"monitor\"\nauto_rollback = true\n"
+                            "[tool.mlgate.monitor]\nrollback_on = \"any\"", candidate="@champion")  # a fixed-sample failure
     monitor = """
 import pytest
 

@@ -24,8 +24,9 @@ PARQUET = (".parquet", ".pq")
 
 
 def is_parts(spec: str, settings: Settings) -> bool:
-    """Whether ``spec`` names a directory of Parquet files or a glob pattern."""
-    return any(ch in spec for ch in "*?[") or settings.path(spec).is_dir()
+    """Whether ``spec`` names a directory of Parquet files or a glob pattern (an MLflow model directory is not)."""
+    path = settings.path(spec)
+    return any(ch in spec for ch in "*?[") or path.is_dir() and not (path / "MLmodel").is_file()
 
 
 def part_files(name: str, spec: str, settings: Settings) -> list[Path]:
