@@ -15,35 +15,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from contextlib import closing
 from pathlib import Path
 
-PRODUCER = textwrap.dedent("""
-    import os, sys
-    from pytest_mlgate.monitoring.predlog import PredictionLogger
-
-    class Model:
-        def predict(self, rows):
-            return [r["x"] * 2 for r in rows]
-
-    logger = PredictionLogger(Model(), sys.argv[1], max_queue=int(sys.argv[3]))
-    done = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT)
-    i = 0
-    while True:
-        logger.predict([{"x": float(i), "text": "y" * 200}], request_id=f"r{i}", timestamp=1000.0 + i)
-        i += 1
-        os.pwrite(done, b"%12d" % i, 0)
-        if i == 2000:
-            print("ready", flush=True)
-""")
+PRODUCER = str(Path(__file__).parents[1] / "tests" / "predlog_producer.py")  # the one the tests kill
 
 
 def trial(folder: Path, max_queue: int) -> tuple[int, float]:
     """(rows lost, producer rows per second) of one SIGKILLed producer."""
     path, done = folder / "log.sqlite", folder / "done"
-    with subprocess.Popen([sys.executable, "-c", PRODUCER, str(path), str(done), str(max_queue)],
+    with subprocess.Popen([sys.executable, PRODUCER, str(path), str(done), str(max_queue)],
                           stdout=subprocess.PIPE, text=True) as producer:
         assert producer.stdout.readline().strip() == "ready"
         start, before = time.monotonic(), int(done.read_bytes())

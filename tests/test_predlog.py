@@ -270,30 +270,13 @@ def test_example_server_logs_every_prediction_with_its_request_id(tmp_path, mode
     assert list(logged["income"]) == pytest.approx(list(rows["income"].iloc[:3]))
 
 
-COUNTING_WRITER = textwrap.dedent("""
-    import os, sys
-    from pytest_mlgate.monitoring.predlog import PredictionLogger
-
-    class Model:
-        def predict(self, rows):
-            return [r["x"] * 2 for r in rows]
-
-    logger = PredictionLogger(Model(), sys.argv[1], max_queue=int(sys.argv[3]))
-    done = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT)
-    i = 0
-    while True:
-        logger.predict([{"x": float(i), "text": "y" * 200}], request_id=f"r{i}", timestamp=1000.0 + i)
-        i += 1
-        os.pwrite(done, b"%12d" % i, 0)  # predictions returned so far
-        if i == 2000:
-            print("ready", flush=True)
-""")
+COUNTING_WRITER = str(Path(__file__).with_name("predlog_producer.py"))
 
 
 def run_counting_writer(tmp_path, sig: int, max_queue: int = 1000) -> tuple[int, int]:
     """(predictions returned, rows logged) of a fast producer stopped by ``sig``."""
     path, done = tmp_path / "log.sqlite", tmp_path / "done"
-    with subprocess.Popen([sys.executable, "-c", COUNTING_WRITER, str(path), str(done), str(max_queue)],
+    with subprocess.Popen([sys.executable, COUNTING_WRITER, str(path), str(done), str(max_queue)],
                           stdout=subprocess.PIPE, text=True) as writer:
         try:
             assert writer.stdout.readline().strip() == "ready"
