@@ -136,6 +136,9 @@ KEYS: tuple[Key, ...] = (
         "outcome of a regression check that passes with an allowance below its detectable change"),
     Key("schema_margin", _number(0.0, 1e6), 3.0,
         "inferred schemas widen each numeric range by this many times its observed range on each side"),
+    Key("schema_null_tolerance", _number(0.0, 1.0), 0.01,
+        "inferred schemas fail a column whose missing share exceeds the reference's by more than this "
+        "(and by more than chance)"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
     Key("stage", _choice("push", "monitor"), "push", "which gates to run: push or monitor"),
     Key("registry", _text, ".mlgate/registry", 'model registry: a directory, or "mlflow" for the MLflow Model Registry'),
@@ -192,6 +195,7 @@ class Settings:
     gates: tuple[str, ...] = ()
     predict_timeout: float = 300.0
     schema_margin: float = 3.0
+    schema_null_tolerance: float = 0.01
     underpowered: str = "review"
     review_exit_code: int = 6
     stage: str = "push"
