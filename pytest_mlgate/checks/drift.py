@@ -253,7 +253,8 @@ def concept_drift(metric: str | Callable[..., float] | Metric, model: ModelUnder
     return [Check(name, FAILED if worse > allowed else PASSED, metric=spec.name, dataset=current.name,
                   candidate=after, baseline=before, delta=delta, threshold=f"{loss} <= {allowed:.4g}",
                   ci=(float(low), float(high)), message=message, kind="drift",
-                  details={"model": model.role, "reference": reference.name, "rows": len(current),
+                  details={"compared": ["current", "reference"], "model": model.role,
+                           "reference": reference.name, "rows": len(current),
                            "reference_rows": len(reference), "ci_method": method, "allowed_drop": allowed})]
 
 
