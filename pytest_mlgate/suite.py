@@ -107,6 +107,16 @@ def mark_in_progress(settings: Any) -> None:
         "gates": []})
 
 
+def mark_undecided(path: Path, reason: str) -> None:
+    """Replace the decision file with the record of a run that could not decide (a bad setting):
+    rejected, no gates, ``reason`` naming what is at fault, exit status 4 (pytest's usage error)."""
+    from pytest_mlgate.decision import decide
+    from pytest_mlgate.records import decision_record, now, write_json
+
+    write_json(path, decision_record(decide([], interrupted=reason), model=None, owner=None, stage="push",
+                                     exit_status=4, artifacts={}, datasets={}, started=now(), commit=None))
+
+
 def unrun(config: Any, settings: Any, collected: Sequence[str], ran: set[str]) -> tuple[list[str], str | None]:
     """Gates of the suite this run did not execute, and what narrowed it (or why the suite is unknown)."""
     paths = suite_paths(settings.gates, settings.root, config.getini("testpaths"), config.rootpath)
