@@ -45,6 +45,8 @@ FAMILIES = (
     ("staging", "Staging latency", ("probe", "name", "batch", "batch_size", "le_ms", "percentile", "stage"),
      ("p95_ms", "p99_ms", "latency_ms", "p50_ms", "ms", "requests", "seconds", "value")),
 )
+# The per-group rates a fairness measure is a spread of, each charted with its limit.
+RATES = {"equalized_odds": ("true_positive_rate", "false_positive_rate"), "equal_opportunity": ("true_positive_rate",)}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}
@@ -277,10 +279,11 @@ def _heading(gate: dict[str, Any], check: dict[str, Any]) -> str:
 
 def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: list[dict[str, Any]],
                  labels: tuple[str, ...], values: tuple[str, ...]) -> str:
-    label, value = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
-    head = _heading(gate, check)
+    label, picked = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
+    rates = RATES.get((check.get("details") or {}).get("measure"), ())
     chart = ""
-    if value is not None:
+    charted = [c for c in rates if any(_num(r.get(c)) is not None for r in table)]
+    for value in charted or ([] if picked is None else [picked]):
         # A "<value>_ci" column ([low, high]) becomes whiskers, as fairness tables carry; a drift
         # row's "min_effect" is its own limit on "effect_value".
         limit = "min_effect" if value == "effect_value" else f"{value}_threshold"
@@ -288,9 +291,9 @@ def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: 
                     _interval(row.get(f"{value}_ci")), gate.get("severity", "block"), _num(row.get(limit)))
                 for i, row in enumerate(table) if _num(row.get(value)) is not None]
         shown, note = _capped(sorted(bars, key=lambda b: not b.failed))
-        chart = bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown,
-                          lines=_limits(check, value, [b.value for b in bars])) + note
-    return head + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
+        chart += bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown,
+                           lines=_limits(check, value, [b.value for b in bars])) + note
+    return _heading(gate, check) + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
 
 
 def _limits(check: dict[str, Any], value: str, values: list[float]) -> tuple[tuple[float, str], ...]:
@@ -298,9 +301,12 @@ def _limits(check: dict[str, Any], value: str, values: list[float]) -> tuple[tup
     details = check.get("details") or {}
     measure, metric = details.get("measure"), str(check.get("metric") or "")
     found = re.fullmatch(r"(>=|<=) (-?[0-9.eE+-]+)", str(check.get("threshold") or ""))
-    if check.get("kind") != "fairness" or not values or found is None or not metric.startswith(value):
+    if check.get("kind") != "fairness" or not values or found is None or not (
+            metric.startswith(value) or value in RATES.get(measure, ())):
         return ()
     limit = float(found.group(2))
+    if measure in RATES:  # each rate's spread over the groups is at most the limit
+        return ((max(values) - limit, f"difference {limit:g} from the highest group"),)
     if measure == "ratio":
         return ((max(values) * limit, f"ratio {limit:g} of the best group"),)
     if measure == "difference":
