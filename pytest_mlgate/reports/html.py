@@ -192,7 +192,8 @@ def _comparisons(record: dict[str, Any]) -> str:
         sections.append(f'<section id="{escape(anchor)}"><h2>{escape(title)}</h2><details open><summary>'
                         f"{total} metric(s), one chart per kind and scale: bars are the values; right, the difference "
                         f"({escape(pair[0])} − {escape(pair[1])}) with its confidence interval where the check "
-                        "computed one; the dashed line is no difference; failing checks first, coloured by severity "
+                        f"computed one{' (paired, same rows)' if pair == LABELS else ''}; the dashed line is no "
+                        "difference; failing checks first, coloured by severity "
                         f"{_legend()}.</summary>" + "".join(charts) + "</details></section>")
     return "".join(sections)
 
