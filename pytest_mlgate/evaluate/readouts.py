@@ -19,12 +19,11 @@ import numpy as np
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.fold import Group, Grouping, Statistics
 from pytest_mlgate.evaluate.metrics import Metric
+from pytest_mlgate.evaluate.needs import METRICS, metrics_from
 from pytest_mlgate.evaluate.statistics import Counts
 
-FROM_CELLS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
-FROM_BINS = ("roc_auc", "average_precision")
-FROM_MOMENTS = ("log_loss", "brier", "mae", "mse", "rmse", "r2")
-STREAMED_METRICS = FROM_CELLS + FROM_BINS + FROM_MOMENTS
+FROM_CELLS, FROM_BINS, FROM_MOMENTS = (metrics_from(s) for s in ("cells", "bins", "moments"))
+STREAMED_METRICS = tuple(METRICS)
 
 
 def unsupported(spec: Metric, data: Any, what: str = "metric") -> MlgateError:
