@@ -56,11 +56,12 @@ def close(address: str | None) -> None:
 def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str | None = None) -> Statistics:
     """Fold every file of ``data`` on the cluster's workers and merge the statistics here."""
     dask = client(address)
-    key = (address, *(id(models[r]) for r in plan.roles))
-    if plan.roles and key not in _SCATTERED:
-        light = {r: fresh(models[r]) for r in plan.roles}
-        _SCATTERED[key] = dask.scatter([light], broadcast=True)[0]
-    scattered = _SCATTERED[key] if plan.roles else {}
+    scattered = {}
+    for role in plan.roles:  # each model once per session, whichever plans it serves
+        key = (address, id(models[role]))
+        if key not in _SCATTERED:
+            _SCATTERED[key] = dask.scatter([fresh(models[role])], broadcast=True)[0]
+        scattered[role] = _SCATTERED[key]
     files = [str(p) for p in data.parts.files]
     offsets = _offsets(data)
     tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows, start,
