@@ -39,7 +39,7 @@ def _fold_in_chunks(y, outputs, needs, sizes, n_boot=200, seed=3):
     total, start = {}, 0
     for size in sizes:
         rows = np.arange(start, start + size)
-        merge_maps(total, poisson.fold(rows, y[rows], {r: o[rows] for r, o in outputs.items()}, needs, 1, n_boot, seed))
+        merge_maps(total, poisson.fold_replicates(rows, y[rows], {r: o[rows] for r, o in outputs.items()}, needs, 1, n_boot, seed))
         start += size
     return total
 
@@ -49,7 +49,7 @@ def test_replicates_folded_in_chunks_equal_one_pass() -> None:
     n = 5_000
     y = rng.normal(100, 3, n)  # a large mean: the centred sums must not lose the variance
     outputs = {"a": y + rng.normal(0, 1, n), "b": y + rng.normal(0, 1.3, n)}
-    one = poisson.fold(np.arange(n), y, outputs, "value", 1, 200, 3)
+    one = poisson.fold_replicates(np.arange(n), y, outputs, "value", 1, 200, 3)
     chunked = _fold_in_chunks(y, outputs, "value", [1234, 1, 2000, 1765])
     for key in one:
         for part in ("weight", "mean", "m2"):
@@ -61,8 +61,8 @@ def test_replicates_folded_in_chunks_equal_one_pass() -> None:
     mean_y = (y @ w) / w.sum(axis=0)
     np.testing.assert_allclose(one[("target",)].mean, mean_y, rtol=1e-12)
     for name in ("rmse", "r2"):
-        assert poisson.interval(name, chunked, ["a", "b"], 0.95) == pytest.approx(
-            poisson.interval(name, one, ["a", "b"], 0.95), rel=1e-9)
+        assert poisson.replicate_interval(name, chunked, ["a", "b"], 0.95) == pytest.approx(
+            poisson.replicate_interval(name, one, ["a", "b"], 0.95), rel=1e-9)
 
 
 def test_replicate_histograms_are_integer_counts_and_give_sklearn_average_precision() -> None:
@@ -70,7 +70,7 @@ def test_replicate_histograms_are_integer_counts_and_give_sklearn_average_precis
     n = 4_000
     y = (rng.random(n) < 0.3).astype(int)
     score = {"a": np.clip(rng.normal(0.4 + 0.25 * y, 0.2), 0, 1)}
-    one = poisson.fold(np.arange(n), y, score, "score", 1, 100, 5)
+    one = poisson.fold_replicates(np.arange(n), y, score, "score", 1, 100, 5)
     chunked = _fold_in_chunks(y, score, "score", [999, 3001], n_boot=100, seed=5)
     assert np.array_equal(one[("scores", "a")].counts, chunked[("scores", "a")].counts)
     w = poisson.weights(np.arange(n), 100, 5)
@@ -79,7 +79,7 @@ def test_replicate_histograms_are_integer_counts_and_give_sklearn_average_precis
     for b in (0, 17, 99):
         assert aps[b] == pytest.approx(skm.average_precision_score(y, bins, sample_weight=w[:, b]), rel=1e-12)
     # the stated size: 2 x 1,024 counts a replicate, about 16 MB at the default 1,000 replicates
-    big = poisson.fold(np.arange(10), y[:10], {"a": score["a"][:10]}, "score", 1, 1000, 0)
+    big = poisson.fold_replicates(np.arange(10), y[:10], {"a": score["a"][:10]}, "score", 1, 1000, 0)
     assert big[("scores", "a")].counts.nbytes == 1000 * 2 * 1024 * 8
 
 
@@ -95,8 +95,8 @@ def test_in_memory_intervals_use_the_poisson_bootstrap_keyed_by_row_position() -
     rows = np.flatnonzero(mask)
     sliced = interval(BUILTIN["r2"], y[mask], [a[mask], b[mask]], pos_label=None, classes=None, confidence=0.9,
                       n_boot=300, seed=1, rows=rows)
-    found = poisson.fold(rows, y[mask], {"0": a[mask], "1": b[mask]}, "value", None, 300, 1)
-    assert sliced[:2] == poisson.interval("r2", found, ["0", "1"], 0.9)
+    found = poisson.fold_replicates(rows, y[mask], {"0": a[mask], "1": b[mask]}, "value", None, 300, 1)
+    assert sliced[:2] == poisson.replicate_interval("r2", found, ["0", "1"], 0.9)
     assert sliced[:2] != interval(BUILTIN["r2"], y[mask], [a[mask], b[mask]], pos_label=None, classes=None,
                                   confidence=0.9, n_boot=300, seed=1)[:2]  # positions 0..k-1 weigh other rows
 

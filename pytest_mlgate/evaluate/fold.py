@@ -15,6 +15,7 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import BUILTIN
+from pytest_mlgate.evaluate.poisson import fold_replicates
 from pytest_mlgate.evaluate.statistics import (
     MAX_VALUES,
     Column,
@@ -169,12 +170,10 @@ def _output_column(out: Outputs) -> Any:
 def _replicates(group: Group, rows: np.ndarray, y: np.ndarray, outputs: dict[str, Outputs], first: Any,
                 bootstrap: tuple[int, int]) -> None:
     """The group's Poisson bootstrap counters: score histograms, or squared errors and the target."""
-    from pytest_mlgate.evaluate import poisson
-
     for needs in ("score", "value"):
         found = {r: getattr(o, needs) for r, o in outputs.items() if getattr(o, needs) is not None}
         if found:
-            group.replicates.update(poisson.fold(rows, y, found, needs, first.pos_label, *bootstrap))
+            group.replicates.update(fold_replicates(rows, y, found, needs, first.pos_label, *bootstrap))
 
 
 def fresh(model: Any) -> Any:

@@ -146,7 +146,7 @@ def percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def fold(rows: np.ndarray, y: np.ndarray, outputs: dict[str, np.ndarray], needs: str, pos_label: object,
+def fold_replicates(rows: np.ndarray, y: np.ndarray, outputs: dict[str, np.ndarray], needs: str, pos_label: object,
          n_boot: int, seed: int) -> dict[tuple[str, ...], ReplicateMoments | ReplicateHistogram]:
     """The replicate statistics of some rows (at dataset positions ``rows``) for each model's
     ``outputs``: squared errors and the target's moments for values, score histograms for scores."""
@@ -169,7 +169,7 @@ def fold(rows: np.ndarray, y: np.ndarray, outputs: dict[str, np.ndarray], needs:
     return found
 
 
-def interval(name: str, found: dict[tuple[str, ...], object], roles: list[str],
+def replicate_interval(name: str, found: dict[tuple[str, ...], object], roles: list[str],
              confidence: float) -> tuple[float, float]:
     """The percentile interval of ``name`` (one role) or of the paired difference (two roles)."""
     values = [_metric(name, found, role) for role in roles]

@@ -20,6 +20,7 @@ from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.fold import Group, Grouping, Statistics
 from pytest_mlgate.evaluate.metrics import Metric
 from pytest_mlgate.evaluate.needs import METRICS, metrics_from
+from pytest_mlgate.evaluate.poisson import replicate_interval
 from pytest_mlgate.evaluate.statistics import Counts
 
 FROM_CELLS, FROM_BINS, FROM_MOMENTS = (metrics_from(s) for s in ("cells", "bins", "moments"))
@@ -127,9 +128,7 @@ def interval(spec: Metric, group: Group, stats: Statistics, models: list[Any], d
     if spec.pairing == "delong" and all(r in group.scores for r in roles):
         return (*delong(group, roles, confidence), "DeLong (binned scores)")
     if spec.pairing == "poisson" and group.replicates:
-        from pytest_mlgate.evaluate import poisson
-
-        return (*poisson.interval(spec.name, group.replicates, roles, confidence), "Poisson bootstrap")
+        return (*replicate_interval(spec.name, group.replicates, roles, confidence), "Poisson bootstrap")
     raise unsupported(spec, data, "interval of")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from pytest_mlgate.evaluate.metrics import Metric
+from pytest_mlgate.evaluate.poisson import fold_replicates, replicate_interval
 
 
 def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_label: Any,
@@ -33,12 +34,10 @@ def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_la
         rows = [metric.row_loss(y, out, pos_label, classes) for out in outputs]
         return (*_normal(rows[0] - rows[1] if len(rows) == 2 else rows[0], confidence), "paired normal")
     if metric.pairing == "poisson" and all(np.ndim(out) == 1 for out in outputs):
-        from pytest_mlgate.evaluate import poisson
-
         positions = np.arange(len(y)) if rows is None else rows
-        found = poisson.fold(positions, np.asarray(y), {str(i): np.asarray(out) for i, out in enumerate(outputs)},
+        found = fold_replicates(positions, np.asarray(y), {str(i): np.asarray(out) for i, out in enumerate(outputs)},
                              metric.needs, pos_label, n_boot, seed)
-        return (*poisson.interval(metric.name, found, [str(i) for i in range(len(outputs))], confidence),
+        return (*replicate_interval(metric.name, found, [str(i) for i in range(len(outputs))], confidence),
                 "Poisson bootstrap")
     if metric.pairing == "delong" and outputs[0].ndim == 1:
         return (*_delong(np.asarray(y) == pos_label, outputs, confidence), "DeLong")
