@@ -110,7 +110,7 @@ def test_the_same_gate_file_decides_the_same_on_dask(pytester: pytest.Pytester, 
         'holdout = "holdout"\nreference = "reference"\ncurrent = "current/*.parquet"\n'))
     pytester.makepyfile(test_gates=GATES)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     record = json.loads((pytester.path / "reports" / "mlgate-decision.json").read_text())
     assert record["decision"] == "rejected"
     assert record["datasets"]["holdout"]["engine"] == "dask"

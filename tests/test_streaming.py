@@ -215,6 +215,12 @@ def test_drift(mlgate):
 
 def test_nulls(mlgate):
     mlgate.no_missing("holdout", max_rate=0.05)
+
+def test_average_precision(mlgate):
+    mlgate.no_regression("average_precision", max_absolute_drop=0.05, where="age > -1")
+
+def test_scores_as_trained(mlgate):
+    mlgate.no_prediction_drift("reference", "holdout")
 """
 
 
@@ -229,7 +235,7 @@ def test_the_same_gate_file_decides_the_same(pytester: pytest.Pytester, project:
         'holdout = "holdout"\nreference = "reference"\ncurrent = "current/*.parquet"\n'))
     pytester.makepyfile(test_gates=GATES)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=1)  # the shifted income drifts
+    result.assert_outcomes(passed=6, failed=1)  # the shifted income drifts
     record = json.loads((pytester.path / "reports" / "mlgate-decision.json").read_text())
     assert record["decision"] == "rejected"
     holdout = record["datasets"]["holdout"]
