@@ -241,3 +241,27 @@ def test_the_same_gate_file_decides_the_same(pytester: pytest.Pytester, project:
     holdout = record["datasets"]["holdout"]
     assert holdout["rows"] == 12_000 and holdout["sha256"]
     assert ("engine" in holdout) is (budget is not None)
+
+
+def test_prediction_drift_of_predicted_labels_is_folded_exactly(tmp_path: Path) -> None:
+    """A multi-class model's predicted labels: exact counts streamed, the in-memory chi-square."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from pytest_mlgate.gates import MlGate
+
+    train = frame(3000, seed=1)
+    sio.dump(LogisticRegression().fit(train[["income", "debt", "age"]], train["region"]), tmp_path / "candidate.skops")
+    write_parts(train, tmp_path / "reference", 2)
+    write_parts(frame(3000, seed=3, shift=0.6), tmp_path / "current", 3)
+    rows = []
+    for budget in ("4GiB", TINY_BUDGET):
+        ws = workspace(tmp_path, memory_budget=budget, target="region", sensitive=[], baseline=None,
+                       datasets={"reference": "reference", "current": "current"})
+        gate = MlGate("g", ws)
+        (check,) = gate.no_prediction_drift()
+        rows.append(check.details["table"][0])
+    assert isinstance(ws.dataset("current"), StreamedDataset) and ws.dataset("current").sampled is None
+    assert rows[0]["kind"] == rows[1]["kind"] == "categorical"
+    for key in ("psi", "tvd", "p_value", "statistic", "drifted"):
+        assert rows[1][key] == pytest.approx(rows[0][key], rel=1e-9), key
