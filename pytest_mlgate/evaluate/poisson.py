@@ -58,7 +58,8 @@ def weights(rows: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
         key = _mix(np.array([seed], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1))[0]
         counter = np.asarray(rows, dtype=np.uint64)[:, None] * np.uint64(half) + np.arange(half, dtype=np.uint64)
         bits = _mix(counter * np.uint64(0x9E3779B97F4A7C15) + key)
-    uniform = bits.view(np.uint32)[:, :n_boot]  # two 32-bit uniforms from each 64-bit hash
+    # two 32-bit uniforms from each 64-bit hash, split in one byte order on every machine
+    uniform = np.asarray(bits, dtype="<u8").view("<u4")[:, :n_boot]
     counts = np.zeros(uniform.shape, dtype=np.uint8)
     for edge in _THRESHOLDS:  # inverse CDF: ~13 comparisons, cheaper than a binary search
         counts += uniform >= edge
