@@ -76,10 +76,14 @@ class StreamedDataset(Dataset):
         return super().column(name)
 
     def statistics(self, roles: tuple[str, ...] = (), grouping: Grouping = Grouping(),
-                   models: dict[str, Any] | None = None) -> Statistics:
-        """Statistics covering ``roles`` on ``grouping``, from the standard pass when it has them."""
+                   models: dict[str, Any] | None = None, bootstrap: tuple[int, int] = (0, 0)) -> Statistics:
+        """Statistics covering ``roles`` on ``grouping``, from the standard pass when it has them;
+        ``bootstrap`` (replicates, seed) adds Poisson bootstrap counters, in a pass of their own."""
         configured = self._models()
         models = {**configured, **(models or {})}
+        if bootstrap[0]:
+            return self._run(Plan(roles=tuple(roles), groupings=(grouping,), columns=False, bootstrap=bootstrap),
+                             models)
         standard = self._standard(configured)
         custom = any(models[r] is not configured.get(r) for r in roles)
         if not custom and set(roles) <= set(standard.roles) and grouping in standard.groupings:
@@ -101,7 +105,8 @@ class StreamedDataset(Dataset):
         from pytest_mlgate.evaluate import readouts
 
         grouping, key = where or (Grouping(), ALL)
-        stats = self.statistics(tuple(m.role for m in models), grouping, {m.role: m for m in models})
+        bootstrap = (n_boot, seed) if spec.pairing == "poisson" else (0, 0)
+        stats = self.statistics(tuple(m.role for m in models), grouping, {m.role: m for m in models}, bootstrap)
         return readouts.interval(spec, readouts.group_of(stats, grouping, key), stats, models, self,
                                  confidence=confidence, n_boot=n_boot, seed=seed)
 
@@ -127,6 +132,10 @@ class StreamedDataset(Dataset):
     def profile(self) -> Statistics:
         """The column profiles (nulls, sketches, category counts) of the whole dataset."""
         return self._run(Plan(columns=True), {})
+
+    def output_profile(self, model: Any) -> Statistics:
+        """A profile of ``model``'s output column over every row (for prediction drift)."""
+        return self._run(Plan(roles=(model.role,), groupings=(), columns=False, outputs=True), {model.role: model})
 
     def _standard(self, models: dict[str, Any]) -> Plan:
         return Plan(roles=tuple(models), groupings=(Grouping(), *self._groupings), columns=False)
