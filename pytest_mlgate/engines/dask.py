@@ -62,8 +62,8 @@ def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str 
         _SCATTERED[key] = dask.scatter([light], broadcast=True)[0]
     scattered = _SCATTERED[key] if plan.roles else {}
     files = [str(p) for p in data.parts.files]
-    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows, pure=False)
-             for f in files]
+    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows,
+                         data.parts.typer, pure=False) for f in files]
     total = Statistics()
     for part in dask.gather(tasks, errors="raise"):
         total.merge(part)
@@ -71,9 +71,10 @@ def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str 
 
 
 def fold_files(files: list[str], name: str, target: str | None, models: dict[str, Any], plan: Plan,
-               chunk_rows: int) -> Statistics:
-    """On a worker: the statistics of ``files`` read in chunks of ``chunk_rows`` rows."""
+               chunk_rows: int, typer: Any = None) -> Statistics:
+    """On a worker: the statistics of ``files`` (paths or URLs, opened here) read in chunks of
+    ``chunk_rows`` rows cast by ``typer``."""
     total = Statistics()
-    for frame in chunks_of(files, chunk_rows):
+    for frame in chunks_of(files, chunk_rows, typer):
         total.merge(fold_chunk(frame, name, target, models, plan))
     return total

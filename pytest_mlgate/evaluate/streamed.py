@@ -42,6 +42,7 @@ class StreamedDataset(Dataset):
         self.engine, self.engine_name, self.chunk_rows = engine, engine_name, chunk_rows
         self.sample_rows, self.seed, self.cache = sample_rows, seed, cache
         self._models, self._groupings = models, groupings
+        self.dtype_mismatches = parts.mismatches
         self._stats: dict[Plan, Statistics] = {}
         self._sample: pd.DataFrame | None = None
         self._y = None
@@ -166,4 +167,5 @@ class StreamedDataset(Dataset):
             "engine": self.engine_name,
             "chunk_rows": self.chunk_rows,
             "sampled_rows": self.sampled,
+            **({"dtype_mismatches": [m.to_dict() for m in self.dtype_mismatches]} if self.dtype_mismatches else {}),
         }
