@@ -76,7 +76,7 @@ def open_arrow(name: str, files: list[Any]) -> Any:
     try:
         arrow = _dataset([str(p) for p in files])
         arrow.count_rows()
-        return arrow
+        return _unified(name, arrow, files)
     except MlgateError:
         raise
     except Exception as exc:  # unreadable or inconsistent parts: fail closed, one line
@@ -84,6 +84,27 @@ def open_arrow(name: str, files: list[Any]) -> Any:
         bad = next((f for f in files if not _readable(str(f))), None)
         where = f"part {bad}" if bad is not None else "Parquet parts"
         raise MlgateError(f"dataset '{name}': cannot read {where}: {type(exc).__name__}: {text}") from None
+
+
+def _unified(name: str, arrow: Any, files: list[Any]) -> Any:
+    """``arrow`` read with one schema that holds every part's columns (``pyarrow.dataset`` takes the
+    first part's): int64 in one part and double in another read as double, then typed as the reference."""
+    import pyarrow as pa
+
+    schemas = [f.physical_schema for f in arrow.get_fragments()]
+    if all(s.equals(arrow.schema) for s in schemas):
+        return arrow
+    try:
+        schema = pa.unify_schemas(schemas, promote_options="permissive").with_metadata(arrow.schema.metadata)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        first = arrow.schema
+        for file, found in zip(files, schemas, strict=False):
+            for field in found:
+                if field.name in first.names and not field.type.equals(first.field(field.name).type):
+                    raise MlgateError(f"dataset '{name}': part {file}: column '{field.name}' is {field.type} where "
+                                      f"part {files[0]} has {first.field(field.name).type}") from None
+        raise
+    return _dataset([str(p) for p in files], schema)
 
 
 def _readable(file: str) -> bool:
@@ -94,13 +115,13 @@ def _readable(file: str) -> bool:
         return False
 
 
-def _dataset(files: list[str]) -> Any:
+def _dataset(files: list[str], schema: Any = None) -> Any:
     import pyarrow.dataset as pads
 
     if files and remote.is_url(files[0]):
         fs, paths = remote.resolve(files)
-        return pads.dataset(paths, format="parquet", filesystem=fs)
-    return pads.dataset(files, format="parquet")
+        return pads.dataset(paths, schema=schema, format="parquet", filesystem=fs)
+    return pads.dataset(files, schema=schema, format="parquet")
 
 
 class Parts:
