@@ -112,6 +112,17 @@ def test_a_url_without_fsspec_names_the_dataset_and_the_extra(project: Path, mon
                                  "not installed: pip install 'pytest-mlgate[remote]'")
 
 
+def test_a_cloud_url_without_its_fsspec_package_names_it(fsspec, project: Path) -> None:
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("s3fs is installed here: the message for a missing one cannot be seen")
+    with pytest.raises(MlgateError, match=r"^dataset 'holdout': s3://bucket/holdout/\*\.parquet: ImportError: .*s3fs"):
+        urls(project, "s3://bucket/holdout/*.parquet").dataset("holdout")
+
+
 GATES = """
 def test_auc(candidate, holdout):
     assert candidate.metric("roc_auc", holdout) >= 0.8

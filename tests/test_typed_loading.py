@@ -80,6 +80,7 @@ def test_a_csv_holdout_gets_the_reference_types(tmp_path: Path) -> None:
     holdout.to_csv(tmp_path / "holdout.csv", index=False)
     data = workspace(tmp_path, datasets={"reference": "train.parquet", "holdout": "holdout.csv"}).dataset("holdout")
     frame = data.frame
+    assert pd.read_csv(tmp_path / "holdout.csv")["zip"].dtype == "int64"  # pandas' default: 01234 is 1234
     assert frame["zip"].tolist() == holdout["zip"].tolist()  # text read as text: leading zeros stay
     assert all(v is None for v in frame["plan"][frame["plan"].isna()]) and frame["plan"].isna().sum()
     assert frame["visits"].dtype == "float64"  # an integer column with nulls, as pandas holds one
@@ -95,12 +96,13 @@ def test_a_csv_holdout_gets_the_reference_types(tmp_path: Path) -> None:
 def test_streamed_and_in_memory_read_identical_values(tmp_path: Path) -> None:
     training().to_parquet(tmp_path / "train.parquet")
     holdout = training(n=900, seed=3)
-    holdout["visits"] = holdout["visits"].where(np.arange(900) % 5 != 0).astype("Int64")  # nulls in some parts
+    rows = np.arange(900)
+    holdout["visits"] = holdout["visits"].astype("Int64").where((rows >= 300) | (rows % 5 != 0))  # nulls in part 0
     parts = tmp_path / "holdout"
     parts.mkdir()
-    for i, rows in enumerate(np.array_split(np.arange(900), 3)):
-        piece = holdout.iloc[rows].astype({"plan": "str"}) if i == 1 else holdout.iloc[rows]
-        piece.astype({"visits": "float64"}).to_parquet(parts / f"part-{i}.parquet", index=False)
+    for i, piece in enumerate(np.array_split(rows, 3)):
+        written = holdout.iloc[piece].astype({"plan": "str"}) if i == 1 else holdout.iloc[piece]
+        written.to_parquet(parts / f"part-{i}.parquet", index=False)
     settings = {"datasets": {"reference": "train.parquet", "holdout": "holdout"}}
     in_memory = workspace(tmp_path, **settings).dataset("holdout")
     streamed = workspace(tmp_path, memory_budget=TINY_BUDGET, **settings).dataset("holdout")
@@ -111,6 +113,7 @@ def test_streamed_and_in_memory_read_identical_values(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(joined, in_memory.frame.astype({"tier": object}))
     assert all(v is None for v in joined["plan"][joined["plan"].isna()]) and joined["visits"].dtype == "float64"
     assert [c["plan"].dtype for c in chunks] == [np.dtype(object)] * len(chunks)
+    assert {str(c["visits"].dtype) for c in chunks} == {"float64"}  # chunks of parts without nulls too
     assert streamed.fingerprint()["dtype_mismatches"] == in_memory.fingerprint()["dtype_mismatches"]
 
 

@@ -135,6 +135,10 @@ class Typer:
                 frame[column] = series
         return frame
 
+    def key(self) -> str:
+        """What the cast depends on, for cache keys of what is computed from the cast frames."""
+        return repr(sorted((c, repr(t.dtype), repr(t.missing)) for c, t in self.targets.items()))
+
     def failure(self, exc: Lossy, where: Any) -> MlgateError:
         """The one-line error of a cast that would lose values, naming the file or URL ``where``."""
         expected = self.expected.get(exc.column) or str(self.targets[exc.column].dtype)
@@ -244,6 +248,9 @@ def _categorical(series: pd.Series, dtype: Any, column: str) -> pd.Series:
     import pandas as pd
 
     known = list(dtype.categories) if dtype.categories is not None else []
+    if isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.ordered == dtype.ordered and (
+            list(series.dtype.categories) == known):
+        return series
     values = series.astype(object) if isinstance(series.dtype, pd.CategoricalDtype) else series
     present = pd.unique(values.dropna())
     if known and isinstance(known[0], str) and any(not isinstance(v, str) for v in present):
