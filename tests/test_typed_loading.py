@@ -289,3 +289,19 @@ def test_hook_frame(holdout):
     result.stdout.fnmatch_lines(["mlgate warning: dataset 'holdout' (*): column 'visits' is float64 where the "
                                  "reference's is int64; read as float64, unchanged (a pytest_mlgate_load_dataset "
                                  "hook loaded it)"])
+
+
+def test_a_schema_for_an_unknown_dataset_or_a_bad_schema_file_is_one_line(tmp_path: Path) -> None:
+    from pytest_mlgate.errors import ConfigError
+    from pytest_mlgate.validation import check_settings
+
+    settings = build(tmp_path, {"datasets": {"holdout": "h.csv"}, "schemas": {"holdot": "s.yaml"}})
+    with pytest.raises(ConfigError, match=r"^mlgate config: 'schemas' names 'holdot', which is no configured "
+                                          r"dataset \(known: holdout\)$"):
+        check_settings(settings)
+    training().to_csv(tmp_path / "holdout.csv", index=False)
+    (tmp_path / "bad.yaml").write_text("columns: [")
+    ws = workspace(tmp_path, datasets={"holdout": "holdout.csv"}, schemas={"holdout": "bad.yaml"})
+    with pytest.raises(MlgateError, match=r"^dataset 'holdout': the column types to read it with are unknown: "
+                                          r"schema file \S+bad.yaml is not a valid pandera schema"):
+        ws.dataset("holdout")
