@@ -97,6 +97,22 @@ def test_a_corrupt_or_missing_part_is_named(project: Path, bucket) -> None:
         urls(project, "nosuch://x/").dataset("holdout")
 
 
+def test_a_part_that_goes_between_listing_and_hashing_is_named(project: Path, bucket, monkeypatch) -> None:
+    from pytest_mlgate.evaluate import remote
+
+    listed = remote.part_urls
+
+    def listed_then_removed(name, url):
+        found = listed(name, url)
+        bucket.rm("/bucket/holdout/part-001.parquet")
+        return found
+
+    monkeypatch.setattr(remote, "part_urls", listed_then_removed)
+    with pytest.raises(MlgateError, match=r"^dataset 'holdout': cannot read part memory:///bucket/holdout/"
+                                          r"part-001\.parquet: FileNotFoundError"):
+        urls(project, "memory://bucket/holdout/").dataset("holdout")
+
+
 def test_parts_are_hashed_streaming_with_relative_paths(project: Path, bucket) -> None:
     lines = "".join(f"{p.name}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
                     for p in sorted((project / "holdout").glob("*.parquet")))

@@ -67,11 +67,11 @@ def digest(name: str, url: str) -> tuple[str, str]:
     total = hashlib.sha256()
     for part in urls:
         path = fs._strip_protocol(part)
-        total.update(f"{posixpath.relpath(path, root)}\0{sha256_part(fs, path, part)}\n".encode())
+        total.update(f"{posixpath.relpath(path, root)}\0{sha256_part(name, fs, path, part)}\n".encode())
     return base, total.hexdigest()
 
 
-def sha256_part(fs: Any, path: str, url: str) -> str:
+def sha256_part(name: str, fs: Any, path: str, url: str) -> str:
     """The sha256 of one part's bytes, streamed; cached while its size and modification stamp hold."""
     try:
         info = fs.info(path)
@@ -84,7 +84,7 @@ def sha256_part(fs: Any, path: str, url: str) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 hashed.update(block)
     except (OSError, KeyError) as exc:  # gone between listing and reading, or unreadable
-        raise MlgateError(f"cannot read {url}: {type(exc).__name__}: {_first(exc)}") from None
+        raise MlgateError(f"dataset '{name}': cannot read part {url}: {type(exc).__name__}: {_first(exc)}") from None
     if key is not None:
         _HASHES[key] = hashed.hexdigest()
     return hashed.hexdigest()
