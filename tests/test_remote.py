@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from engine_scenarios import TINY_BUDGET, assert_same_checks, run_gates, workspace, write_project
+from engine_scenarios import (
+    TINY_BUDGET,
+    assert_same_checks,
+    run_gates,
+    workspace,
+    write_project,
+)
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.streamed import StreamedDataset
