@@ -157,12 +157,14 @@ def cast(series: pd.Series, want: Column, column: str) -> pd.Series:
         if series.dtype.kind in "iufcmM":
             raise Lossy(column, f"{series.dtype} values where the reference has objects (text)",
                         _first(series.dropna()))
-        out = series.astype(object) if series.dtype != object else series
-        gaps = out.isna()
-        if gaps.any() and not all(v is want.missing for v in out[gaps]):
-            out = out.copy()
-            out[gaps] = want.missing
-        return out
+        if series.dtype != object:  # one pass: Python objects, missing as the reference's
+            return pd.Series(series.to_numpy(dtype=object, na_value=want.missing), index=series.index,
+                             name=series.name, dtype=object)
+        gaps = series.isna()
+        if gaps.any() and not all(v is want.missing for v in series[gaps]):
+            series = series.copy()
+            series[gaps] = want.missing
+        return series
     if series.dtype == dtype:
         return series
     if isinstance(dtype, pd.StringDtype):
