@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mlgate.reports.table import COLUMNS, dtype_lines, grouped, headings, headline, review_lines, rows
+from pytest_mlgate.reports.table import (
+    COLUMNS,
+    dtype_lines,
+    grouped,
+    headings,
+    headline,
+    review_lines,
+    rows,
+)
 
 MAX_WIDTH = 48
 
