@@ -121,6 +121,9 @@ KEYS: tuple[Key, ...] = (
     Key("id_column", _text, None, "column joining a predictions: table to the datasets' rows"),
     Key("datasets", _mapping, {}, "named datasets, NAME=PATH", repeatable=True),
     Key("sha256", _mapping, {}, "expected sha256 of an artifact, NAME=HEX", repeatable=True),
+    Key("dtypes_from", _text, "reference", 'the dataset whose column types the others are read with ("none": '
+        "pandas' defaults)"),
+    Key("schemas", _mapping, {}, "pandera schema file whose dtypes a dataset is read with, NAME=PATH", repeatable=True),
     Key("decision", _text, "reports/mlgate-decision.json", "where to write the decision JSON"),
     Key("junit", _text, None, "where to write the gate-centric JUnit XML"),
     Key("markdown", _text, None, "where to write the Markdown summary"),
@@ -184,6 +187,8 @@ class Settings:
     id_column: str | None = None
     datasets: dict[str, str] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
+    dtypes_from: str = "reference"
+    schemas: dict[str, str] = field(default_factory=dict)
     decision: str = "reports/mlgate-decision.json"
     junit: str | None = None
     markdown: str | None = None

@@ -88,12 +88,6 @@ class GateSession:
 
         return loaders.load_model(path, settings.skops_trusted)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
-        from pytest_mlgate.evaluate import loaders
-
-        return loaders.load_dataset(path)
-
     @property
     def deciding(self) -> bool:
         """Whether this process decides: a gate run, not an xdist worker, not an informational run."""

@@ -64,8 +64,8 @@ def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str 
         scattered[role] = _SCATTERED[key]
     files = [str(p) for p in data.parts.files]
     offsets = _offsets(data)
-    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows, start,
-                         pure=False) for f, start in zip(files, offsets)]
+    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows,
+                         data.parts.typer, start, pure=False) for f, start in zip(files, offsets)]
     total = Statistics()
     for part in dask.gather(tasks, errors="raise"):
         total.merge(part)
@@ -76,15 +76,15 @@ def _offsets(data: StreamedDataset) -> list[int]:
     """The dataset position of each file's first row (file order, as the local engine reads them)."""
     import itertools
 
-    counts = [fragment.metadata.num_rows for fragment in data.parts.arrow.get_fragments()]
+    counts = [fragment.count_rows() for fragment in data.parts.arrow.get_fragments()]
     return [0, *itertools.accumulate(counts)][:len(counts)]
 
 
 def fold_files(files: list[str], name: str, target: str | None, models: dict[str, Any], plan: Plan,
-               chunk_rows: int, offset: int = 0) -> Statistics:
-    """On a worker: the statistics of ``files`` (whose first row is at dataset position
-    ``offset``) read in chunks of ``chunk_rows`` rows."""
+               chunk_rows: int, typer: Any = None, offset: int = 0) -> Statistics:
+    """On a worker: the statistics of ``files`` (paths or URLs, opened here; their first row is at
+    dataset position ``offset``) read in chunks of ``chunk_rows`` rows cast by ``typer``."""
     total = Statistics()
-    for frame in chunks_of(files, chunk_rows):
+    for frame in chunks_of(files, chunk_rows, typer):
         total.merge(fold_chunk(frame, name, target, models, plan, offset=offset + total.rows))
     return total

@@ -42,6 +42,7 @@ class StreamedDataset(Dataset):
         self.engine, self.engine_name, self.chunk_rows = engine, engine_name, chunk_rows
         self.sample_rows, self.seed, self.cache = sample_rows, seed, cache
         self._models, self._groupings = models, groupings
+        self.dtype_mismatches = parts.mismatches
         self._stats: dict[Plan, Statistics] = {}
         self._sample: pd.DataFrame | None = None
         self._y = None
@@ -158,7 +159,7 @@ class StreamedDataset(Dataset):
         shas = [getattr(models[r], "sha256", None) for r in plan.roles]
         if self.cache is None or self.artifact is None or None in shas:
             return None
-        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self))
+        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self), self.parts.typer.key())
 
     def fingerprint(self) -> dict[str, Any]:
         import hashlib
@@ -175,4 +176,5 @@ class StreamedDataset(Dataset):
             "engine": self.engine_name,
             "chunk_rows": self.chunk_rows,
             "sampled_rows": self.sampled,
+            **({"dtype_mismatches": [m.to_dict() for m in self.dtype_mismatches]} if self.dtype_mismatches else {}),
         }

@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_mlgate.reports.table import (
     COLUMNS,
+    dtype_lines,
     grouped,
     headings,
     labels,
@@ -64,6 +65,9 @@ def header(record: dict[str, Any]) -> list[str]:
     for approval in record.get("approvals_used", []):
         lines.append(f"- approved by {cell(approval.get('by'))}: {cell(approval.get('gate'))} "
                      f"({cell(approval.get('reason', ''))})")
+    warnings = dtype_lines(record)
+    if warnings:
+        lines.extend(["**Column types:**", *(f"- {cell(w.removeprefix('mlgate warning: '))}" for w in warnings), ""])
     return lines
 
 

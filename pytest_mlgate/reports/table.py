@@ -81,3 +81,13 @@ def review_lines(block: dict[str, Any] | None) -> list[str]:
         lines.append(f"  cannot approve: {block['problem']}")
     lines += [f"  approve (as one of the approvers, with your reason): {command}" for command in block["commands"]]
     return lines
+
+
+def dtype_lines(record: dict[str, Any]) -> list[str]:
+    """One warning per dataset column whose type differs from the reference's (typed loading)."""
+    lines = []
+    for name, found in (record.get("datasets") or {}).items():
+        for m in found.get("dtype_mismatches") or ():
+            lines.append(f"mlgate warning: dataset '{name}' ({found.get('path')}): column '{m['column']}' is "
+                         f"{m['found']} where the reference's is {m['expected']}; read as {m['read_as']}")
+    return lines

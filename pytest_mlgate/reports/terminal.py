@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mlgate.reports.table import COLUMNS, grouped, headings, headline, review_lines, rows
+from pytest_mlgate.reports.table import (
+    COLUMNS,
+    dtype_lines,
+    grouped,
+    headings,
+    headline,
+    review_lines,
+    rows,
+)
 
 MAX_WIDTH = 48
 
@@ -26,6 +34,7 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     for approval in record.get("approvals_used", []):
         lines.append(f"  approved by {approval.get('by')}: {approval.get('gate')} ({approval.get('reason', '')})")
     lines.extend(review_lines(record.get("review")))
+    lines.extend(dtype_lines(record))
     lines.append(headline(record))
     return lines
 
