@@ -75,7 +75,7 @@ def noisy_copy_of_label(y: pd.Series, rng: np.random.Generator, share: float = 0
     values = y.to_numpy(dtype=float).copy()
     if y.dtype.kind == "f":
         return values + rng.normal(0, 0.25 * values.std(), len(values))
-    rows = rng.choice(len(values), int(round(share * len(values))), replace=False)
+    rows = rng.choice(len(values), round(share * len(values)), replace=False)
     classes = np.unique(values)
     values[rows] = [rng.choice(classes[classes != v]) for v in values[rows]]
     return values

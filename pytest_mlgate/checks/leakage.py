@@ -67,7 +67,7 @@ def scores(ref: pd.Series, cur: pd.Series, y_ref: np.ndarray, classes: int | Non
     codes, uniques = pd.factorize(ref)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
     pooled = np.append(np.where(counts >= MIN_CATEGORY_ROWS, np.arange(len(uniques)), len(uniques)), len(uniques))
-    place = lambda c, s: np.where(s.isna().to_numpy(), -1, pooled[c])  # noqa: E731 (unseen: -1 -> pooled)
+    place = lambda c, s: np.where(s.isna().to_numpy(), -1, pooled[c])  # unseen: -1 -> pooled
     at_ref, at_cur = place(codes, ref), place(uniques.get_indexer(cur), cur)
     sizes = np.bincount(at_ref[at_ref >= 0], minlength=len(uniques) + 1)
     out_ref, out_cur = [], []
