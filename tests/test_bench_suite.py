@@ -124,10 +124,12 @@ def plant(fault: str | None, train, holdout, current, rng):
     elif fault == "drifted":
         column = rng.choice([c for c in current.columns if c not in ("target", "group")])
         current = current.assign(**{column: current[column] + 4 * (train[column].std() or 1.0)})
-    elif fault == "broken":  # a failed join: negative values in a column that has none
-        column = rng.choice([c for c in holdout.columns if c not in ("target", "group") and train[c].min() >= 0])
-        holdout = holdout.copy()
-        holdout.loc[holdout.index[: max(2, len(holdout) // 20)], column] = -1.0
+    elif fault == "broken":  # a failed join on 5% of the rows: negative values where there are none,
+        features = [c for c in holdout.columns if c not in ("target", "group")]  # else missing values
+        positive = [c for c in features if train[c].min() >= 0]
+        column = rng.choice(positive or features)
+        holdout = holdout.astype({column: float})
+        holdout.loc[holdout.index[: max(2, len(holdout) // 20)], column] = -1.0 if positive else np.nan
     return train, holdout, current
 
 
