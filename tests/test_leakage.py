@@ -218,3 +218,12 @@ def test_the_gate_needs_review_by_default_and_reads_its_table(project):
     project.configure(extra="[tool.mlgate.leakage]\nothers_explained = -1\n")
     project.run().assert_outcomes(failed=1)
     assert "others_explained: must be a number between 0 and 1, got -1" in project.decision["gates"][0]["message"]
+
+
+def test_the_noisy_copy_rule_skips_empty_and_constant_columns():
+    train, holdout = bench_split("breast_cancer", 0)
+    train, holdout = (f.assign(empty=np.nan, flat=1.0) for f in (train, holdout))
+    check = judge(train, holdout, fit=False)
+    rows = {r["column"]: r for r in check.details["table"]}
+    assert flagged(check) == [] and np.isnan(rows["empty"]["label_explained"])
+    assert np.isnan(rows["flat"]["label_explained"])

@@ -161,7 +161,9 @@ def label_and_rest(frame: pd.DataFrame, y: np.ndarray, classes: int | None) -> d
     if len(names) < 2 or len(frame) < 4:
         return {}
     ranks = frame[names].astype(float).rank().to_numpy()
-    ranks = np.nan_to_num(ranks - np.nanmean(ranks, axis=0))  # a missing value: the mean rank
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no values: its ranks stay 0
+        ranks = np.nan_to_num(ranks - np.nanmean(ranks, axis=0))  # a missing value: the mean rank
     rest = ranks.copy()
     if classes is None:
         t = stats.rankdata(y) - (len(y) + 1) / 2
