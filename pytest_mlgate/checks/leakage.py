@@ -44,7 +44,7 @@ MAX_CHANGE = 0.4  # at 0.2, breast cancer's weak features changed that much betw
 COPY_SHARE = 0.99
 LABEL_EXPLAINED = 0.8  # a noisy copy: the label explains at least this share of its rank variance
 OTHERS_EXPLAINED = 0.15  # ... and the other features at most this share of the rest (adjusted R^2)
-COPY_ROWS = 4_000  # rows ranked for the noisy-copy rule: its shares then vary by about 0.01
+COPY_ROWS = 4_000  # rows ranked for the noisy-copy rule (ranking is most of its cost)
 SHOWN = 5
 
 
