@@ -39,7 +39,7 @@ from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
 NUMERIC_TARGET_VALUES = 20  # a float target with more distinct values is numeric, not classes
 MIN_CATEGORY_ROWS = 10
-SAMPLE_ROWS = 20_000
+SAMPLE_ROWS = 5_000
 MAX_CHANGE = 0.4  # at 0.2, breast cancer's weak features changed that much between random splits
 COPY_SHARE = 0.99
 LABEL_EXPLAINED = 0.8  # a noisy copy: the label explains at least this share of its rank variance
