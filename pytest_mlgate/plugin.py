@@ -13,7 +13,12 @@ import pytest
 
 from pytest_mlgate.config import KEYS, Key, Settings, build, flag, read_pyproject
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.session import RECORDER, CollectionOrder, GateSession
+from pytest_mlgate.session import (
+    RECORDER,
+    CollectionOrder,
+    GateSession,
+    thaw_at_cleanup,
+)
 from pytest_mlgate.suite import informational, mark_in_progress
 
 if TYPE_CHECKING:
@@ -132,6 +137,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     try:
         settings, active = load_settings(early_config, option)
         if active:
+            thaw_at_cleanup(early_config)
             mark_in_progress(settings)
     except (ConfigError, OSError):
         return  # pytest_configure reports a bad setting; the session start, an unwritable decision file

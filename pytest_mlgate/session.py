@@ -5,6 +5,8 @@ Registered as a plugin object by :mod:`pytest_mlgate.plugin`; the pytest hooks b
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,42 @@ from pytest_mlgate.gate_items import (
 
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
+
+THAW = pytest.StashKey[list]()  # set on a config whose last cleanup thaws what the session froze
+
+
+def thaw_at_cleanup(config: pytest.Config) -> None:
+    """Let this run freeze the garbage collector after its decision (see :func:`freeze_for_exit`).
+
+    Called before pytest's own plugins configure, so the thaw is this config's last cleanup: after
+    pytest's unraisable-exception check, which collects garbage at unconfigure and again at cleanup.
+    """
+    frozen = config.stash[THAW] = []
+
+    def thaw() -> None:
+        if frozen:
+            gc.unfreeze()
+            frozen.clear()
+
+    config.add_cleanup(thaw)
+
+
+def freeze_for_exit(config: pytest.Config) -> None:
+    """After the decision and every record are written and fsynced: move the objects alive now out of
+    the cyclic garbage collector's reach until the process ends.
+
+    Each full collection walks every object of numpy, pandas, scipy and scikit-learn (about 0.1 s a
+    pass); pytest runs two at unconfigure and the interpreter one more at exit, after the decision.
+    The config's last cleanup thaws them (an in-process ``pytest.main``, as pytester runs it, goes on
+    collecting normally), and they are frozen again at interpreter exit.
+    """
+    frozen = config.stash.get(THAW, None)
+    if frozen is None or frozen:
+        return
+    gc.freeze()
+    frozen.append(True)
+    atexit.unregister(gc.freeze)  # once per process, however many runs it makes
+    atexit.register(gc.freeze)
 
 
 
@@ -226,6 +264,7 @@ class GateSession:
             self.config.hook.pytest_mlgate_decision(decision=decision, record=self.record, config=self.config)
         if self.errors and int(session.exitstatus) in (0, self.settings.review_exit_code):
             session.exitstatus = 1
+        freeze_for_exit(self.config)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for error in self.errors:

@@ -1,0 +1,70 @@
+"""Fixed costs of a gate run: heavy modules wait for the gate that needs them, and the end of the
+run skips garbage collection passes without losing a record."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.lifecycle.registry import Registry
+
+# A conftest of the gate project: reports what the collector and the module table looked like
+# at the very end of the run, after every mlgate hook.
+PROBE = """
+import gc, json, os, sys
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    with open(os.path.join(str(config.rootpath), "probe.json"), "w") as fh:
+        json.dump({"frozen": gc.get_freeze_count(), "modules": sorted(sys.modules)}, fh)
+"""
+
+GATES = """
+def test_auc(candidate, holdout):
+    assert candidate.metric("roc_auc", holdout) > 0.6
+
+def test_accuracy(mlgate):
+    mlgate.at_least("accuracy", 0.6)
+"""
+
+
+def probe(project) -> dict:
+    return json.loads((project.path / "probe.json").read_text())
+
+
+def test_an_in_process_run_freezes_after_its_decision_and_thaws_at_its_end(project) -> None:
+    project.pytester.makeconftest(PROBE)
+    project.gates(GATES)
+    before = gc.get_freeze_count()
+    assert project.run().ret == 0
+    assert probe(project)["frozen"] > 0  # pytest's unconfigure collections skip what the run left
+    assert gc.get_freeze_count() == before  # and the process that ran pytest.main collects as before
+
+
+def test_a_run_that_exits_has_written_and_synced_every_record(project) -> None:
+    """The run as CI makes it (its own process, exiting with the frozen collector): the decision,
+    every report, the audit entry and the registry promotion are complete on disk."""
+    project.configure(candidate="good.skops", baseline=None,
+                      extra='markdown = "reports/gates.md"\nhtml = "reports/gates.html"')
+    project.pytester.makeconftest(PROBE)
+    project.gates(GATES)
+    result = project.run_subprocess("--mlgate-promote", "production")
+    assert result.ret == 0, result.stdout.str()
+    assert probe(project)["frozen"] > 0
+    decision = project.decision
+    assert decision["decision"] == "approved" and len(decision["gates"]) == 2
+    assert decision["lifecycle"]["audit"] == 1 and decision["lifecycle"]["promotion"]["to"] == "v1"
+    log = AuditLog(project.path / ".mlgate" / "audit.jsonl")
+    assert log.verify().ok
+    assert [e["event"] for e in log.entries()] == ["decision", "register", "promote"]
+    audited = log.find("decision")[0]["data"]
+    assert audited["gates"] == decision["gates"] and audited["finished"] == decision["finished"]
+    entry = Registry(project.path / ".mlgate" / "registry").version("credit-risk", "production")
+    assert entry["sha256"] == hashlib.sha256((project.path / "good.skops").read_bytes()).hexdigest()
+    reports = project.path / "reports"
+    assert "approved" in (reports / "gates.md").read_text()
+    assert (reports / "gates.html").read_text().rstrip().endswith("</html>")
+    assert project.junit.rstrip().endswith(">") and "test_accuracy" in project.junit
