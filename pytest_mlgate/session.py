@@ -32,6 +32,7 @@ from pytest_mlgate.gate_items import (
 
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
+    from pytest_mlgate.suite import Listing
 
 THAW = pytest.StashKey[list]()  # set on a config whose last cleanup thaws what the session froze
 
@@ -106,6 +107,7 @@ class GateSession:
         self.specs: list[dict[str, Any]] = []  # every collected gate, all stages (the gate catalog)
         self.aliases_at_start: dict[str, Any] | None = None
         self._workspace: Workspace | None = None
+        self.listing: Listing | None = None  # the suite, listed while the gates run
 
     @property
     def workspace(self) -> Workspace:
@@ -144,7 +146,7 @@ class GateSession:
         if self.deciding:
             from pytest_mlgate.lifecycle.promotion import alias_snapshot, start_session
             from pytest_mlgate.reports import junit_pytest
-            from pytest_mlgate.suite import mark_in_progress
+            from pytest_mlgate.suite import mark_in_progress, start_listing
 
             junit_pytest.install(self.config)  # --junitxml: warn gates pass, with the warning in system-out
 
@@ -156,6 +158,7 @@ class GateSession:
             if self.settings.stage == "push":  # the trigger makes a push run's candidate; monitor runs retrain on alerts
                 self.training = start_session(self.settings)
             self.aliases_at_start = alias_snapshot(self.settings)
+            self.listing = start_listing(self.config, self.settings)
 
     # -- collection
 
@@ -253,6 +256,8 @@ class GateSession:
         except (MlgateError, OSError) as exc:  # an unreadable audit log: no approval applies
             approved, ignored = {}, [{"gate": "*", "by": "audit log", "ignored": f"not read: {first_line(exc)}"}]
         decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)), approved_gates=approved)
+        if self.listing is not None:  # not needed when the run stopped early
+            self.listing.stop()
         session.exitstatus = exit_code(decision.status, int(exitstatus), self.settings.review_exit_code)
         try:
             self.record = self._write(decision, int(session.exitstatus), ignored)
@@ -316,7 +321,7 @@ class GateSession:
             return f"usage error: {self.usage_error}"
         from pytest_mlgate.suite import unrun
 
-        self.not_run, why = unrun(self.config, self.settings, self.order, set(self.results))
+        self.not_run, why = unrun(self.config, self.settings, self.order, set(self.results), self.listing)
         return why
 
     def _write(self, decision: Any, exit_status: int, ignored: list[dict[str, Any]]) -> dict[str, Any]:

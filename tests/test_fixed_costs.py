@@ -68,3 +68,63 @@ def test_a_run_that_exits_has_written_and_synced_every_record(project) -> None:
     assert "approved" in (reports / "gates.md").read_text()
     assert (reports / "gates.html").read_text().rstrip().endswith("</html>")
     assert project.junit.rstrip().endswith(">") and "test_accuracy" in project.junit
+
+
+# ---------------------------------------------------------------- the suite listing runs beside the gates
+
+GATE_A = "def test_a(mlgate):\n    mlgate.at_least('accuracy', 0.6)\n"
+WATCH_LISTING = """
+import psutil
+
+def listings():
+    return [p for p in psutil.Process().children(recursive=True) if "--collect-only" in p.cmdline()]
+
+def test_b(mlgate):
+    assert listings(), "the suite listing is not running while the gates run"
+    mlgate.at_least('accuracy', 0.6)
+"""
+LISTING_HOOK = """
+import time
+import pytest
+
+def pytest_collection_modifyitems(config):
+    if config.option.collectonly:
+        {action}
+"""
+
+
+def listings() -> list:
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True) if "--collect-only" in p.cmdline()]
+
+
+def test_the_suite_is_listed_while_the_gates_run(project) -> None:
+    project.configure(baseline=None)
+    project.pytester.makeconftest(LISTING_HOOK.format(action="time.sleep(5)"))  # still listing when test_b runs
+    project.pytester.makepyfile(test_a=GATE_A, test_b=WATCH_LISTING)
+    result = project.run("test_b.py")
+    assert result.ret == 1
+    decision = project.decision
+    assert [g["outcome"] for g in decision["gates"]] == ["passed"]  # the listing was running during test_b
+    assert decision["not_run"] == ["test_a.py::test_a"]
+    assert "1 of 2 gate(s) of the suite did not run" in decision["reasons"][0]
+
+
+def test_a_run_that_stops_early_ends_the_listing(project) -> None:
+    project.configure(baseline=None)
+    project.pytester.makeconftest(LISTING_HOOK.format(action="time.sleep(120)"))
+    project.pytester.makepyfile(test_a=GATE_A, test_b="def test_b():\n    assert False\n")
+    result = project.run("-x", "test_b.py")
+    assert result.ret == 1 and project.decision["decision"] == "rejected"
+    assert "stopping after 1 failures" in project.decision["reasons"][0]
+    assert listings() == []
+
+
+def test_a_listing_that_fails_rejects_naming_why(project) -> None:
+    project.configure(baseline=None)
+    project.pytester.makeconftest(LISTING_HOOK.format(action='raise pytest.UsageError("no listing here")'))
+    project.pytester.makepyfile(test_a=GATE_A, test_b="def test_b(mlgate):\n    mlgate.at_least('accuracy', 0.6)\n")
+    result = project.run("test_b.py")
+    assert result.ret == 1 and project.decision["decision"] == "rejected"
+    assert project.decision["reasons"][0].endswith("could not list the gate suite (exit 4): ERROR: no listing here")
