@@ -128,3 +128,45 @@ def test_a_listing_that_fails_rejects_naming_why(project) -> None:
     result = project.run("test_b.py")
     assert result.ret == 1 and project.decision["decision"] == "rejected"
     assert project.decision["reasons"][0].endswith("could not list the gate suite (exit 4): ERROR: no listing here")
+
+
+# ---------------------------------------------------------------- heavy modules wait for their gate
+
+HEAVY = ("scipy.stats", "sklearn", "pandera", "skops", "matplotlib", "jinja2", "fairlearn", "datasketches")
+DATA_ONLY = """
+def test_nulls(mlgate):
+    mlgate.no_missing("holdout", max_rate=0.01)
+
+def test_rows(holdout):
+    assert len(holdout.frame) > 1000
+"""
+THRESHOLDS = """
+def test_accuracy(mlgate):
+    mlgate.at_least("accuracy", 0.6)
+
+def test_auc(candidate, holdout):
+    assert candidate.metric("roc_auc", holdout) > 0.6
+"""
+DRIFT = "def test_drift(mlgate):\n    mlgate.no_drift('reference', 'holdout', features=['income', 'debt'])\n"
+SCHEMA = "def test_schema(mlgate):\n    mlgate.schema('holdout', 'infer')\n"
+
+
+def heavy_modules(project, gates: str) -> set[str]:
+    project.pytester.makeconftest(PROBE)
+    project.gates(gates)
+    result = project.run_subprocess()
+    assert result.ret == 0, result.stdout.str()
+    return set(probe(project)["modules"]) & set(HEAVY)
+
+
+def test_gates_that_read_only_data_import_no_statistics_model_or_schema_library(project) -> None:
+    assert heavy_modules(project, DATA_ONLY) == set()
+
+
+def test_threshold_gates_on_a_csv_holdout_import_no_schema_library(project) -> None:
+    # scikit-learn itself imports scipy.stats (sklearn.utils.fixes): the model's library brings it
+    assert heavy_modules(project, THRESHOLDS) == {"sklearn", "skops", "scipy.stats"}
+
+
+def test_a_drift_and_a_schema_gate_import_what_they_need(project) -> None:
+    assert {"scipy.stats", "pandera"} <= heavy_modules(project, DRIFT + SCHEMA)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
@@ -75,6 +74,8 @@ def power(score: list[np.ndarray], y: np.ndarray, classes: int | None) -> tuple[
     error: for class codes the Gini coefficient |2 AUC - 1| (mean one-vs-rest; SE by Hanley and
     McNeil 1982), for a numeric target |Spearman's rho| (SE of Fisher's z, Fieller et al. 1957).
     Rank-based, so unbiased at any sample size; rows without a score are left out."""
+    from scipy import stats
+
     keep = ~np.isnan(score[0])
     if classes is None:
         x, t = score[0][keep], y[keep]
@@ -117,6 +118,8 @@ def monotone_share(feature: np.ndarray, y: np.ndarray) -> float:
 def copy_of(feature: np.ndarray, y: np.ndarray, share: float) -> float:
     """:func:`monotone_share`, computed only when the rank correlation allows a copy on ``share``
     of the rows (a cheap screen; 0 otherwise)."""
+    from scipy import stats
+
     keep = ~np.isnan(feature)
     if keep.sum() < 4 or np.ptp(feature[keep]) == 0 or np.ptp(y[keep]) == 0:
         return 0.0
@@ -202,6 +205,8 @@ def label_leakage(data: Dataset, reference: Dataset, target: str, *, model: Mode
     (the training data): a power change larger than ``max_change`` and significant at ``confidence``
     (Bonferroni over the features), a label copy on at least ``copy_share`` of the rows, or a value
     available after the prediction time. The table says what each feature showed."""
+    from scipy import stats
+
     if available_after is not None and not (isinstance(available_after, Mapping) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in available_after.items())):
         raise MlgateError("[tool.mlgate.leakage] available_after: must map feature columns to the columns "
