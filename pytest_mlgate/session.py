@@ -34,15 +34,12 @@ if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
     from pytest_mlgate.suite import Listing
 
-THAW = pytest.StashKey[list]()  # set on a config whose last cleanup thaws what the session froze
+THAW = pytest.StashKey[list]()  # on a config whose last cleanup thaws what its session froze
 
 
 def thaw_at_cleanup(config: pytest.Config) -> None:
-    """Let this run freeze the garbage collector after its decision (see :func:`freeze_for_exit`).
-
-    Called before pytest's own plugins configure, so the thaw is this config's last cleanup: after
-    pytest's unraisable-exception check, which collects garbage at unconfigure and again at cleanup.
-    """
+    """Before pytest's plugins configure: make the thaw this config's last cleanup (after pytest's
+    unraisable-exception check, which collects garbage at unconfigure and again at cleanup)."""
     frozen = config.stash[THAW] = []
 
     def thaw() -> None:
@@ -54,22 +51,16 @@ def thaw_at_cleanup(config: pytest.Config) -> None:
 
 
 def freeze_for_exit(config: pytest.Config) -> None:
-    """After the decision and every record are written and fsynced: move the objects alive now out of
-    the cyclic garbage collector's reach until the process ends.
-
-    Each full collection walks every object of numpy, pandas, scipy and scikit-learn (about 0.1 s a
-    pass); pytest runs two at unconfigure and the interpreter one more at exit, after the decision.
-    The config's last cleanup thaws them (an in-process ``pytest.main``, as pytester runs it, goes on
-    collecting normally), and they are frozen again at interpreter exit.
-    """
+    """Once every record is written and fsynced: keep the objects alive now out of the remaining
+    garbage collections (pytest's two and the interpreter's at exit, each walking every object of
+    numpy, pandas, scipy and scikit-learn). Thawed at the config's last cleanup, so an in-process
+    ``pytest.main`` goes on collecting normally; frozen again at interpreter exit."""
     frozen = config.stash.get(THAW, None)
-    if frozen is None or frozen:
-        return
-    gc.freeze()
-    frozen.append(True)
-    atexit.unregister(gc.freeze)  # once per process, however many runs it makes
-    atexit.register(gc.freeze)
-
+    if frozen is not None and not frozen:
+        gc.freeze()
+        frozen.append(True)
+        atexit.unregister(gc.freeze)  # once per process, however many runs it makes
+        atexit.register(gc.freeze)
 
 
 class CollectionOrder:
