@@ -10,7 +10,9 @@ fresh process; a small plugin stamps the phases with wall-clock time:
 - decision: last gate end to the decision file's last write (suite listing, approvals, the
   decision rule, the audit entry);
 - after the decision: the decision written to the process gone (reports, terminal summary,
-  pytest's unconfigure, interpreter exit); ``reports`` is its share spent writing report files.
+  pytest's unconfigure, interpreter exit); ``reports`` is its share spent writing report files,
+  and ``CPU after the decision`` the CPU seconds the process used in it (the steadier figure on a
+  loaded machine: the wall time also counts the time other jobs held the cores).
 
 The bare work (``bench_scale``'s script: pandas reads, one ``predict_proba`` per model, the same
 metrics, ``ks_2samp`` and null counts) runs interleaved with the gate runs; medians are printed,
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_scale import BARE, project, write_data
 
 PHASES = '''
-import json, os, time
+import json, os, resource, time
 import pytest
 
 STAMPS = {"writes": []}
@@ -46,7 +49,8 @@ def pytest_configure(config):
     original = records.write_atomic
     def write_atomic(path, text):
         original(path, text)
-        STAMPS["writes"].append((path.name, time.time()))
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        STAMPS["writes"].append((path.name, time.time(), sum(u.ru_utime + u.ru_stime for u in used)))
     records.write_atomic = write_atomic
 
 def pytest_runtest_logstart(nodeid, location):
@@ -63,14 +67,17 @@ def pytest_unconfigure(config):
 REPORTS = ("junit.xml", "summary.md", "report.html")
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """(start, end) wall-clock stamps of one fresh process, and its exit status."""
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float, int]:
+    """(start, end) wall-clock stamps of one fresh process, its CPU seconds, and its exit status."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     end = time.time()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{command} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return start, end, done.returncode
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return start, end, cpu, done.returncode
 
 
 def gate_run(root: Path, tree: str) -> dict[str, float]:
@@ -82,17 +89,17 @@ def gate_run(root: Path, tree: str) -> dict[str, float]:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mlgate_phases",
                "--mlgate-no-cache", "--mlgate-junit", str(reports / REPORTS[0]), "--mlgate-markdown",
                str(reports / REPORTS[1]), "--mlgate-html", str(reports / REPORTS[2]), str(root / "gates")]
-    start, end, code = timed(command, root, env)
+    start, end, cpu, code = timed(command, root, env)
     s = json.loads(stamps.read_text())
-    decided = max(t for name, t in s["writes"] if name == "decision.json")
-    written = max(t for _, t in s["writes"])
+    decided, cpu_decided = max((t, c) for name, t, c in s["writes"] if name == "decision.json")
+    written = max(t for _, t, _ in s["writes"])
     return {"wall": end - start, "startup": s["first_gate"] - start, "gates": s["last_gate"] - s["first_gate"],
             "decision": decided - s["last_gate"], "after the decision": end - decided,
-            "reports": written - decided, "exit status": code}
+            "reports": written - decided, "CPU after the decision": cpu - cpu_decided, "exit status": code}
 
 
 def bare_run(root: Path, script: Path) -> float:
-    start, end, _ = timed([sys.executable, str(script), str(root)], root, dict(os.environ))
+    start, end, _, _ = timed([sys.executable, str(script), str(root)], root, dict(os.environ))
     return end - start
 
 
