@@ -98,7 +98,7 @@ def estimated(record: dict) -> dict[str, dict]:
 
 def show(day: str, record: dict) -> None:
     checks = estimated(record)
-    drop, sequence = checks["estimated_drop[current, roc_auc]"], checks["sequential[current, estimated[roc_auc]]"]
+    drop, sequence = checks["estimated_drop[current, roc_auc]"], checks["sequential[current, estimated roc_auc]"]
     print(f"{day}: decision {record['decision']}; estimated AUC {drop['candidate']:.3f} "
           f"[{drop['ci'][0]:.3f}, {drop['ci'][1]:.3f}] vs {drop['baseline']:.3f} on the holdout; "
           f"evidence {sequence['details']['evidence']:.3g} (alarm at {1 / sequence['details']['alpha']:g}); "
@@ -130,7 +130,7 @@ def main() -> bool:
           f"estimate {later['details']['estimate_on_labelled']:.3f} on the same {later['details']['realized_rows']} rows")
     checks, held = estimated(second), estimated(first)
     return (all(c["outcome"] == "passed" for c in held.values())
-            and checks["sequential[current, estimated[roc_auc]]"]["outcome"] == "failed"
+            and checks["sequential[current, estimated roc_auc]"]["outcome"] == "failed"
             and checks["estimated_drop[current, roc_auc]"]["details"]["realized_rows"] == 0
             and production != deployed and rollback.get("to") == production)
 

@@ -121,6 +121,9 @@ KEYS: tuple[Key, ...] = (
     Key("id_column", _text, None, "column joining a predictions: table to the datasets' rows"),
     Key("datasets", _mapping, {}, "named datasets, NAME=PATH", repeatable=True),
     Key("sha256", _mapping, {}, "expected sha256 of an artifact, NAME=HEX", repeatable=True),
+    Key("dtypes_from", _text, "reference", 'the dataset whose column types the others are read with ("none": '
+        "pandas' defaults)"),
+    Key("schemas", _mapping, {}, "pandera schema file whose dtypes a dataset is read with, NAME=PATH", repeatable=True),
     Key("decision", _text, "reports/mlgate-decision.json", "where to write the decision JSON"),
     Key("junit", _text, None, "where to write the gate-centric JUnit XML"),
     Key("markdown", _text, None, "where to write the Markdown summary"),
@@ -136,6 +139,9 @@ KEYS: tuple[Key, ...] = (
         "outcome of a regression check that passes with an allowance below its detectable change"),
     Key("schema_margin", _number(0.0, 1e6), 3.0,
         "inferred schemas widen each numeric range by this many times its observed range on each side"),
+    Key("schema_null_tolerance", _number(0.0, 1.0), 0.01,
+        "inferred schemas fail a column whose missing share exceeds the reference's by more than this "
+        "(and by more than chance)"),
     Key("review_exit_code", _number(0, 255, integer=True), 6, "exit status of a needs-review decision"),
     Key("stage", _choice("push", "monitor"), "push", "which gates to run: push or monitor"),
     Key("registry", _text, ".mlgate/registry", 'model registry: a directory, or "mlflow" for the MLflow Model Registry'),
@@ -181,6 +187,8 @@ class Settings:
     id_column: str | None = None
     datasets: dict[str, str] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
+    dtypes_from: str = "reference"
+    schemas: dict[str, str] = field(default_factory=dict)
     decision: str = "reports/mlgate-decision.json"
     junit: str | None = None
     markdown: str | None = None
@@ -192,6 +200,7 @@ class Settings:
     gates: tuple[str, ...] = ()
     predict_timeout: float = 300.0
     schema_margin: float = 3.0
+    schema_null_tolerance: float = 0.01
     underpowered: str = "review"
     review_exit_code: int = 6
     stage: str = "push"

@@ -32,7 +32,10 @@ def pytest_mlgate_load_model(path: Path, settings: Settings) -> Any | None:
 
 @pytest.hookspec(firstresult=True)
 def pytest_mlgate_load_dataset(path: Path, settings: Settings) -> pd.DataFrame | None:
-    """Load a dataset file as a DataFrame; return ``None`` to pass.
+    """Load a dataset file as a DataFrame; return ``None`` to pass to the built-in loaders.
+
+    The built-in loaders read CSV and Parquet with the reference dataset's column types; a frame
+    this hook returns is used as it is (its type differences from the reference are still reported).
 
     Example::
 

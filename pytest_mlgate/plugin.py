@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mlgate.config import KEYS, Key, Settings, build, flag, read_pyproject
+from pytest_mlgate.config import (
+    KEY_BY_NAME,
+    KEYS,
+    Key,
+    Settings,
+    build,
+    flag,
+    read_pyproject,
+)
 from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.session import (
     RECORDER,
@@ -19,7 +27,7 @@ from pytest_mlgate.session import (
     GateSession,
     thaw_at_cleanup,
 )
-from pytest_mlgate.suite import informational, mark_in_progress
+from pytest_mlgate.suite import informational, mark_in_progress, mark_undecided
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -106,6 +114,26 @@ def load_settings(config: pytest.Config, option: Any = None) -> tuple[Settings, 
     return settings, active
 
 
+def record_config_error(config: pytest.Config, option: Any, error: Exception) -> None:
+    """A setting that cannot be read: the decision file (where the raw settings put it) says the run
+    did not decide, so no earlier approval is left for CI to read. Outside a gate project (no
+    ``[tool.mlgate]`` table) only an existing decision file is replaced."""
+    try:
+        pyproject = _find_pyproject(config, option)
+        table = read_pyproject(pyproject) if pyproject else {}
+    except ConfigError:
+        pyproject, table = None, {}
+    key = KEY_BY_NAME["decision"]
+    raw = (getattr(option, "mlgate_decision", None), _ini(config, key), table.get("decision"), key.default)
+    path = Path(next(v for v in raw if isinstance(v, str) and v.strip()).strip()).expanduser()
+    path = path if path.is_absolute() else (pyproject.parent if pyproject else config.rootpath) / path
+    if table or path.is_file():
+        try:
+            mark_undecided(path, f"configuration error: {error}")
+        except (OSError, ValueError):  # a directory, a path under a file, a NUL byte: the usage error says so
+            pass
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -119,6 +147,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
             check_settings(settings)
     except (ConfigError, MlgateError) as exc:  # MlgateError: a sub-table whose extra is not installed
+        if not informational(config.option) and not hasattr(config, "workerinput"):
+            record_config_error(config, config.option, exc)
         raise pytest.UsageError(str(exc)) from None
     session = GateSession(config, settings, active)
     config.stash[STATE] = session
@@ -139,8 +169,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         if active:
             thaw_at_cleanup(early_config)
             mark_in_progress(settings)
-    except (ConfigError, OSError):
-        return  # pytest_configure reports a bad setting; the session start, an unwritable decision file
+    except ConfigError as exc:  # pytest_configure reports it, unless a conftest breaks the run first
+        record_config_error(early_config, option, exc)
+    except OSError:
+        return  # the session start reports an unwritable decision file
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -119,12 +119,6 @@ class GateSession:
 
         return loaders.load_model(path, settings.skops_trusted)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_mlgate_load_dataset(self, path: Path, settings: Settings) -> Any:
-        from pytest_mlgate.evaluate import loaders
-
-        return loaders.load_dataset(path)
-
     @property
     def deciding(self) -> bool:
         """Whether this process decides: a gate run, not an xdist worker, not an informational run."""
@@ -174,12 +168,13 @@ class GateSession:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
         self.order = [item.nodeid for item in items]
-        review = [item.nodeid for item in items if marked_severity(item) == "review"]
-        if review and not self.settings.approvers:
-            reporter = config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                reporter.write_line(f"mlgate warning: {len(review)} review gate(s) (e.g. {review[0]}) but "
-                                    "[tool.mlgate] approvers is empty: nobody can approve them", yellow=True)
+        self._warn_no_approvers(config.pluginmanager.get_plugin("terminalreporter"),
+                                [item.nodeid for item in items if marked_severity(item) == "review"])
+
+    def _warn_no_approvers(self, reporter: Any, review: list[str]) -> None:
+        if review and not self.settings.approvers and reporter is not None:
+            reporter.write_line(f"mlgate warning: {len(review)} review gate(s) (e.g. {review[0]}) but "
+                                "[tool.mlgate] approvers is empty: nobody can approve them", yellow=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -263,6 +258,8 @@ class GateSession:
         freeze_for_exit(self.config)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.deciding and self.config.pluginmanager.hasplugin("dsession"):  # xdist: the workers collected
+            self._warn_no_approvers(terminalreporter, [g.gate for g in self._gates() if g.severity == "review"])
         for error in self.errors:
             terminalreporter.write_line(f"mlgate error: {error}", red=True, bold=True)
         if self.record is None:

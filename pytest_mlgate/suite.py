@@ -141,6 +141,16 @@ def mark_in_progress(settings: Any) -> None:
         "gates": []})
 
 
+def mark_undecided(path: Path, reason: str) -> None:
+    """Replace the decision file with the record of a run that could not decide (a bad setting):
+    rejected, no gates, ``reason`` naming what is at fault, exit status 4 (pytest's usage error)."""
+    from pytest_mlgate.decision import decide
+    from pytest_mlgate.records import decision_record, now, write_json
+
+    write_json(path, decision_record(decide([], interrupted=reason), model=None, owner=None, stage="push",
+                                     exit_status=4, artifacts={}, datasets={}, started=now(), commit=None))
+
+
 def start_listing(config: Any, settings: Any) -> Listing | None:
     """List the suite in the background when this process will not collect all of it (see :func:`unrun`)."""
     paths = suite_paths(settings.gates, settings.root, config.getini("testpaths"), config.rootpath)

@@ -53,6 +53,10 @@ def _check_pins(settings: Settings) -> None:
                               f"(known: {', '.join(known)})")
         if not isinstance(value, str) or not SHA256.fullmatch(value.strip()):
             raise ConfigError(f"mlgate config: 'sha256' pin for '{name}' must be 64 hex digits, got {value!r}")
+    for name in settings.schemas:
+        if name not in settings.datasets:
+            raise ConfigError(f"mlgate config: 'schemas' names '{name}', which is no configured dataset "
+                              f"(known: {', '.join(settings.datasets) or 'none'})")
 
 
 def _check_exit_code(code: int) -> None:

@@ -225,7 +225,8 @@ def test_an_audit_log_that_is_a_directory_is_a_usage_error_before_any_gate(proje
     result = project.run()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: mlgate config: 'audit' = 'audit-dir' is a directory; give a file path"])
-    assert project.decision["decision"] == "in-progress"
+    assert project.decision["decision"] == "rejected"
+    assert "'audit' = 'audit-dir' is a directory" in project.decision["reasons"][0]
 
 
 def test_monitoring_runs_never_promote(project):

@@ -32,6 +32,7 @@ def test_defaults(tmp_path):
     ({"sensitive": 3}, "mlgate config: 'sensitive' must be a list of names, got 3"),
     ({"datasets": ["holdout"]}, "mlgate config: 'datasets' entries must look like NAME=VALUE, got 'holdout'"),
     ({"stage": "prod"}, "mlgate config: 'stage' must be one of push, monitor, got 'prod'"),
+    ({"schema_null_tolerance": 1.5}, "mlgate config: 'schema_null_tolerance' must be a number in [0.0, 1.0], got 1.5"),
     ({"candidate": ""}, "mlgate config: 'candidate' must be a non-empty string, got ''"),
     ({"staging": "serve"}, "mlgate config: [tool.mlgate.staging] must be a table"),
 ])

@@ -278,7 +278,9 @@ def test_inferred_schema_keeps_dtypes_nullability_and_widened_ranges(tmp_path):
     assert dq.schema_check(holdout, "infer", Settings(root=tmp_path), reference).outcome == PASSED
     with_nulls = plant_missing(clean(seed=2))
     check = dq.schema_check(ds(with_nulls), "infer", Settings(root=tmp_path), reference)
-    assert check.outcome == FAILED and check.details["failed_checks"][0]["check"] == "not_nullable"
+    assert check.outcome == FAILED
+    assert check.details["failed_checks"][0] == {"column": "income", "check": "missing_share_within(0/2000 + 0.01)",
+                                                 "cases": 120}
     assert "inferred from 'reference'" in check.message
 
 
@@ -350,13 +352,13 @@ def test_schema_settles_proven_checks_without_pandera_and_leaves_the_data_alone(
     frame = _edge_frame().dropna()
     inferred = schemas.infer(frame)
     check = schemas.validate(ds(frame), inferred, "inferred", stats=Profile(frame))
-    ranged = sum(len(c.checks) for n, c in inferred.columns.items() if frame[n].dtype.kind in "if")
+    ranged = sum(len(c.checks) - 1 for n, c in inferred.columns.items() if frame[n].dtype.kind in "if")
     assert check.outcome == PASSED
-    assert check.details["settled_from_statistics"] == ranged + len(frame.columns)  # ranges and non-null rules
+    assert check.details["settled_from_statistics"] == ranged + len(frame.columns)  # ranges and null shares
     rest, proven = schemas.settled(inferred, frame, Profile(frame))
     assert proven == ranged + len(frame.columns)
     assert not any(c.checks for n, c in rest.columns.items() if frame[n].dtype.kind in "if")  # domains stay
-    assert all(c.nullable for c in rest.columns.values()) and not any(c.nullable for c in inferred.columns.values())
+    assert not any(c.name == "missing_share_within" for column in rest.columns.values() for c in column.checks)
 
     coercing = pa.DataFrameSchema({"visits": pa.Column(float, coerce=True)})
     before = frame["visits"].copy()
@@ -450,7 +452,8 @@ def test_gates_catch_a_broken_batch(project):
         "dataset 'holdout' fails schema Credit: 2 check(s) failed, 140 failure case(s): "
         "income not_nullable: nan row 0 (100 cases); region isin(['north', 'south', 'east']): 'west' row 300 "
         "(40 cases); all cases in the report")
-    assert "income not_nullable: nan row 0 (100 cases)" in messages["test_schema_inferred"]
+    assert re.search(r"income missing_share_within\(0/\d+ \+ 0\.01\): nan row 0 \(100 cases\)",
+                     messages["test_schema_inferred"])
     assert f"income {pct(100)} missing (100/{n}) > 0%" in messages["test_missing"]
     assert re.search(r"debt 5\.\d+% outside \[.*\] \(\d+ values\) against 0\.\d+% in the reference: excess",
                      messages["test_outliers"])

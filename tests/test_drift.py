@@ -374,3 +374,39 @@ def test_features(mlgate):
     result.assert_outcomes(failed=1)
     assert drift_project.decision["decision"] == "rejected"
     result.stdout.fnmatch_lines(["*error: drift: feature(s) ?'salary'? missing from dataset 'reference'"])
+
+
+def test_concept_drift_rows_are_headed_with_the_datasets_they_compare(drift_project):
+    """One model on two datasets is not candidate vs baseline: every report says current and reference,
+    while a regression gate in the same run keeps its candidate and baseline headings."""
+    drift_project.configure(datasets='holdout = "holdout.csv"\nreference = "train.parquet"\ncurrent = "clean.parquet"',
+                            extra='markdown = "reports/summary.md"\nhtml = "reports/report.html"')
+    drift_project.gates("""
+def test_regression(mlgate):
+    mlgate.no_regression("roc_auc", max_absolute_drop=0.05)
+
+def test_concept(mlgate):
+    mlgate.no_concept_drift("roc_auc", max_drop=0.05)
+""")
+    result = drift_project.run()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["gate *check * candidate * baseline *delta*", "test_regression *",
+                                 "gate *check * current * reference *delta*", "test_concept *concept_drift*"])
+    markdown = (drift_project.path / "reports" / "summary.md").read_text()
+    regression = markdown.index("| gate | check | candidate | baseline | delta | threshold | outcome |")
+    concept = markdown.index("| gate | check | current | reference | delta | threshold | outcome |")
+    assert regression < markdown.index("| test_regression |") < concept < markdown.index("| test_concept |")
+    assert "| test_concept |" not in markdown[:concept] and "| test_regression |" not in markdown[concept:]
+    html = (drift_project.path / "reports" / "report.html").read_text()
+    assert "<h2>Candidate vs baseline</h2>" in html and "<h2>Current vs reference</h2>" in html
+    comparison = html[html.index("<h2>Current vs reference</h2>"):]
+    assert "■ current" in comparison and "■ reference" in comparison and "test_regression" not in \
+        comparison[:comparison.index("</section>")]
+    gate = html[html.index("test_gates.py::test_concept</p>"):]
+    assert gate.index("<th>current</th><th>reference</th>") < gate.index("</table>")
+    junit = drift_project.junit
+    assert '<property name="concept_drift[roc_auc, holdout-&gt;current].current" value="' in junit
+    assert '<property name="concept_drift[roc_auc, holdout-&gt;current].reference" value="' in junit
+    assert '<property name="roc_auc[holdout].candidate" value="' in junit and "].baseline" in junit
+    assert ".candidate" not in junit[junit.index("test_concept"):]
+    assert drift_project.decision["gates"][1]["checks"][0]["details"]["compared"] == ["current", "reference"]

@@ -22,8 +22,10 @@ from engine_scenarios import (  # noqa: E402
     TINY_BUDGET,
     assert_same_checks,
     run_gates,
+    run_regression_gates,
     workspace,
     write_project,
+    write_regression_project,
 )
 from test_streaming import GATES  # noqa: E402
 
@@ -52,10 +54,21 @@ def test_every_gate_gives_the_same_checks_on_dask(project: Path, cluster: str) -
     got = run_gates(ws)
     assert_same_checks(expected, got)
     holdout = ws.dataset("holdout")
-    assert holdout.engine_name == "dask" and holdout.passes == 6
+    assert holdout.engine_name == "dask" and holdout.passes == 9
+    assert holdout.sampled is None and ws.dataset("current").sampled is None
     # the models went to the workers once for all the passes that predicted
     models = ws.configured_models().values()
-    assert [key for key in engine._SCATTERED if key[0] == cluster] == [(cluster, *map(id, models))]
+    assert sorted(key for key in engine._SCATTERED if key[0] == cluster) == sorted((cluster, id(m)) for m in models)
+
+
+def test_every_regression_gate_gives_the_same_checks_on_dask(tmp_path_factory: pytest.TempPathFactory,
+                                                            cluster: str) -> None:
+    root = write_regression_project(tmp_path_factory.mktemp("dask-regression"))
+    expected = run_regression_gates(workspace(root, target="amount"))
+    got = run_regression_gates(workspace(root, target="amount", engine="dask", dask_scheduler=cluster,
+                                         memory_budget=TINY_BUDGET))
+    assert {c.details.get("ci_method") for c in expected} >= {"paired normal", "Poisson bootstrap"}
+    assert_same_checks(expected, got)
 
 
 def test_workers_send_statistics_that_do_not_grow_with_rows(project: Path, cluster: str) -> None:
@@ -97,7 +110,7 @@ def test_the_same_gate_file_decides_the_same_on_dask(pytester: pytest.Pytester, 
         'holdout = "holdout"\nreference = "reference"\ncurrent = "current/*.parquet"\n'))
     pytester.makepyfile(test_gates=GATES)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     record = json.loads((pytester.path / "reports" / "mlgate-decision.json").read_text())
     assert record["decision"] == "rejected"
     assert record["datasets"]["holdout"]["engine"] == "dask"

@@ -166,6 +166,36 @@ def test_a_conftest_error_leaves_no_old_approval(project):
     assert project.decision["decision"] == "in-progress"
 
 
+@pytest.mark.parametrize(("keys", "where", "message"), [
+    ('confidence = "high"', None, "'confidence' must be a number in [0.5, 0.9999], got 'high'"),
+    ('confidence = "high"\ndecision = "out/decided.json"', "out/decided.json",
+     "'confidence' must be a number in [0.5, 0.9999], got 'high'"),
+    ('modle = "x"', None, "unknown key 'modle' (known: "),
+], ids=["bad value", "bad value, own decision path", "unknown key"])
+def test_a_bad_setting_leaves_no_old_approval(project, keys, where, message):
+    project.pytester.makepyfile(test_b=GATE_B)
+    path = decision_path(project) if where is None else project.path / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(OLD_APPROVAL))
+    set_keys(project, keys)
+    result = project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    said = [line for line in result.stderr.lines if "mlgate" in line]
+    assert len(said) == 1 and said[0].startswith(f"ERROR: mlgate config: {message}")
+    record = json.loads(path.read_text())
+    assert record["decision"] == "rejected" and record["exit_status"] == 4 and record["gates"] == []
+    assert record["reasons"][0].startswith(f"run incomplete: configuration error: mlgate config: {message}")
+
+
+def test_a_bad_setting_from_the_command_line_replaces_the_old_approval(project):
+    project.pytester.makepyfile(test_b=GATE_B)
+    old_decision(project)
+    result = project.run("--mlgate-bootstrap", "many")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert project.decision["decision"] == "rejected"
+    assert "'bootstrap' must be an integer" in project.decision["reasons"][0]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_killed_run_leaves_in_progress_not_the_old_approval(project, sig):
     project.pytester.makepyfile(test_slow="import time\n\ndef test_slow():\n    time.sleep(60)\n")

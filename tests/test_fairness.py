@@ -367,3 +367,36 @@ def test_odds(mlgate):
     assert parallel.ret == serial.ret == 1
     assert {c["name"]: c for g in fair_project.decision["gates"] for c in g["checks"]} == checks
     assert checks["selection_rate[holdout, sex=f, band=c]"]["outcome"] == "too_small"
+
+
+def test_the_html_report_draws_the_equalized_odds_limit_on_both_rates():
+    """Equalized odds is the larger spread of two rates: each rate gets a chart with the limit line."""
+    import lxml.html
+
+    from pytest_mlgate.decision import GateResult
+    from pytest_mlgate.reports import html
+
+    y = [1, 0] * 40
+    p = [1, 0] * 20 + [1, 1, 0, 0] * 10  # group a predicts perfectly; group b misses half of each class
+    checks = F.fairness(dataset(["a"] * 40 + ["b"] * 40, y, p), model(), "grp", "accuracy",
+                        F.Criteria(max_equalized_odds=0.2), min_size=5, n_boot=50)
+    odds = by_name(checks, "equalized odds")[0]
+    assert odds.outcome == FAILED and odds.candidate == pytest.approx(0.5)
+    record = {"decision": "rejected", "reasons": [], "counts": {"failed": 1}, "model": "m", "gates": [
+        GateResult("test_g.py::test_odds", "failed", checks=checks, message=odds.message).to_dict()]}
+    section = lxml.html.fromstring(html.render(record)).get_element_by_id("fairness")
+    titles = [t.text for t in section.xpath(".//svg/title")]
+    assert titles == ["equalized odds difference[grp]: true_positive_rate by group",
+                      "equalized odds difference[grp]: false_positive_rate by group"]
+    for svg in section.xpath(".//svg"):
+        (line,) = svg.xpath(".//line[@class='threshold']")
+        assert line.findtext("title") == "difference 0.2 from the highest group"
+        bars = {float(r.get("x")) + float(r.get("width")) for r in svg.xpath(".//rect[contains(@class, 'bar')]")}
+        assert min(bars) < float(line.get("x1")) < max(bars)  # between the two groups' rates (0.5 and 1 or 0)
+    alone = F.fairness(dataset(["a"] * 40 + ["b"] * 40, y, p), model(), "grp", "accuracy",
+                       F.Criteria(max_equal_opportunity=0.2), min_size=5, n_boot=50)
+    record["gates"] = [GateResult("test_g.py::test_opportunity", "failed", checks=alone).to_dict()]
+    section = lxml.html.fromstring(html.render(record)).get_element_by_id("fairness")
+    assert [t.text for t in section.xpath(".//svg/title")] == [
+        "equal opportunity difference[grp]: true_positive_rate by group"]
+    assert len(section.xpath(".//svg//line[@class='threshold']")) == 1

@@ -182,7 +182,7 @@ def test_live_auc(mlgate):
 """)
     monitored.run().assert_outcomes(passed=1)
     check, sequence = project.decision["gates"][0]["checks"]  # the fixed-sample check and its sequence
-    assert sequence["name"] == "sequential[current[labelled], live[roc_auc]]" and sequence["candidate"] == check["candidate"]
+    assert sequence["name"] == "sequential[current labelled, live roc_auc]" and sequence["candidate"] == check["candidate"]
     model = sio.load(monitored.registry.artifact("credit-risk", "v2")[0])
     labelled = frame.iloc[:200]
     inputs = list(model.feature_names_in_)

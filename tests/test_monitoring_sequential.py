@@ -73,14 +73,15 @@ def test_estimated_auc_falls_before_labels_arrive_and_production_is_rolled_back(
     first.assert_outcomes(passed=1)
     checks = {c["name"]: c for c in project.decision["gates"][0]["checks"]}
     assert checks["estimated_drop[current, roc_auc]"]["outcome"] == "passed"
-    assert checks["sequential[current, estimated[roc_auc]]"]["details"]["looks"] == 1
+    assert checks["sequential[current, estimated roc_auc]"]["details"]["looks"] == 1
+    assert all(name.count("[") == 1 for name in checks), list(checks)  # flat row names, no nested brackets
     assert production.alias() == "v2"
 
     production.log(shifted(600, seed=22), day2, "b")
     second = production.monitor(day2)
     second.assert_outcomes(failed=1)
     checks = {c["name"]: c for c in project.decision["gates"][0]["checks"]}
-    drop, sequence = checks["estimated_drop[current, roc_auc]"], checks["sequential[current, estimated[roc_auc]]"]
+    drop, sequence = checks["estimated_drop[current, roc_auc]"], checks["sequential[current, estimated roc_auc]"]
     assert drop["outcome"] == "failed" and "no labels yet" in drop["message"]
     assert drop["baseline"] - drop["candidate"] > 0.1
     assert sequence["outcome"] == "failed" and sequence["details"]["looks"] == 2

@@ -130,6 +130,10 @@ def test_delong_matches_the_rank_formulation_with_ties():
     assert _delong(positive, [a, b], 0.95) == pytest.approx((delta - half, delta + half), rel=1e-9)
 
 
+#: average precision as a metric without a mergeable statistic: resampled by rows
+ROW_AP = Metric("row_ap", BUILTIN["average_precision"].fn, needs="score")
+
+
 def test_row_bootstrap_drops_resamples_where_the_metric_is_undefined():
     import warnings
 
@@ -139,8 +143,8 @@ def test_row_bootstrap_drops_resamples_where_the_metric_is_undefined():
     s1, s2 = rng.random(40), rng.random(40)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a gate suite with filterwarnings=error must not break
-        low, high, method = interval(BUILTIN["average_precision"], y, [s1, s2], pos_label=1, classes=None,
-                                     confidence=0.95, n_boot=200, seed=0)
+        low, high, method = interval(ROW_AP, y, [s1, s2], pos_label=1, classes=None, confidence=0.95,
+                                     n_boot=200, seed=0)
     assert method == "row bootstrap"
     assert np.isfinite(low) and np.isfinite(high) and low < high
     delta = BUILTIN["average_precision"](y, s1) - BUILTIN["average_precision"](y, s2)

@@ -13,9 +13,11 @@ from engine_scenarios import (
     assert_same_checks,
     frame,
     run_gates,
+    run_regression_gates,
     workspace,
     write_parts,
     write_project,
+    write_regression_project,
 )
 
 from pytest_mlgate.errors import ConfigError, MlgateError
@@ -27,6 +29,11 @@ from pytest_mlgate.evaluate.streamed import StreamedDataset
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_project(tmp_path_factory.mktemp("scale"))
+
+
+@pytest.fixture(scope="module")
+def regression_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_regression_project(tmp_path_factory.mktemp("regression"))
 
 
 def test_budget_chooses_memory_or_streaming(project: Path) -> None:
@@ -44,11 +51,35 @@ def test_every_gate_gives_the_same_checks_streamed(project: Path) -> None:
     assert any(c.failed for c in expected) and any(not c.failed for c in expected)
     assert_same_checks(expected, got)
     holdout = ws.dataset("holdout")
-    assert holdout.sampled is None  # no gate here needed rows
+    assert holdout.sampled is None and ws.dataset("current").sampled is None  # no gate here needed rows
     # one pass with both models for the whole set and the sensitive column, one per other slicing
     # (by region, where age > 0, by region where income > 2.5, sex & region), one reading pass for
-    # the column profiles
-    assert holdout.passes == 6
+    # the column profiles, two Poisson bootstrap passes (average precision where age > 0 and by
+    # region), one folding the baseline's output column (prediction drift)
+    assert holdout.passes == 9
+
+
+def test_every_regression_gate_gives_the_same_checks_streamed(regression_project: Path) -> None:
+    expected = run_regression_gates(workspace(regression_project, target="amount"))
+    ws = workspace(regression_project, target="amount", memory_budget=TINY_BUDGET)
+    got = run_regression_gates(ws)
+    assert any(c.failed for c in expected) and any(not c.failed for c in expected)
+    assert {c.details.get("ci_method") for c in expected} >= {"paired normal", "Poisson bootstrap"}
+    assert_same_checks(expected, got)
+    assert ws.dataset("current").sampled is None  # prediction drift folded, not sampled
+
+
+def test_poisson_intervals_do_not_depend_on_the_chunk_size(project: Path) -> None:
+    from pytest_mlgate.gates import MlGate
+
+    cis = []
+    for budget in (TINY_BUDGET, "200KiB", None):
+        ws = workspace(project, **({"memory_budget": budget} if budget else {}))
+        checks = MlGate("g", ws).no_regression("average_precision", max_absolute_drop=0.05, by="sex")
+        cis.append([c.ci for c in checks])
+        assert {c.details["ci_method"] for c in checks} == {"Poisson bootstrap"}
+    assert ws.dataset("holdout").__class__ is Dataset
+    assert cis[0] == cis[1] == cis[2]  # integer replicate counts: identical, not merely close
 
 
 def test_streamed_metrics_match_sklearn_on_rows(project: Path) -> None:
@@ -154,7 +185,7 @@ def test_unreadable_or_empty_parts_fail_closed(project: Path, tmp_path: Path) ->
     copy = tmp_path / "copy"
     shutil.copytree(project, copy)
     (copy / "holdout" / "part-001.parquet").write_bytes(b"not parquet")
-    with pytest.raises(MlgateError, match="dataset 'holdout': cannot read Parquet parts"):
+    with pytest.raises(MlgateError, match=r"dataset 'holdout': cannot read part \S+/holdout/part-001.parquet: ArrowInvalid"):
         workspace(copy, memory_budget=TINY_BUDGET).dataset("holdout")
     (copy / "empty").mkdir()
     with pytest.raises(MlgateError, match="empty: no Parquet files found"):
@@ -184,6 +215,12 @@ def test_drift(mlgate):
 
 def test_nulls(mlgate):
     mlgate.no_missing("holdout", max_rate=0.05)
+
+def test_average_precision(mlgate):
+    mlgate.no_regression("average_precision", max_absolute_drop=0.05, where="age > -1")
+
+def test_scores_as_trained(mlgate):
+    mlgate.no_prediction_drift("reference", "holdout")
 """
 
 
@@ -198,9 +235,33 @@ def test_the_same_gate_file_decides_the_same(pytester: pytest.Pytester, project:
         'holdout = "holdout"\nreference = "reference"\ncurrent = "current/*.parquet"\n'))
     pytester.makepyfile(test_gates=GATES)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=1)  # the shifted income drifts
+    result.assert_outcomes(passed=6, failed=1)  # the shifted income drifts
     record = json.loads((pytester.path / "reports" / "mlgate-decision.json").read_text())
     assert record["decision"] == "rejected"
     holdout = record["datasets"]["holdout"]
     assert holdout["rows"] == 12_000 and holdout["sha256"]
     assert ("engine" in holdout) is (budget is not None)
+
+
+def test_prediction_drift_of_predicted_labels_is_folded_exactly(tmp_path: Path) -> None:
+    """A multi-class model's predicted labels: exact counts streamed, the in-memory chi-square."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from pytest_mlgate.gates import MlGate
+
+    train = frame(3000, seed=1)
+    sio.dump(LogisticRegression().fit(train[["income", "debt", "age"]], train["region"]), tmp_path / "candidate.skops")
+    write_parts(train, tmp_path / "reference", 2)
+    write_parts(frame(3000, seed=3, shift=0.6), tmp_path / "current", 3)
+    rows = []
+    for budget in ("4GiB", TINY_BUDGET):
+        ws = workspace(tmp_path, memory_budget=budget, target="region", sensitive=[], baseline=None,
+                       datasets={"reference": "reference", "current": "current"})
+        gate = MlGate("g", ws)
+        (check,) = gate.no_prediction_drift()
+        rows.append(check.details["table"][0])
+    assert isinstance(ws.dataset("current"), StreamedDataset) and ws.dataset("current").sampled is None
+    assert rows[0]["kind"] == rows[1]["kind"] == "categorical"
+    for key in ("psi", "tvd", "p_value", "statistic", "drifted"):
+        assert rows[1][key] == pytest.approx(rows[0][key], rel=1e-9), key

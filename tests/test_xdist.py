@@ -46,3 +46,16 @@ def test_two_workers_give_the_serial_decision(project, candidate):
     parallel.stdout.fnmatch_lines([f"*mlgate decision: {serial_decision['decision'].upper()}*"])
     strip = lambda xml: [line for line in xml.splitlines() if "time=" not in line and "timestamp" not in line]
     assert sorted(strip(project.junit)) == sorted(strip(serial_junit))
+
+
+def test_review_gates_without_approvers_warn_under_xdist(project):
+    """The workers collect, so the controller warns from their results, before the gate summary."""
+    project.configure(candidate="good.skops", baseline=None)
+    project.gates(GATES)
+    result = project.run_subprocess("-p", "xdist", "-n", "2")
+    out = result.stdout.str()
+    warning = ("mlgate warning: 1 review gate(s) (e.g. test_gates.py::test_borderline) but [tool.mlgate] "
+               "approvers is empty: nobody can approve them")
+    assert out.count(warning) == 1 and out.index(warning) < out.index("mlgate gate summary")
+    project.configure(candidate="good.skops", baseline=None, extra='approvers = ["alice@example.org"]')
+    assert "mlgate warning" not in project.run_subprocess("-p", "xdist", "-n", "2").stdout.str()

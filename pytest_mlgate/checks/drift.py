@@ -33,6 +33,7 @@ from pytest_mlgate.checks.drift_stats import (
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.fold import Statistics, profile_column
 from pytest_mlgate.evaluate.metrics import Metric, resolve
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 from pytest_mlgate.evaluate.stats import interval
@@ -179,15 +180,44 @@ def _method_name(method: Any) -> str:
 def prediction_drift(model: ModelUnderTest, reference: Dataset, current: Dataset,
                      options: DriftOptions | None = None) -> list[Check]:
     """Drift of the model's outputs: the positive-class score of a binary classifier, the predicted
-    label of a multi-class one, a regressor's values."""
-    column, outputs = _outputs(model, reference), _outputs(model, current)
+    label of a multi-class one, a regressor's values. A streamed dataset's outputs are folded into
+    the same column profiles (sketches, exact counts) as its columns, not sampled."""
     options = options or DriftOptions()
+    if getattr(reference, "streamed", False) or getattr(current, "streamed", False):
+        return _streamed_prediction_drift(model, reference, current, options)
+    column, outputs = _outputs(model, reference), _outputs(model, current)
     if column[0] == "predicted_label":
         options = replace(options, categorical=(*options.categorical, "predicted_label"))
     checks = data_drift(pd.DataFrame({column[0]: column[1]}), pd.DataFrame({outputs[0]: outputs[1]}),
                         options=options, names=(reference.name, current.name), check=f"prediction_drift[{model.role}]")
     checks[0].details["model"] = model.role
     return checks
+
+
+def _streamed_prediction_drift(model: ModelUnderTest, reference: Dataset, current: Dataset,
+                               options: DriftOptions) -> list[Check]:
+    from pytest_mlgate.checks import drift_streamed
+
+    (column, ref), (_, cur) = _output_profile(model, reference), _output_profile(model, current)
+    if column == "predicted_label":
+        options = replace(options, categorical=(*options.categorical, column))
+    prepared, untestable, results = drift_streamed.tested_profiles(ref, cur, (reference.name, current.name), None,
+                                                                   options)
+    checks = conclude(judged(prepared, results, options), untestable, options, (reference.name, current.name),
+                      f"prediction_drift[{model.role}]")
+    checks[0].details["model"] = model.role
+    return checks
+
+
+def _output_profile(model: ModelUnderTest, data: Dataset) -> tuple[str, Statistics]:
+    """The model's output column on ``data`` as a one-column profile: folded over a streamed
+    dataset's chunks, or profiled from an in-memory dataset's outputs."""
+    if getattr(data, "streamed", False):
+        found = data.output_profile(model)
+        column = {"score": "score", "value": "prediction", "label": "predicted_label"}[found.kinds[model.role]]
+        return column, Statistics(rows=found.rows, columns={column: found.outputs[model.role]})
+    column, values = _outputs(model, data)
+    return column, Statistics(rows=len(data), columns={column: profile_column(pd.Series(values))})
 
 
 def _outputs(model: ModelUnderTest, data: Dataset) -> tuple[str, np.ndarray]:
@@ -253,7 +283,8 @@ def concept_drift(metric: str | Callable[..., float] | Metric, model: ModelUnder
     return [Check(name, FAILED if worse > allowed else PASSED, metric=spec.name, dataset=current.name,
                   candidate=after, baseline=before, delta=delta, threshold=f"{loss} <= {allowed:.4g}",
                   ci=(float(low), float(high)), message=message, kind="drift",
-                  details={"model": model.role, "reference": reference.name, "rows": len(current),
+                  details={"compared": ["current", "reference"], "model": model.role,
+                           "reference": reference.name, "rows": len(current),
                            "reference_rows": len(reference), "ci_method": method, "allowed_drop": allowed})]
 
 

@@ -43,11 +43,16 @@ def tested(reference: Any, current: Any, features: Sequence[str] | None, options
            exclude: Sequence[str] = ()) -> tuple[list[Feature], list[Check], Results]:
     """Every feature of two datasets (one or both streamed) prepared and tested from their column
     profiles: the testable features, the untestable ones' checks, and the tests' results."""
+    return tested_profiles(profile_of(reference), profile_of(current), (reference.name, current.name), features,
+                           options, exclude)
+
+
+def tested_profiles(ref: Statistics, cur: Statistics, names: tuple[str, str], features: Sequence[str] | None,
+                    options: DriftOptions, exclude: Sequence[str] = ()) -> tuple[list[Feature], list[Check], Results]:
+    """As :func:`tested`, from the column profiles of two batches."""
     if not (isinstance(options.method, str) and options.method == "ks"):
         raise MlgateError(f"drift: method {options.method!r} needs rows; streamed datasets test with 'ks' "
                           f"(of {', '.join(SCIPY_METHODS)}) or raise memory_budget")
-    names = (reference.name, current.name)
-    ref, cur = profile_of(reference), profile_of(current)
     columns = select_features([(ref.rows, list(ref.columns)), (cur.rows, list(cur.columns))], features, exclude, names)
     prepared, untestable = [], []
     for name in columns:

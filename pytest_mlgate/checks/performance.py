@@ -188,7 +188,9 @@ def regression(metric: str | Callable[..., float] | Metric, data: Dataset, candi
         else:
             sel = slice(None) if piece.mask is None else piece.mask
             y, c, b = y_all[sel], out_c[sel], out_b[sel]
-            low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, **kwargs)
+            rows = None if piece.mask is None else np.flatnonzero(piece.mask)
+            low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, rows=rows,
+                                         **kwargs)
         checks.append(_judge(name, spec, data, value, base, (low, high), method, level, n, criterion,
                              max_absolute_drop, max_relative_drop, underpowered))
     return checks

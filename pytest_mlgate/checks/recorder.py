@@ -112,10 +112,12 @@ class Recorder:
 
 def row_name(check: Check) -> str:
     """A check's name with the dataset it ran on: ``schema`` -> ``schema[holdout]``,
-    ``roc_auc[sex=F]`` -> ``roc_auc[holdout, sex=F]``; names that already say it are kept."""
+    ``roc_auc[sex=F]`` -> ``roc_auc[holdout, sex=F]``; names that already say it are kept. A
+    dataset name with brackets goes in flat (``current[labelled]`` -> ``current labelled``)."""
     name, data = check.name, check.dataset
     inside = name[name.index("[") + 1:-1] if "[" in name and name.endswith("]") else ""
     if not data or data in re.split(r",\s*|\s*->\s*", inside):
         return name
+    data = data.replace("[", " ").replace("]", "")
     head, bracket, rest = name.partition("[")
     return f"{head}[{data}, {rest}" if bracket and name.endswith("]") else f"{name}[{data}]"

@@ -70,7 +70,8 @@ def resolve(spec: SchemaSpec, settings: Settings, reference: Dataset | None = No
     if spec == "infer":
         if reference is None:
             raise MlgateError("schema 'infer' needs a reference dataset")
-        return infer(reference.frame, margin=settings.schema_margin), f"inferred from '{reference.name}'"
+        return (infer(reference.frame, margin=settings.schema_margin, null_tolerance=settings.schema_null_tolerance,
+                      confidence=settings.confidence), f"inferred from '{reference.name}'")
     if isinstance(spec, (str, Path)):
         return read(settings.path(spec)), str(spec)
     raise MlgateError(f"schema must be a pandera DataFrameSchema, DataFrameModel, file path or 'infer', "
@@ -113,6 +114,14 @@ def _proven(check: pa.Check, name: str, stats: Profile) -> bool:
         return False
 
 
+def _share_proven(check: pa.Check, name: str, stats: Profile) -> bool:
+    """Whether an inferred null check surely passes: the missing share is within its tolerance."""
+    if check.name != "missing_share_within" or not stats.rows:
+        return False
+    s = check.statistics
+    return stats.missing(name) / stats.rows - s["reference_missing"] / s["reference_rows"] <= s["tolerance"]
+
+
 def settled(schema: pa.DataFrameSchema, frame: pd.DataFrame, stats: Profile) -> tuple[pa.DataFrameSchema, int]:
     """``schema`` without the range checks and non-null rules that ``stats`` prove to pass, and how
     many were left out; pandera's result on the rest equals its result on the whole schema."""
@@ -123,7 +132,7 @@ def settled(schema: pa.DataFrameSchema, frame: pd.DataFrame, stats: Profile) -> 
         if name not in dtypes or not _checked_as_is(column, dtypes[name]):
             continue
         plain = name in stats.numeric and isinstance(dtypes[name], np.dtype)
-        kept = [c for c in column.checks if not (plain and _proven(c, name, stats))]
+        kept = [c for c in column.checks if not (plain and _proven(c, name, stats) or _share_proven(c, name, stats))]
         non_null = not column.nullable and stats.missing(name) == 0
         if len(kept) < len(column.checks) or non_null:
             changes[name] = {"checks": kept, "nullable": column.nullable or non_null}

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.checks.schema_infer import MARGIN, RANGE_MODES
+from pytest_mlgate.checks.schema_infer import MARGIN, NULL_TOLERANCE, RANGE_MODES
 from pytest_mlgate.errors import MlgateError
 
 
@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
                             "observed min and max, or none")
     infer.add_argument("--margin", type=float, default=MARGIN, metavar="M",
                        help=f"widen each observed range by M times its width on each side (default {MARGIN:g})")
+    infer.add_argument("--null-tolerance", type=float, default=NULL_TOLERANCE, metavar="T",
+                       help="fail a column whose missing share exceeds the data's by more than T and by more "
+                            f"than chance (default {NULL_TOLERANCE:g})")
     infer.set_defaults(run=run_infer)
 
 
@@ -50,7 +53,7 @@ def run_infer(args: argparse.Namespace) -> int:
     output = args.output
     if output is not None and output.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise MlgateError(f"--output {output}: use a .yaml, .yml or .json file name")
-    text = to_text(infer(frame, ranges=args.ranges, margin=args.margin), output)
+    text = to_text(infer(frame, ranges=args.ranges, margin=args.margin, null_tolerance=args.null_tolerance), output)
     if output is None:
         print(text, end="")
         return 0

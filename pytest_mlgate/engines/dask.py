@@ -56,24 +56,35 @@ def close(address: str | None) -> None:
 def run(data: StreamedDataset, plan: Plan, models: dict[str, Any], address: str | None = None) -> Statistics:
     """Fold every file of ``data`` on the cluster's workers and merge the statistics here."""
     dask = client(address)
-    key = (address, *(id(models[r]) for r in plan.roles))
-    if plan.roles and key not in _SCATTERED:
-        light = {r: fresh(models[r]) for r in plan.roles}
-        _SCATTERED[key] = dask.scatter([light], broadcast=True)[0]
-    scattered = _SCATTERED[key] if plan.roles else {}
+    scattered = {}
+    for role in plan.roles:  # each model once per session, whichever plans it serves
+        key = (address, id(models[role]))
+        if key not in _SCATTERED:
+            _SCATTERED[key] = dask.scatter([fresh(models[role])], broadcast=True)[0]
+        scattered[role] = _SCATTERED[key]
     files = [str(p) for p in data.parts.files]
-    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows, pure=False)
-             for f in files]
+    offsets = _offsets(data)
+    tasks = [dask.submit(fold_files, [f], data.name, data.target, scattered, plan, data.chunk_rows,
+                         data.parts.typer, start, pure=False) for f, start in zip(files, offsets)]
     total = Statistics()
     for part in dask.gather(tasks, errors="raise"):
         total.merge(part)
     return total
 
 
+def _offsets(data: StreamedDataset) -> list[int]:
+    """The dataset position of each file's first row (file order, as the local engine reads them)."""
+    import itertools
+
+    counts = [fragment.count_rows() for fragment in data.parts.arrow.get_fragments()]
+    return [0, *itertools.accumulate(counts)][:len(counts)]
+
+
 def fold_files(files: list[str], name: str, target: str | None, models: dict[str, Any], plan: Plan,
-               chunk_rows: int) -> Statistics:
-    """On a worker: the statistics of ``files`` read in chunks of ``chunk_rows`` rows."""
+               chunk_rows: int, typer: Any = None, offset: int = 0) -> Statistics:
+    """On a worker: the statistics of ``files`` (paths or URLs, opened here; their first row is at
+    dataset position ``offset``) read in chunks of ``chunk_rows`` rows cast by ``typer``."""
     total = Statistics()
-    for frame in chunks_of(files, chunk_rows):
-        total.merge(fold_chunk(frame, name, target, models, plan))
+    for frame in chunks_of(files, chunk_rows, typer):
+        total.merge(fold_chunk(frame, name, target, models, plan, offset=offset + total.rows))
     return total

@@ -12,5 +12,5 @@ def run(data: StreamedDataset, plan: Plan, models: dict[str, Any]) -> Statistics
     """Fold every chunk of ``data`` for ``plan``; only one chunk is in memory at a time."""
     total = Statistics()
     for frame in data.parts.chunks(data.chunk_rows):
-        total.merge(fold_chunk(frame, data.name, data.target, models, plan))
+        total.merge(fold_chunk(frame, data.name, data.target, models, plan, offset=total.rows))
     return total

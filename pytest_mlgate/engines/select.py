@@ -23,16 +23,19 @@ def estimate(parts: Parts) -> float:
 
 
 def open_dataset(name: str, spec: str, artifact: Artifact, settings: Any, models: Callable[[], dict[str, Any]],
-                 cache: Any = None) -> Dataset | None:
+                 cache: Any = None, expected: dict[str, Any] | None = None) -> Dataset | None:
     """The dataset in memory when it fits ``memory_budget``, else streamed by the configured
-    engine; ``None`` for a single file that fits (the ordinary loaders read it)."""
+    engine, read with the column types ``expected``; ``None`` for a single file that fits (the
+    ordinary loaders read it)."""
     from pytest_mlgate.evaluate.parts import is_parts
 
-    parts = Parts(name, part_files(name, spec, settings))
+    parts = Parts(name, part_files(name, spec, settings), expected)
     needed = estimate(parts)
     budget = settings.memory_budget
     if needed <= budget and settings.engine == "local":
-        return Dataset(name, parts.frame(), settings.target, artifact) if is_parts(spec, settings) else None
+        if not is_parts(spec, settings):
+            return None
+        return Dataset(name, parts.frame(), settings.target, artifact, dtype_mismatches=parts.mismatches)
     per_row = max(parts.bytes_per_row() * OVERHEAD, 1.0)
     chunk_rows = max(MIN_CHUNK_ROWS, int(budget // per_row))
     return StreamedDataset(name, parts, settings.target, artifact, engine=_engine(settings),

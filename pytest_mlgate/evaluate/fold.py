@@ -15,6 +15,7 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import BUILTIN
+from pytest_mlgate.evaluate.poisson import fold_replicates
 from pytest_mlgate.evaluate.statistics import (
     MAX_VALUES,
     Column,
@@ -46,6 +47,8 @@ class Plan:
     roles: tuple[str, ...] = ()
     groupings: tuple[Grouping, ...] = (Grouping(),)
     columns: bool = True
+    bootstrap: tuple[int, int] = (0, 0)   # (replicates, seed) of the Poisson bootstrap; 0: none
+    outputs: bool = False                  # profile each model's output column (prediction drift)
 
 
 @dataclass
@@ -59,9 +62,11 @@ class Group:
     losses: dict[tuple[str, str], Moments] = field(default_factory=dict)   # (metric, role)
     diffs: dict[str, Moments] = field(default_factory=dict)               # metric -> first - second
     target: Moments = field(default_factory=Moments)
+    replicates: dict[tuple[str, ...], Any] = field(default_factory=dict)   # Poisson bootstrap counters
 
     def merge(self, other: Group) -> Group:
         self.rows += other.rows
+        merge_maps(self.replicates, other.replicates)
         self.cells.merge(other.cells)
         merge_maps(self.scores, other.scores)
         merge_maps(self.losses, other.losses)
@@ -78,6 +83,7 @@ class Statistics:
 
     rows: int = 0
     columns: dict[str, Column] = field(default_factory=dict)
+    outputs: dict[str, Column] = field(default_factory=dict)   # role -> profile of its output column
     groups: dict[Grouping, dict[Any, Group]] = field(default_factory=dict)
     nulls: dict[Grouping, int] = field(default_factory=dict)   # rows with a null grouping value
     kinds: dict[str, str] = field(default_factory=dict)        # role -> label / score / value
@@ -86,6 +92,7 @@ class Statistics:
     def merge(self, other: Statistics) -> Statistics:
         self.rows += other.rows
         merge_maps(self.columns, other.columns)
+        merge_maps(self.outputs, other.outputs)
         for grouping, groups in other.groups.items():
             merge_maps(self.groups.setdefault(grouping, {}), groups)
         for grouping, count in other.nulls.items():
@@ -118,9 +125,11 @@ def model_outputs(model: Any, chunk: Any) -> Outputs:
     return out
 
 
-def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any], plan: Plan) -> Statistics:
+def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any], plan: Plan,
+               offset: int = 0) -> Statistics:
     """The statistics of one chunk (a DataFrame) for ``plan``; ``models`` maps role to a
-    ModelUnderTest."""
+    ModelUnderTest; ``offset`` is the dataset position of the chunk's first row (it keys the
+    Poisson bootstrap's weights)."""
     from pytest_mlgate.evaluate.models import Dataset
 
     stats = Statistics(rows=len(frame))
@@ -133,14 +142,38 @@ def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any]
     outputs = {role: model_outputs(fresh(models[role]), chunk) for role in plan.roles}
     stats.kinds = {role: _kind(out) for role, out in outputs.items()}
     stats.labels = tuple(role for role, out in outputs.items() if out.label is not None)
+    if plan.outputs:
+        stats.outputs = {role: profile_column(_output_column(out)) for role, out in outputs.items()}
     first = models[plan.roles[0]]
+    positions = offset + np.arange(len(frame))
     for grouping in plan.groupings:
         keys, selected, nulls = _group_keys(chunk, grouping)
         stats.nulls[grouping] = nulls
         groups = stats.groups[grouping] = {}
         for key, rows in _split(keys, selected):
-            groups[key] = _measure(y[rows], {r: _take(o, rows) for r, o in outputs.items()}, first)
+            taken = {r: _take(o, rows) for r, o in outputs.items()}
+            group = groups[key] = _measure(y[rows], taken, first)
+            if plan.bootstrap[0] and group.rows:
+                _replicates(group, positions[rows], y[rows], taken, first, plan.bootstrap)
     return stats
+
+
+def _output_column(out: Outputs) -> Any:
+    """The output prediction drift compares: a binary score, a predicted label or a value."""
+    import pandas as pd
+
+    if out.score is not None:
+        return pd.Series(out.score, name="score")
+    return pd.Series(out.value, name="prediction") if out.value is not None else pd.Series(out.label, name="predicted_label")
+
+
+def _replicates(group: Group, rows: np.ndarray, y: np.ndarray, outputs: dict[str, Outputs], first: Any,
+                bootstrap: tuple[int, int]) -> None:
+    """The group's Poisson bootstrap counters: score histograms, or squared errors and the target."""
+    for needs in ("score", "value"):
+        found = {r: getattr(o, needs) for r, o in outputs.items() if getattr(o, needs) is not None}
+        if found:
+            group.replicates.update(fold_replicates(rows, y, found, needs, first.pos_label, *bootstrap))
 
 
 def fresh(model: Any) -> Any:

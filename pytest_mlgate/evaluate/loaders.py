@@ -77,13 +77,14 @@ def load_model(path: Path, trusted: tuple[str, ...] = ()) -> Any:
     return fmt.load(path) if fmt is not None else None
 
 
-def load_dataset(path: Path) -> pd.DataFrame | None:
-    """Load a CSV or Parquet file as a DataFrame; ``None`` for other formats."""
+def load_dataset(path: Path, text: dict[str, Any] | None = None) -> pd.DataFrame | None:
+    """Load a CSV or Parquet file as a DataFrame (the CSV columns in ``text`` read as text, with the
+    dtype given); ``None`` for other formats."""
     import pandas as pd
 
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=text or None)
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     return None

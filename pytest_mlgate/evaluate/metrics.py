@@ -21,7 +21,8 @@ class Metric:
     probability of a binary classifier), ``proba`` (the predict_proba matrix) or ``value`` (a
     regressor's predict). ``pairing`` picks the paired confidence interval for regression gates:
     ``confusion`` (multinomial bootstrap of the joint confusion cells), ``mean`` (normal interval of
-    per-row loss differences, from ``row_loss``), ``delong`` or ``bootstrap`` (rows).
+    per-row loss differences, from ``row_loss``), ``delong``, ``poisson`` (the Poisson bootstrap of
+    :mod:`pytest_mlgate.evaluate.poisson`, folded in one pass) or ``bootstrap`` (rows).
     """
 
     name: str
@@ -102,13 +103,13 @@ BUILTIN: dict[str, Metric] = {
         Metric("recall", _averaged("recall_score"), pairing="confusion"),
         Metric("f1", _averaged("f1_score"), pairing="confusion"),
         Metric("roc_auc", _roc_auc, needs="score", pairing="delong"),
-        Metric("average_precision", _average_precision, needs="score"),
+        Metric("average_precision", _average_precision, needs="score", pairing="poisson"),
         Metric("log_loss", _mean_of(_log_loss_rows), "proba", False, "mean", _log_loss_rows),
         Metric("brier", _mean_of(_brier_rows), "score", False, "mean", _brier_rows),
         Metric("mae", _mean_of(_abs_rows), "value", False, "mean", _abs_rows),
         Metric("mse", _mean_of(_sq_rows), "value", False, "mean", _sq_rows),
-        Metric("rmse", _mean_of(_sq_rows, root=True), "value", False),
-        Metric("r2", _plain("r2_score"), "value"),
+        Metric("rmse", _mean_of(_sq_rows, root=True), "value", False, "poisson"),
+        Metric("r2", _plain("r2_score"), "value", pairing="poisson"),
     )
 }
 CUSTOM: dict[str, Metric] = {}

@@ -37,6 +37,8 @@ class Dataset:
     target: str | None = None
     artifact: Artifact | None = None
     _y: np.ndarray | None = field(default=None, repr=False)
+    #: columns whose type differs from the reference's (:class:`~.dtypes.Mismatch`), reported in the record
+    dtype_mismatches: list[Any] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -77,7 +79,7 @@ class Dataset:
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this data: file hash, shape and a hash of the column schema."""
         schema = ",".join(f"{c}:{t}" for c, t in self.frame.dtypes.astype(str).items())
-        return {
+        found = {
             "name": self.name,
             "path": str(self.artifact.path) if self.artifact else None,
             "sha256": self.artifact.sha256 if self.artifact else None,
@@ -85,6 +87,9 @@ class Dataset:
             "columns": len(self.frame.columns),
             "schema_sha256": hashlib.sha256(schema.encode()).hexdigest(),
         }
+        if self.dtype_mismatches:
+            found["dtype_mismatches"] = [m.to_dict() for m in self.dtype_mismatches]
+        return found
 
 
 class ModelUnderTest:

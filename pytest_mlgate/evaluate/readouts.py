@@ -2,7 +2,8 @@
 
 Exact where the statistic is exact: label metrics from confusion cells (scikit-learn with the cell
 counts as sample weights gives the per-row value), mean losses and R^2 from moments, confusion
-intervals from the same multinomial bootstrap of the same cells (same seed, same draws). ROC AUC
+intervals from the same multinomial bootstrap of the same cells (same seed, same draws), average
+precision, RMSE and R^2 intervals from the same Poisson bootstrap replicates. ROC AUC
 and average precision are computed on scores binned to ``1/BINS``; for ROC AUC the error is at
 most ``ScoreHistogram.auc_bound()`` (reported with the check). The DeLong interval of a paired
 AUC difference takes its variance from a ``JOINT_BINS`` x ``JOINT_BINS`` histogram of both
@@ -18,12 +19,12 @@ import numpy as np
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.fold import Group, Grouping, Statistics
 from pytest_mlgate.evaluate.metrics import Metric
+from pytest_mlgate.evaluate.needs import METRICS, metrics_from
+from pytest_mlgate.evaluate.poisson import replicate_interval
 from pytest_mlgate.evaluate.statistics import Counts
 
-FROM_CELLS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
-FROM_BINS = ("roc_auc", "average_precision")
-FROM_MOMENTS = ("log_loss", "brier", "mae", "mse", "rmse", "r2")
-STREAMED_METRICS = FROM_CELLS + FROM_BINS + FROM_MOMENTS
+FROM_CELLS, FROM_BINS, FROM_MOMENTS = (metrics_from(s) for s in ("cells", "bins", "moments"))
+STREAMED_METRICS = tuple(METRICS)
 
 
 def unsupported(spec: Metric, data: Any, what: str = "metric") -> MlgateError:
@@ -126,6 +127,8 @@ def interval(spec: Metric, group: Group, stats: Statistics, models: list[Any], d
                                                   confidence), "paired normal")
     if spec.pairing == "delong" and all(r in group.scores for r in roles):
         return (*delong(group, roles, confidence), "DeLong (binned scores)")
+    if spec.pairing == "poisson" and group.replicates:
+        return (*replicate_interval(spec.name, group.replicates, roles, confidence), "Poisson bootstrap")
     raise unsupported(spec, data, "interval of")
 
 

@@ -2,7 +2,9 @@
 
 Each method stays cheap at a million rows: confusion-matrix metrics resample the joint confusion
 cells (a multinomial bootstrap that never touches rows), mean losses use the normal interval of
-per-row differences, ROC AUC uses DeLong's method. Other metrics fall back to a row bootstrap.
+per-row differences, ROC AUC uses DeLong's method, average precision, RMSE and R^2 the Poisson
+bootstrap of :mod:`pytest_mlgate.evaluate.poisson` (the same replicates streamed and distributed
+evaluation fold). Other metrics fall back to a row bootstrap.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from typing import Any
 import numpy as np
 
 from pytest_mlgate.evaluate.metrics import Metric
+from pytest_mlgate.evaluate.poisson import fold_replicates, replicate_interval
 
 
 def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_label: Any,
              classes: np.ndarray | None, confidence: float, n_boot: int,
-             seed: int) -> tuple[float, float, str]:
+             seed: int, rows: np.ndarray | None = None) -> tuple[float, float, str]:
     """CI of ``metric(outputs[0])`` (one output) or of ``metric(outputs[0]) - metric(outputs[1])``.
 
-    Returns ``(low, high, method)``.
+    ``rows``: the dataset positions of the rows given (default ``0..n-1``), which key the Poisson
+    bootstrap's weights. Returns ``(low, high, method)``.
     """
     rng = np.random.default_rng(seed)
     if metric.pairing == "confusion":
@@ -28,6 +32,12 @@ def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_la
     if metric.pairing == "mean" and metric.row_loss is not None:
         rows = [metric.row_loss(y, out, pos_label, classes) for out in outputs]
         return (*_normal(rows[0] - rows[1] if len(rows) == 2 else rows[0], confidence), "paired normal")
+    if metric.pairing == "poisson" and all(np.ndim(out) == 1 for out in outputs):
+        positions = np.arange(len(y)) if rows is None else rows
+        found = fold_replicates(positions, np.asarray(y), {str(i): np.asarray(out) for i, out in enumerate(outputs)},
+                             metric.needs, pos_label, n_boot, seed)
+        return (*replicate_interval(metric.name, found, [str(i) for i in range(len(outputs))], confidence),
+                "Poisson bootstrap")
     if metric.pairing == "delong" and outputs[0].ndim == 1:
         return (*_delong(np.asarray(y) == pos_label, outputs, confidence), "DeLong")
     return (*_rows(metric, y, outputs, pos_label, classes, confidence, n_boot, rng), "row bootstrap")

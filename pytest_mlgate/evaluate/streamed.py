@@ -42,6 +42,7 @@ class StreamedDataset(Dataset):
         self.engine, self.engine_name, self.chunk_rows = engine, engine_name, chunk_rows
         self.sample_rows, self.seed, self.cache = sample_rows, seed, cache
         self._models, self._groupings = models, groupings
+        self.dtype_mismatches = parts.mismatches
         self._stats: dict[Plan, Statistics] = {}
         self._sample: pd.DataFrame | None = None
         self._y = None
@@ -76,10 +77,14 @@ class StreamedDataset(Dataset):
         return super().column(name)
 
     def statistics(self, roles: tuple[str, ...] = (), grouping: Grouping = Grouping(),
-                   models: dict[str, Any] | None = None) -> Statistics:
-        """Statistics covering ``roles`` on ``grouping``, from the standard pass when it has them."""
+                   models: dict[str, Any] | None = None, bootstrap: tuple[int, int] = (0, 0)) -> Statistics:
+        """Statistics covering ``roles`` on ``grouping``, from the standard pass when it has them;
+        ``bootstrap`` (replicates, seed) adds Poisson bootstrap counters, in a pass of their own."""
         configured = self._models()
         models = {**configured, **(models or {})}
+        if bootstrap[0]:
+            return self._run(Plan(roles=tuple(roles), groupings=(grouping,), columns=False, bootstrap=bootstrap),
+                             models)
         standard = self._standard(configured)
         custom = any(models[r] is not configured.get(r) for r in roles)
         if not custom and set(roles) <= set(standard.roles) and grouping in standard.groupings:
@@ -101,7 +106,8 @@ class StreamedDataset(Dataset):
         from pytest_mlgate.evaluate import readouts
 
         grouping, key = where or (Grouping(), ALL)
-        stats = self.statistics(tuple(m.role for m in models), grouping, {m.role: m for m in models})
+        bootstrap = (n_boot, seed) if spec.pairing == "poisson" else (0, 0)
+        stats = self.statistics(tuple(m.role for m in models), grouping, {m.role: m for m in models}, bootstrap)
         return readouts.interval(spec, readouts.group_of(stats, grouping, key), stats, models, self,
                                  confidence=confidence, n_boot=n_boot, seed=seed)
 
@@ -128,6 +134,10 @@ class StreamedDataset(Dataset):
         """The column profiles (nulls, sketches, category counts) of the whole dataset."""
         return self._run(Plan(columns=True), {})
 
+    def output_profile(self, model: Any) -> Statistics:
+        """A profile of ``model``'s output column over every row (for prediction drift)."""
+        return self._run(Plan(roles=(model.role,), groupings=(), columns=False, outputs=True), {model.role: model})
+
     def _standard(self, models: dict[str, Any]) -> Plan:
         return Plan(roles=tuple(models), groupings=(Grouping(), *self._groupings), columns=False)
 
@@ -149,7 +159,7 @@ class StreamedDataset(Dataset):
         shas = [getattr(models[r], "sha256", None) for r in plan.roles]
         if self.cache is None or self.artifact is None or None in shas:
             return None
-        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self))
+        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self), self.parts.typer.key())
 
     def fingerprint(self) -> dict[str, Any]:
         import hashlib
@@ -166,4 +176,5 @@ class StreamedDataset(Dataset):
             "engine": self.engine_name,
             "chunk_rows": self.chunk_rows,
             "sampled_rows": self.sampled,
+            **({"dtype_mismatches": [m.to_dict() for m in self.dtype_mismatches]} if self.dtype_mismatches else {}),
         }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.config import Settings
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate import loaders, sources
+from pytest_mlgate.evaluate import dtypes, loaders, parts, remote, sources
 from pytest_mlgate.evaluate.cache import open_cache
 from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
 
@@ -24,9 +25,10 @@ class Workspace:
                  load_dataset: Loader | None = None):
         self.settings = settings
         self._load_model = load_model or (lambda path, s: loaders.load_model(path, s.skops_trusted))
-        self._load_dataset = load_dataset or (lambda path, s: loaders.load_dataset(path))
+        self._load_dataset = load_dataset or (lambda path, s: None)  # a hook; None: the built-in loaders
         self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
         self._datasets: dict[str, Dataset | MlgateError] = {}
+        self._types: dict[str, dict[str, dtypes.Column] | MlgateError] = {}
         self.cache = open_cache(settings)
 
     def model_spec(self, role: str) -> str | None:
@@ -52,6 +54,35 @@ class Workspace:
         if name not in self._datasets:
             self._datasets[name] = self._remember(self._open_dataset, name)
         return self._raise_or_return(self._datasets[name])
+
+    def column_types(self, name: str) -> dict[str, dtypes.Column] | None:
+        """The column types dataset ``name`` is read with: its configured schema's (``schemas``), else the
+        reference's (``dtypes_from``); ``None`` for the reference itself, or when none is configured."""
+        settings = self.settings
+        if name in settings.schemas:
+            key = f"schema={name}"
+            if key not in self._types:
+                self._types[key] = self._remember(
+                    lambda _: dtypes.read_schema(settings.path(settings.schemas[name])), key)
+        else:
+            key = settings.dtypes_from
+            if key in ("none", name) or key not in settings.datasets:
+                return None
+            if key not in self._types:
+                self._types[key] = self._remember(self._reference_types, key)
+        found = self._types[key]
+        if isinstance(found, MlgateError):
+            raise MlgateError(f"dataset '{name}': the column types to read it with are unknown: {found}")
+        return found
+
+    def _reference_types(self, reference: str) -> dict[str, dtypes.Column]:
+        """A Parquet reference's types from its files' metadata (no rows read but categorical
+        columns); any other reference's from its loaded frame."""
+        spec = self.settings.datasets[reference]
+        if sources.source_for(spec) is None and (parts.is_parts(spec, self.settings) or spec.lower().endswith(
+                parts.PARQUET)):
+            return dtypes.of_parquet(parts.open_arrow(reference, parts.part_files(reference, spec, self.settings)))
+        return dtypes.of_frame(self.dataset(reference).frame)
 
     def artifacts(self) -> dict[str, Any]:
         """Hashes of every configured artifact, for the decision record; errors are listed, not raised."""
@@ -142,17 +173,22 @@ class Workspace:
             raise MlgateError(f"dataset '{name}' is not configured ([tool.mlgate.datasets]; configured: {known})")
         artifact = sources.locate(name, spec, self.settings)
         source = sources.source_for(spec)
+        expected = self.column_types(name)
         if source is None and _parquet(spec, artifact):
             from pytest_mlgate.engines.select import open_dataset
 
-            opened = open_dataset(name, spec, artifact, self.settings, self.configured_models, self.cache)
+            opened = open_dataset(name, spec, artifact, self.settings, self.configured_models, self.cache, expected)
             if opened is not None:
                 return opened
+        by_hook = False
         try:
             if source is not None and source.load is not None:
                 frame = source.load(spec, self.settings)
             else:
                 frame = self._load_dataset(artifact.path, self.settings)
+                by_hook = frame is not None  # a loading hook's frame is used as it comes
+                if frame is None:
+                    frame = loaders.load_dataset(artifact.path, dtypes.text_columns(expected))
         except MlgateError:
             raise
         except Exception as exc:
@@ -162,10 +198,38 @@ class Workspace:
                               f"{', '.join(loaders.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
         if len(frame) == 0:
             raise MlgateError(f"dataset '{name}' has no rows ({artifact.path})")
-        return Dataset(name, frame, self.settings.target, artifact)
+        frame, mismatches = _typed(name, frame, artifact.path, expected, by_hook)
+        return Dataset(name, frame, self.settings.target, artifact, dtype_mismatches=mismatches)
+
+
+def _typed(name: str, frame: Any, path: Path, expected: dict[str, dtypes.Column] | None,
+           by_hook: bool) -> tuple[Any, list[dtypes.Mismatch]]:
+    """``frame`` cast to the ``expected`` column types (a Parquet file without them: to the types it was
+    written from), and the columns whose type differs; a hook's frame is only compared."""
+    parquet = not by_hook and path.suffix.lower() in parts.PARQUET
+    if parquet:
+        import pyarrow.parquet as pq
+
+        found = dtypes.stored(pq.read_schema(path))
+    else:
+        found = dict(frame.dtypes)
+    if expected is None and not parquet:
+        return frame, []
+    targets, mismatches = dtypes.resolve(found, expected or {c: dtypes.Column(t) for c, t in found.items()},
+                                         lambda column: bool(frame[column].isna().any()))
+    if by_hook:
+        return frame, [replace(m, read_as=f"{m.found}, unchanged (a pytest_mlgate_load_dataset hook loaded it)")
+                       for m in mismatches]
+    typer = dtypes.Typer(targets, name, {c: str(t.dtype) for c, t in (expected or {}).items()})
+    try:
+        return typer(frame), mismatches if expected else []
+    except dtypes.Lossy as exc:
+        raise typer.failure(exc, path) from None
 
 
 def _parquet(spec: str, artifact: sources.Artifact) -> bool:
     """Whether the dataset is Parquet: a file, or a directory or glob of parts."""
+    if remote.is_url(spec):
+        return True
     return artifact.path.is_dir() or any(ch in spec for ch in "*?[") or artifact.path.suffix.lower() in (
         ".parquet", ".pq")

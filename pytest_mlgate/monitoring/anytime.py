@@ -112,7 +112,8 @@ def sequential_check(settings: Settings, production: str, stat: Statistic, *, da
                f"minus {stat.floor_margin:.4g} allowed) over {seq.looks} window(s); mean {seq.mean:.4g}, "
                f"anytime-valid upper bound {seq.upper(alpha, rho):.4g}; false-alarm probability over all runs "
                f"<= {options.alpha:g}{note}")
-    check = Check(f"sequential[{stat.name}]", PASSED if passed else FAILED, metric=stat.name, dataset=dataset,
+    flat = stat.name.replace("[", " ").replace("]", "")  # a row name without nested brackets
+    check = Check(f"sequential[{flat}]", PASSED if passed else FAILED, metric=stat.name, dataset=dataset,
                   candidate=seq.mean, baseline=stat.reference, delta=seq.mean - stat.reference,
                   threshold=f"evidence < {1 / alpha:g}", ci=(seq.lower(alpha, rho), seq.upper(alpha, rho)),
                   message=message, kind=KIND,

@@ -106,8 +106,10 @@ def _x(value: float, rng: tuple[float, float], lo: float, hi: float) -> float:
     return lo + (value - rng[0]) / (rng[1] - rng[0]) * (hi - lo)
 
 
-def comparison_chart(rows: list[Comparison], title: str = "Candidate vs baseline") -> str:
-    """Paired bars (candidate, baseline) per metric, and the delta with its CI whisker beside them.
+def comparison_chart(rows: list[Comparison], title: str = "Candidate vs baseline",
+                     names: tuple[str, str] = ("candidate", "baseline")) -> str:
+    """Paired bars (candidate, baseline, or the two ``names`` compared) per metric, and the delta
+    with its CI whisker beside them.
 
     The caller groups rows of one kind and scale into one chart, so its bars share one scale;
     deltas share a scale per ``group`` (the metric), so a larger drop looks larger, and span at
@@ -121,18 +123,18 @@ def comparison_chart(rows: list[Comparison], title: str = "Candidate vs baseline
     bars_lo, bars_hi, delta_lo, delta_hi = LABEL, 500.0, 560.0, WIDTH - 20.0
     rng = _scale([v for row in rows for v in (row.candidate, row.baseline) if v is not None])
     heights = _heights([row.label for row in rows], 2 * ROW)
-    body = [_text(bars_lo, 14, "■ candidate", cls="cand"), _text(bars_lo + 100, 14, "■ baseline", cls="base"),
+    body = [_text(bars_lo, 14, f"■ {names[0]}", cls="cand"), _text(bars_lo + 100, 14, f"■ {names[1]}", cls="base"),
             _text((delta_lo + delta_hi) / 2, 14, "delta (CI)", anchor="middle")]
     y = float(TOP)
     for row, height in zip(rows, heights, strict=True):
         body.append(_label(y, row.label, height, row.failed))
-        for offset, value, colour, name in ((2, row.candidate, fill(row.failed, row.severity), "candidate"),
-                                            (ROW + 2, row.baseline, BASELINE, "baseline")):
+        for offset, value, colour, name, shown in ((2, row.candidate, fill(row.failed, row.severity), "candidate",
+                                                    names[0]), (ROW + 2, row.baseline, BASELINE, "baseline", names[1])):
             if value is None:
                 continue
             x0, x1 = sorted((_x(0.0, rng, bars_lo, bars_hi), _x(value, rng, bars_lo, bars_hi)))
             body.append(f'<rect class="bar {name}" x="{x0:.1f}" y="{y + offset}" width="{max(x1 - x0, 1):.1f}" '
-                        f'height="{ROW - 6}" fill="{colour}"><title>{escape(f"{name} {number(value)}")}</title></rect>')
+                        f'height="{ROW - 6}" fill="{colour}"><title>{escape(f"{shown} {number(value)}")}</title></rect>')
             body.append(_text(x1 + 4, y + offset + ROW - 10, number(value)))
         if row.delta is not None:
             body.extend(_delta(row, y, delta_lo, delta_hi, reach[row.group if row.group is not None else id(row)]))

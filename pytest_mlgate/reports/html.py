@@ -24,7 +24,7 @@ from pytest_mlgate.reports.charts import (
     comparison_chart,
 )
 from pytest_mlgate.reports.charts_monitoring import monitoring_section
-from pytest_mlgate.reports.table import number, short_gate
+from pytest_mlgate.reports.table import LABELS, headings, labels, number, short_gate
 
 MAX_CHART_ROWS = 60
 BAD = ("failed", "error")
@@ -45,6 +45,8 @@ FAMILIES = (
     ("staging", "Staging latency", ("probe", "name", "batch", "batch_size", "le_ms", "percentile", "stage"),
      ("p95_ms", "p99_ms", "latency_ms", "p50_ms", "ms", "requests", "seconds", "value")),
 )
+# The per-group rates a fairness measure is a spread of, each charted with its limit.
+RATES = {"equalized_odds": ("true_positive_rate", "false_positive_rate"), "equal_opportunity": ("true_positive_rate",)}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}
@@ -163,7 +165,7 @@ def _capped(items: list[Any]) -> tuple[list[Any], str]:
 
 
 def _comparisons(record: dict[str, Any]) -> str:
-    groups: dict[tuple[str, str], list[Comparison]] = {}
+    groups: dict[tuple[tuple[str, str], str, str], list[Comparison]] = {}
     for gate, check in _checks(record):
         candidate, baseline = _num(check.get("candidate")), _num(check.get("baseline"))
         if candidate is None or baseline is None:
@@ -172,24 +174,28 @@ def _comparisons(record: dict[str, Any]) -> str:
         if ci is not None and (delta is None or not ci[0] <= delta <= ci[1]):
             ci = None  # not an interval of the difference (e.g. of the candidate's value): table only
         metric = check.get("metric") or check["name"]
-        # one chart per kind and scale: rates and scores on 0-1 together, any other metric on its own
+        # one chart per comparison, kind and scale: rates and scores on 0-1 together, any other metric alone
         scale = "0-1 scale" if 0 <= min(candidate, baseline) and max(candidate, baseline) <= 1 else str(metric)
-        groups.setdefault((check.get("kind") or "check", scale), []).append(Comparison(
+        groups.setdefault((labels(check), check.get("kind") or "check", scale), []).append(Comparison(
             f"{short_gate(gate['gate'])}: {check['name']}", candidate, baseline, delta, ci,
             check["outcome"] in BAD, metric, gate.get("severity", "block")))
-    if not groups:
-        return ""
-    charts = []
-    for (kind, scale), rows in groups.items():
-        shown, note = _capped(sorted(rows, key=lambda r: not r.failed))  # failing rows first, then gate order
-        charts.append(f"<h3>{escape(kind)} · {escape(scale)}</h3>" + comparison_chart(shown, f"{kind}, {scale}")
-                      + note)
-    total = sum(len(rows) for rows in groups.values())
-    return ('<section id="comparison"><h2>Candidate vs baseline</h2><details open><summary>'
-            f"{total} metric(s), one chart per kind and scale: bars are the values; right, the difference "
-            "(candidate − baseline) with its confidence interval where the check computed one (paired, same "
-            "rows); the dashed line is no difference; failing checks first, coloured by severity "
-            f"{_legend()}.</summary>" + "".join(charts) + "</details></section>")
+    sections = []
+    for pair in dict.fromkeys(pair for pair, _, _ in groups):
+        charts, total = [], 0
+        for (_, kind, scale), rows in ((k, v) for k, v in groups.items() if k[0] == pair):
+            shown, note = _capped(sorted(rows, key=lambda r: not r.failed))  # failing rows first, then gate order
+            charts.append(f"<h3>{escape(kind)} · {escape(scale)}</h3>"
+                          + comparison_chart(shown, f"{kind}, {scale}", pair) + note)
+            total += len(rows)
+        title = f"{pair[0].capitalize()} vs {pair[1]}"
+        anchor = "comparison" if pair == LABELS else "comparison-" + "-".join(pair)
+        sections.append(f'<section id="{escape(anchor)}"><h2>{escape(title)}</h2><details open><summary>'
+                        f"{total} metric(s), one chart per kind and scale: bars are the values; right, the difference "
+                        f"({escape(pair[0])} − {escape(pair[1])}) with its confidence interval where the check "
+                        f"computed one{' (paired, same rows)' if pair == LABELS else ''}; the dashed line is no "
+                        "difference; failing checks first, coloured by severity "
+                        f"{_legend()}.</summary>" + "".join(charts) + "</details></section>")
+    return "".join(sections)
 
 
 def _legend() -> str:
@@ -274,10 +280,11 @@ def _heading(gate: dict[str, Any], check: dict[str, Any]) -> str:
 
 def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: list[dict[str, Any]],
                  labels: tuple[str, ...], values: tuple[str, ...]) -> str:
-    label, value = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
-    head = _heading(gate, check)
+    label, picked = _pick(table, labels, numeric=False), _pick(table, values, numeric=True)
+    rates = RATES.get((check.get("details") or {}).get("measure"), ())
     chart = ""
-    if value is not None:
+    charted = [c for c in rates if any(_num(r.get(c)) is not None for r in table)]
+    for value in charted or ([] if picked is None else [picked]):
         # A "<value>_ci" column ([low, high]) becomes whiskers, as fairness tables carry; a drift
         # row's "min_effect" is its own limit on "effect_value".
         limit = "min_effect" if value == "effect_value" else f"{value}_threshold"
@@ -285,9 +292,9 @@ def _table_chart(kind: str, gate: dict[str, Any], check: dict[str, Any], table: 
                     _interval(row.get(f"{value}_ci")), gate.get("severity", "block"), _num(row.get(limit)))
                 for i, row in enumerate(table) if _num(row.get(value)) is not None]
         shown, note = _capped(sorted(bars, key=lambda b: not b.failed))
-        chart = bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown,
-                          lines=_limits(check, value, [b.value for b in bars])) + note
-    return head + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
+        chart += bar_chart(kind, f"{check['name']}: {value} by {label or 'row'}", shown,
+                           lines=_limits(check, value, [b.value for b in bars])) + note
+    return _heading(gate, check) + chart + f"<details><summary>table ({len(table)} rows)</summary>{_html_table(table)}</details>"
 
 
 def _limits(check: dict[str, Any], value: str, values: list[float]) -> tuple[tuple[float, str], ...]:
@@ -295,9 +302,12 @@ def _limits(check: dict[str, Any], value: str, values: list[float]) -> tuple[tup
     details = check.get("details") or {}
     measure, metric = details.get("measure"), str(check.get("metric") or "")
     found = re.fullmatch(r"(>=|<=) (-?[0-9.eE+-]+)", str(check.get("threshold") or ""))
-    if check.get("kind") != "fairness" or not values or found is None or not metric.startswith(value):
+    if check.get("kind") != "fairness" or not values or found is None or not (
+            metric.startswith(value) or value in RATES.get(measure, ())):
         return ()
     limit = float(found.group(2))
+    if measure in RATES:  # each rate's spread over the groups is at most the limit
+        return ((max(values) - limit, f"difference {limit:g} from the highest group"),)
     if measure == "ratio":
         return ((max(values) * limit, f"ratio {limit:g} of the best group"),)
     if measure == "difference":
@@ -317,14 +327,15 @@ def _cell(value: Any) -> str:
     return f"<td>{escape('' if value is None else str(value))}</td>"
 
 
-def _html_table(rows: list[dict[str, Any]], columns: list[str] | None = None, hashes: tuple[str, ...] = ()) -> str:
+def _html_table(rows: list[dict[str, Any]], columns: list[str] | None = None, hashes: tuple[str, ...] = (),
+                names: list[str] | None = None) -> str:
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
     body = []
     for row in rows:
         cells = [f'<td class="hash">{escape(str(row.get(c) or ""))}</td>' if c in hashes else _cell(row.get(c))
                  for c in columns]
         body.append(f'<tr class="{"bad" if _row_failed(row) else ""}">' + "".join(cells) + "</tr>")
-    return ("<table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"
+    return ("<table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in names or columns) + "</tr></thead><tbody>"
             + "".join(body) + "</tbody></table>")
 
 
@@ -352,8 +363,9 @@ def _gate(index: int, gate: dict[str, Any]) -> str:
                f"{escape(' · '.join(m for m in meta if m))}</span>"
                + (f" — {escape(gate['message'])}" if gate.get("message") else "") + "</summary>")
     body = f'<p class="muted">{escape(gate["gate"])}</p>'
-    if gate["checks"]:
-        body += _html_table([_check_row(c) for c in gate["checks"]], list(CHECK_COLUMNS))
+    for pair in dict.fromkeys(labels(c) for c in gate["checks"]):  # one table per kind of comparison
+        body += _html_table([_check_row(c) for c in gate["checks"] if labels(c) == pair], list(CHECK_COLUMNS),
+                            names=headings(pair, CHECK_COLUMNS))
     for check in gate["checks"]:
         details = {k: v for k, v in (check.get("details") or {}).items() if k != "table"}
         if details:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pytest_mlgate.reports.table import number
+from pytest_mlgate.reports.table import labels, number
 
 NUMBERS = ("candidate", "baseline", "delta", "threshold")
 WARNING = "warning (warn gate, not blocking): "
@@ -58,7 +58,8 @@ def _gate_suite(gate: dict[str, Any]) -> Any:
     warn = gate.get("severity") == "warn"
     cases, seen = [], set()
     for check in gate["checks"]:
-        values = {k: number(check[k]) for k in NUMBERS if check.get(k) is not None}
+        names = dict(zip(("candidate", "baseline"), labels(check), strict=True))
+        values = {names.get(k, k): number(check[k]) for k in NUMBERS if check.get(k) is not None}
         if check.get("ci"):
             values["ci"] = f"[{number(check['ci'][0])}, {number(check['ci'][1])}]"
         properties.update({f"{check['name']}.{k}": v for k, v in values.items()})

@@ -10,7 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.reports.table import COLUMNS, number, rows, short_gate
+from pytest_mlgate.reports.table import (
+    COLUMNS,
+    dtype_lines,
+    grouped,
+    headings,
+    labels,
+    number,
+    rows,
+    short_gate,
+)
 
 GITHUB_LIMIT = 1024 * 1024
 # Room kept free for the sections after a truncated one and for whatever else the job appends.
@@ -56,6 +65,9 @@ def header(record: dict[str, Any]) -> list[str]:
     for approval in record.get("approvals_used", []):
         lines.append(f"- approved by {cell(approval.get('by'))}: {cell(approval.get('gate'))} "
                      f"({cell(approval.get('reason', ''))})")
+    warnings = dtype_lines(record)
+    if warnings:
+        lines.extend(["**Column types:**", *(f"- {cell(w.removeprefix('mlgate warning: '))}" for w in warnings), ""])
     return lines
 
 
@@ -93,8 +105,10 @@ def review(record: dict[str, Any]) -> list[str]:
 
 
 def numbers(check: dict[str, Any]) -> str:
-    """candidate / baseline / delta / CI / threshold of a check, the ones it has."""
-    parts = [f"{k} {number(check[k])}" for k in ("candidate", "baseline", "delta") if check.get(k) is not None]
+    """candidate / baseline (or what the check compares) / delta / CI / threshold, the ones it has."""
+    names = dict(zip(("candidate", "baseline"), labels(check), strict=True))
+    parts = [f"{names.get(k, k)} {number(check[k])}" for k in ("candidate", "baseline", "delta")
+             if check.get(k) is not None]
     if check.get("ci"):
         parts.append(f"CI [{number(check['ci'][0])}, {number(check['ci'][1])}]")
     if check.get("threshold"):
@@ -103,12 +117,16 @@ def numbers(check: dict[str, Any]) -> str:
 
 
 def table(record: dict[str, Any]) -> list[str]:
-    """The full check table."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows(record):
-        row = dict(row, outcome=f"{OUTCOME_ICONS.get(row['outcome'], '')} {row['outcome']}".strip())
-        lines.append("| " + " | ".join(cell(row[c]) for c in COLUMNS) + " |")
-    return lines
+    """The full check table: one per kind of comparison, each headed with what its numbers are."""
+    lines: list[str] = []
+    for pair, group in grouped(rows(record)).items():
+        if lines:
+            lines += ["", f"_{cell(pair[0])} vs {cell(pair[1])}:_", ""]
+        lines += ["| " + " | ".join(headings(pair)) + " |", "|" + "---|" * len(COLUMNS)]
+        for row in group:
+            row = dict(row, outcome=f"{OUTCOME_ICONS.get(row['outcome'], '')} {row['outcome']}".strip())
+            lines.append("| " + " | ".join(cell(row[c]) for c in COLUMNS) + " |")
+    return lines or ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
 
 
 def render(record: dict[str, Any], limit: int = LIMIT) -> str:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mlgate.reports.table import COLUMNS, headline, review_lines, rows
+from pytest_mlgate.reports.table import (
+    COLUMNS,
+    dtype_lines,
+    grouped,
+    headings,
+    headline,
+    review_lines,
+    rows,
+)
 
 MAX_WIDTH = 48
 
 
 def summary_lines(record: dict[str, Any]) -> list[str]:
-    """A fixed-width table of every check, then the reasons and the one-line decision."""
-    table = rows(record)
+    """A fixed-width table of every check (one per kind of comparison, each with its own heading),
+    then the reasons and the one-line decision."""
     lines = []
-    if table:
+    for pair, table in grouped(rows(record)).items():
+        names = headings(pair)
         cells = [[_clip(row[c]) for c in COLUMNS] for row in table]
-        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
+        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(names)]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(names, widths, strict=True)).rstrip())
         lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells)
     small = sum(1 for g in record["gates"] for c in g["checks"] if c["outcome"] in ("too_small", "not_applicable"))
     if small:
@@ -25,6 +34,7 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     for approval in record.get("approvals_used", []):
         lines.append(f"  approved by {approval.get('by')}: {approval.get('gate')} ({approval.get('reason', '')})")
     lines.extend(review_lines(record.get("review")))
+    lines.extend(dtype_lines(record))
     lines.append(headline(record))
     return lines
 
