@@ -107,3 +107,17 @@ def test_docs_after_an_xdist_run_list_the_gates_that_ran(project):
     for name in ("test_auc_floor", "test_no_regression", "test_selection_rate"):
         assert f"| {name} | push |" in text
     assert "`roc_auc[holdout]`: >= 0.6 on holdout" in text
+
+
+def test_the_recommended_suite_is_one_text_in_the_readme_the_example_and_the_test_bench():
+    """The README's "Recommended suite" block is the example's gate file, which the bench runs."""
+    import re
+
+    import test_bench_suite
+
+    readme = (EXAMPLE.parent / "README.md").read_text()
+    section = readme.split("\n## Recommended suite\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    suite = EXAMPLE / "gates" / "test_recommended.py"
+    assert block == suite.read_text()
+    assert test_bench_suite.SUITE == suite
