@@ -2,15 +2,21 @@
 
 Run: ``python benchmarks/bench_reports.py``. Each gate has a regression check with a CI; every tenth
 also carries a 30-row drift table, as real runs mix the families. Prints milliseconds per render,
-the output size, and the Markdown size as a share of GitHub's 1 MiB step-summary limit.
+the output size, and the Markdown size as a share of GitHub's 1 MiB step-summary limit; then what
+a session writes after its decision, as it writes it: the decision file (twice: before and after
+the audit entry), the audit entry (to a log that already holds 20 such decisions) and the three
+report files, each fsynced: wall and CPU time (on a busy disk the wall time is mostly fsync).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 from pytest_mlgate.decision import Check, GateResult, decide
-from pytest_mlgate.records import decision_record
+from pytest_mlgate.lifecycle.audit import AuditLog
+from pytest_mlgate.records import decision_record, write_atomic, write_json
 from pytest_mlgate.reports import html, junit, markdown
 
 REPEATS = 3
@@ -51,6 +57,28 @@ def main() -> None:
             size = len(text.encode())
             note = f"{size / markdown.GITHUB_LIMIT:.1%} of the 1 MiB step-summary limit" if name == "markdown" else ""
             print(f"{n:>6} {name:>9} {ms:>10.1f} {size / 1024:>9.1f}  {note}")
+    for n in (100, 500):
+        data = record(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            log = AuditLog(Path(tmp) / "audit.jsonl")
+            for _ in range(20):
+                log.append("decision", data, model="bench")
+            start, cpu = time.perf_counter(), time.process_time()
+            for _ in range(REPEATS):
+                session_writes(Path(tmp), data, log)
+            ms = (time.perf_counter() - start) / REPEATS * 1000
+            cpu_ms = (time.process_time() - cpu) / REPEATS * 1000
+        print(f"{n:>6} gates: decision file x2 + audit entry + JUnit, Markdown, HTML written in {ms:.0f} ms "
+              f"({cpu_ms:.0f} ms CPU; the rest is waiting for fsync)")
+
+
+def session_writes(folder: Path, data: dict, log: AuditLog) -> None:
+    """The files a session writes after its decision, in its order."""
+    write_json(folder / "decision.json", data)
+    log.append("decision", data, model="bench")
+    write_json(folder / "decision.json", data)
+    for name, renderer in (("junit.xml", junit), ("summary.md", markdown), ("report.html", html)):
+        write_atomic(folder / name, renderer.render(data))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ from pytest_mlgate.config import (
     read_pyproject,
 )
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.session import RECORDER, CollectionOrder, GateSession
+from pytest_mlgate.session import (
+    RECORDER,
+    CollectionOrder,
+    GateSession,
+    thaw_at_cleanup,
+)
 from pytest_mlgate.suite import informational, mark_in_progress, mark_undecided
 
 if TYPE_CHECKING:
@@ -162,6 +167,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     try:
         settings, active = load_settings(early_config, option)
         if active:
+            thaw_at_cleanup(early_config)
             mark_in_progress(settings)
     except ConfigError as exc:  # pytest_configure reports it, unless a conftest breaks the run first
         record_config_error(early_config, option, exc)

@@ -5,6 +5,8 @@ Registered as a plugin object by :mod:`pytest_mlgate.plugin`; the pytest hooks b
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,35 @@ from pytest_mlgate.gate_items import (
 
 if TYPE_CHECKING:
     from pytest_mlgate.evaluate.workspace import Workspace
+    from pytest_mlgate.suite import Listing
 
+THAW = pytest.StashKey[list]()  # on a config whose last cleanup thaws what its session froze
+
+
+def thaw_at_cleanup(config: pytest.Config) -> None:
+    """Before pytest's plugins configure: make the thaw this config's last cleanup (after pytest's
+    unraisable-exception check, which collects garbage at unconfigure and again at cleanup)."""
+    frozen = config.stash[THAW] = []
+
+    def thaw() -> None:
+        if frozen:
+            gc.unfreeze()
+            frozen.clear()
+
+    config.add_cleanup(thaw)
+
+
+def freeze_for_exit(config: pytest.Config) -> None:
+    """Once every record is written and fsynced: keep the objects alive now out of the remaining
+    garbage collections (pytest's two and the interpreter's at exit, each walking every object of
+    numpy, pandas, scipy and scikit-learn). Thawed at the config's last cleanup, so an in-process
+    ``pytest.main`` goes on collecting normally; frozen again at interpreter exit."""
+    frozen = config.stash.get(THAW, None)
+    if frozen is not None and not frozen:
+        gc.freeze()
+        frozen.append(True)
+        atexit.unregister(gc.freeze)  # once per process, however many runs it makes
+        atexit.register(gc.freeze)
 
 
 class CollectionOrder:
@@ -68,6 +98,7 @@ class GateSession:
         self.specs: list[dict[str, Any]] = []  # every collected gate, all stages (the gate catalog)
         self.aliases_at_start: dict[str, Any] | None = None
         self._workspace: Workspace | None = None
+        self.listing: Listing | None = None  # the suite, listed while the gates run
 
     @property
     def workspace(self) -> Workspace:
@@ -100,7 +131,7 @@ class GateSession:
         if self.deciding:
             from pytest_mlgate.lifecycle.promotion import alias_snapshot, start_session
             from pytest_mlgate.reports import junit_pytest
-            from pytest_mlgate.suite import mark_in_progress
+            from pytest_mlgate.suite import mark_in_progress, start_listing
 
             junit_pytest.install(self.config)  # --junitxml: warn gates pass, with the warning in system-out
 
@@ -112,6 +143,7 @@ class GateSession:
             if self.settings.stage == "push":  # the trigger makes a push run's candidate; monitor runs retrain on alerts
                 self.training = start_session(self.settings)
             self.aliases_at_start = alias_snapshot(self.settings)
+            self.listing = start_listing(self.config, self.settings)
 
     # -- collection
 
@@ -210,6 +242,8 @@ class GateSession:
         except (MlgateError, OSError) as exc:  # an unreadable audit log: no approval applies
             approved, ignored = {}, [{"gate": "*", "by": "audit log", "ignored": f"not read: {first_line(exc)}"}]
         decision = decide(gates, interrupted=self._interrupted(session, int(exitstatus)), approved_gates=approved)
+        if self.listing is not None:  # not needed when the run stopped early
+            self.listing.stop()
         session.exitstatus = exit_code(decision.status, int(exitstatus), self.settings.review_exit_code)
         try:
             self.record = self._write(decision, int(session.exitstatus), ignored)
@@ -221,6 +255,7 @@ class GateSession:
             self.config.hook.pytest_mlgate_decision(decision=decision, record=self.record, config=self.config)
         if self.errors and int(session.exitstatus) in (0, self.settings.review_exit_code):
             session.exitstatus = 1
+        freeze_for_exit(self.config)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.deciding and self.config.pluginmanager.hasplugin("dsession"):  # xdist: the workers collected
@@ -274,7 +309,7 @@ class GateSession:
             return f"usage error: {self.usage_error}"
         from pytest_mlgate.suite import unrun
 
-        self.not_run, why = unrun(self.config, self.settings, self.order, set(self.results))
+        self.not_run, why = unrun(self.config, self.settings, self.order, set(self.results), self.listing)
         return why
 
     def _write(self, decision: Any, exit_status: int, ignored: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,26 +64,59 @@ def deselecting(option: Any) -> list[str]:
     return [flag for name, flag in DESELECTING.items() if getattr(option, name, None)]
 
 
-def list_suite(config: Any, suite: Sequence[Path], stage: str, pyproject: Path | None) -> list[str]:
-    """Node ids of the suite's gates for ``stage``, collected without selection in a subprocess."""
-    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
-            "--rootdir", str(config.rootpath), "--mlgate-stage", stage]
-    if config.inipath is not None:
-        argv += ["-c", str(config.inipath)]
-    if pyproject is not None:
-        argv += ["--mlgate-config", str(pyproject)]
-    argv += _plugin_args(config.invocation_params.args)
-    argv += [str(p) for p in suite]
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    try:
-        out = subprocess.run(argv, cwd=config.invocation_params.dir, capture_output=True, text=True,
-                             timeout=LIST_TIMEOUT, env=env, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise MlgateError(f"could not list the gate suite: {exc}") from None
-    if out.returncode not in (0, 5):
-        tail = (out.stdout.strip().splitlines() or out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise MlgateError(f"could not list the gate suite (exit {out.returncode}): {tail}")
-    return [line for line in out.stdout.splitlines() if "::" in line and not line.startswith(" ")]
+class Listing:
+    """``pytest --collect-only`` of the suite in a subprocess, started with the session so that it
+    runs while the gates do; :meth:`node_ids` waits for it."""
+
+    def __init__(self, config: Any, suite: Sequence[Path], stage: str, pyproject: Path | None):
+        argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p",
+                "no:warnings", "--rootdir", str(config.rootpath), "--mlgate-stage", stage]
+        if config.inipath is not None:
+            argv += ["-c", str(config.inipath)]
+        if pyproject is not None:
+            argv += ["--mlgate-config", str(pyproject)]
+        argv += _plugin_args(config.invocation_params.args)
+        argv += [str(p) for p in suite]
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+        # files, not pipes: a long listing never blocks the subprocess while nobody reads it (closed by stop)
+        self.output, self.errors = (tempfile.TemporaryFile("w+", encoding="utf-8") for _ in range(2))  # noqa: SIM115
+        self.process: subprocess.Popen[str] | None = None
+        self.error: str | None = None
+        try:
+            self.process = subprocess.Popen(argv, cwd=config.invocation_params.dir, stdout=self.output,
+                                            stderr=self.errors, env=env, text=True)
+        except OSError as exc:
+            self.error = str(exc)
+
+    def node_ids(self) -> list[str]:
+        """Node ids of the suite's gates for the stage, collected without selection."""
+        try:
+            if self.process is None:
+                raise MlgateError(f"could not list the gate suite: {self.error}")
+            try:
+                code = self.process.wait(timeout=LIST_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise MlgateError(f"could not list the gate suite: no answer in {LIST_TIMEOUT} s") from None
+            lines, errors = (self._read(f) for f in (self.output, self.errors))
+        finally:
+            self.stop()
+        if code not in (0, 5):
+            tail = ([x for x in errors if x.strip()] or [x for x in lines if x.strip()] or ["no output"])[-1].strip()
+            raise MlgateError(f"could not list the gate suite (exit {code}): {tail}")
+        return [line for line in lines if "::" in line and not line.startswith(" ")]
+
+    def stop(self) -> None:
+        """End the subprocess if it still runs (the run stopped before it needed the list)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.output.close()
+        self.errors.close()
+
+    @staticmethod
+    def _read(file: Any) -> list[str]:
+        file.seek(0)
+        return file.read().splitlines()
 
 
 def _plugin_args(args: Sequence[str]) -> list[str]:
@@ -117,17 +151,35 @@ def mark_undecided(path: Path, reason: str) -> None:
                                      exit_status=4, artifacts={}, datasets={}, started=now(), commit=None))
 
 
-def unrun(config: Any, settings: Any, collected: Sequence[str], ran: set[str]) -> tuple[list[str], str | None]:
-    """Gates of the suite this run did not execute, and what narrowed it (or why the suite is unknown)."""
+def start_listing(config: Any, settings: Any) -> Listing | None:
+    """List the suite in the background when this process will not collect all of it (see :func:`unrun`)."""
     paths = suite_paths(settings.gates, settings.root, config.getini("testpaths"), config.rootpath)
+    if not _narrowed(config, paths):
+        return None
+    return Listing(config, paths, settings.stage, Path(settings.source) if settings.source else None)
+
+
+def _narrowed(config: Any, paths: Sequence[Path]) -> list[str]:
     narrowed = narrowing(config.option, config.args, Path(config.invocation_params.dir), paths)
     if config.pluginmanager.hasplugin("dsession"):  # an xdist controller: the workers collected and deselected
         narrowed += deselecting(config.option)
+    return narrowed
+
+
+def unrun(config: Any, settings: Any, collected: Sequence[str], ran: set[str],
+          listing: Listing | None = None) -> tuple[list[str], str | None]:
+    """Gates of the suite this run did not execute, and what narrowed it (or why the suite is unknown).
+
+    ``listing`` is the one :func:`start_listing` started for this run, if any.
+    """
+    paths = suite_paths(settings.gates, settings.root, config.getini("testpaths"), config.rootpath)
+    narrowed = _narrowed(config, paths)
     expected = list(collected)
     if narrowed:
         pyproject = Path(settings.source) if settings.source else None
         try:
-            expected = list(dict.fromkeys([*list_suite(config, paths, settings.stage, pyproject), *collected]))
+            listing = listing or Listing(config, paths, settings.stage, pyproject)
+            expected = list(dict.fromkeys([*listing.node_ids(), *collected]))
         except MlgateError as exc:
             return [], f"{'; '.join(narrowed)}: {exc}"
     missing = [n for n in expected if n not in ran]

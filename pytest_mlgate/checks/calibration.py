@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.calibration import calibration_curve
 
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
@@ -37,6 +36,8 @@ def forecasts(model: ModelUnderTest, data: Dataset) -> tuple[np.ndarray, np.ndar
 
 def reliability_table(prob: np.ndarray, hit: np.ndarray, bins: int = BINS) -> list[dict[str, float]]:
     """Per non-empty uniform bin: its edges, rows, mean predicted probability and observed rate."""
+    from sklearn.calibration import calibration_curve
+
     observed, predicted = calibration_curve(hit, prob, n_bins=bins, strategy="uniform")
     edges = np.linspace(0, 1, bins + 1)
     counts = np.bincount(np.clip(np.searchsorted(edges[1:-1], prob, side="right"), 0, bins - 1), minlength=bins)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from pytest_mlgate.checks import columns as col
-from pytest_mlgate.checks import schemas
 from pytest_mlgate.checks.profile import (
     Profile,
     duplicated_rows,
@@ -28,6 +27,7 @@ from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.models import Dataset
 
 if TYPE_CHECKING:
+    from pytest_mlgate.checks import schemas
     from pytest_mlgate.config import Settings
 
 DataArg = str | Dataset | pd.DataFrame
@@ -38,6 +38,9 @@ OUTLIER_METHODS = {"iqr": 3.0, "zscore": 3.0}
 def schema_check(data: Dataset, spec: schemas.SchemaSpec, settings: Settings, reference: Dataset | None = None,
                  *, max_cases: int = 1000) -> Check:
     """Validate ``data`` against a pandera schema, file, model or ``"infer"`` (from ``reference``)."""
+    # pandera: imported by the first schema gate
+    from pytest_mlgate.checks import schemas
+
     resolved, source = schemas.resolve(spec, settings, reference)
     return schemas.validate(data, resolved, source, stats=col.profile(data), max_cases=max_cases)
 

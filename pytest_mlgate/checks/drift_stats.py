@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pytest_mlgate.decision import NOT_APPLICABLE, TOO_SMALL, Check
 from pytest_mlgate.errors import ConfigError, MlgateError
@@ -213,6 +212,8 @@ def categorical_effects(feature: Feature) -> tuple[dict[str, float], np.ndarray]
 
 def ks_test(ref: np.ndarray, cur: np.ndarray, statistic: float) -> float:
     """The two-sided KS p-value exactly as scipy's ``ks_2samp`` computes it (method 'auto')."""
+    from scipy import stats
+
     if max(len(ref), len(cur)) <= KS_EXACT_MAX_N:
         return float(stats.ks_2samp(ref, cur).pvalue)
     m, n = sorted([float(len(ref)), float(len(cur))], reverse=True)
@@ -221,6 +222,8 @@ def ks_test(ref: np.ndarray, cur: np.ndarray, statistic: float) -> float:
 
 def scipy_test(feature: Feature, method: str, table: np.ndarray | None) -> tuple[str, float, float]:
     """(test name, statistic, p-value) of one prepared feature."""
+    from scipy import stats
+
     if feature.kind == "categorical":
         if table.shape[1] < 2:
             return "chi2", 0.0, 1.0
@@ -234,6 +237,8 @@ def scipy_test(feature: Feature, method: str, table: np.ndarray | None) -> tuple
 
 def adjust(p_values: Sequence[float], correction: str) -> np.ndarray:
     """P-values adjusted across features: Bonferroni, Benjamini-Hochberg FDR, or none."""
+    from scipy import stats
+
     p = np.asarray(p_values, dtype=float)
     if correction == "bonferroni":
         return np.minimum(p * len(p), 1.0)

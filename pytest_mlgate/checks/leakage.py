@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
@@ -91,6 +90,8 @@ def power(score: list[np.ndarray], y: np.ndarray, classes: int | None) -> tuple[
     error: for class codes the Gini coefficient |2 AUC - 1| (mean one-vs-rest; SE by Hanley and
     McNeil 1982), for a numeric target |Spearman's rho| (SE of Fisher's z, Fieller et al. 1957).
     Rank-based, so unbiased at any sample size; rows without a score are left out."""
+    from scipy import stats
+
     keep = ~np.isnan(score[0])
     if classes is None:
         x, t = score[0][keep], y[keep]
@@ -133,6 +134,8 @@ def monotone_share(feature: np.ndarray, y: np.ndarray) -> float:
 def copy_of(feature: np.ndarray, y: np.ndarray, share: float) -> float:
     """:func:`monotone_share`, computed only when the rank correlation allows a copy on ``share``
     of the rows (a cheap screen; 0 otherwise)."""
+    from scipy import stats
+
     keep = ~np.isnan(feature)
     if keep.sum() < 4 or np.ptp(feature[keep]) == 0 or np.ptp(y[keep]) == 0:
         return 0.0
@@ -160,6 +163,8 @@ def label_and_rest(frame: pd.DataFrame, y: np.ndarray, classes: int | None,
     R^2 with which the other columns, with what the target explains removed from them too, explain
     the rest (0 when nothing is left, NaN when too few rows or columns to tell). A seeded sample of
     COPY_ROWS rows when there are more."""
+    from scipy import stats
+
     names = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if len(names) < 2 or len(frame) < 4:
         return {}
@@ -258,6 +263,8 @@ def label_leakage(data: Dataset, reference: Dataset, target: str, *, model: Mode
     (on both datasets' rows together the target explains at least ``label_explained`` of its rank
     variance and the other features at most ``others_explained`` of the rest), or a value available
     after the prediction time. The table says what each feature showed."""
+    from scipy import stats
+
     if available_after is not None and not (isinstance(available_after, Mapping) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in available_after.items())):
         raise MlgateError("[tool.mlgate.leakage] available_after: must map feature columns to the columns "

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import norm
 
 from pytest_mlgate.decision import Check
 from pytest_mlgate.evaluate.metrics import Metric
@@ -50,6 +49,8 @@ def _reference_low(spec: Metric, model: ModelUnderTest, reference: Dataset, alph
 def live_statistic(spec: Metric, model: ModelUnderTest, reference: Dataset, window: Dataset, check: Check,
                    settings: Settings) -> tuple[Statistic, float]:
     """The live metric of a ``concept_drift`` check on the labelled rows, as a statistic."""
+    from scipy.stats import norm
+
     alpha = MonitorOptions.from_settings(settings).alpha
     seq_alpha, ref_alpha = alpha_parts(alpha, 1)
     low, high = check.ci
@@ -67,6 +68,8 @@ def estimate_statistic(spec: Metric, model: ModelUnderTest, reference: Dataset, 
                        allowed: float | None) -> tuple[Statistic, float]:
     """An estimated metric as a statistic: its label-sampling error is new on every window; the
     calibration's error is shared by all, so it widens the floor once instead (a one-off bound)."""
+    from scipy.stats import norm
+
     alpha = MonitorOptions.from_settings(settings).alpha
     est, sign = found.estimate, 1 if spec.greater_is_better else -1
     if allowed is None:  # a floor only: the level is the floor itself, nothing sampled on the reference
@@ -89,6 +92,8 @@ def score_mean_statistics(model: ModelUnderTest, reference: Dataset, window: Dat
                           max_shift: float) -> tuple[list[Statistic], float]:
     """The production score's mean on the window, as two one-sided statistics (it may neither rise
     nor fall by more than ``max_shift`` beyond the reference mean's bound)."""
+    from scipy.stats import norm
+
     alpha = MonitorOptions.from_settings(settings).alpha
     seq_alpha, part = alpha_parts(alpha / 2, 1)  # two directions, half of alpha each
     ref, cur = np.asarray(model.score(reference), float), np.asarray(model.score(window), float)

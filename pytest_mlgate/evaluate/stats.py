@@ -13,7 +13,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from pytest_mlgate.evaluate.metrics import Metric
 from pytest_mlgate.evaluate.poisson import fold_replicates, replicate_interval
@@ -50,6 +49,8 @@ def _normal(values: np.ndarray, confidence: float) -> tuple[float, float]:
 
 def normal_from_moments(mean: float, sd: float, n: int, confidence: float) -> tuple[float, float]:
     """The normal interval of a mean from its moments (also folded over chunks)."""
+    from scipy import stats
+
     half = stats.norm.ppf(0.5 + confidence / 2) * sd / np.sqrt(n)
     return mean - half, mean + half
 
@@ -112,6 +113,8 @@ def _from_confusion(name: str, cm: np.ndarray, pos: int | None) -> np.ndarray:
 
 def _delong(positive: np.ndarray, outputs: list[np.ndarray], confidence: float) -> tuple[float, float]:
     """DeLong's interval for one AUC or the difference of two paired AUCs (Sun & Xu's algorithm)."""
+    from scipy import stats
+
     m, n = int(positive.sum()), int((~positive).sum())
     if m < 2 or n < 2:
         return float("nan"), float("nan")
@@ -175,6 +178,8 @@ def detectable_change(ci: tuple[float, float], confidence: float, power: float =
     error read back from the interval's width (the normal approximation behind every interval here;
     e.g. Chow, Shao and Wang, *Sample Size Calculations in Clinical Research*, ch. 3). NaN when the
     interval is undefined."""
+    from scipy import stats
+
     low, high = ci
     if not (np.isfinite(low) and np.isfinite(high)):
         return float("nan")

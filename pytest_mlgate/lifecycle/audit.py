@@ -28,11 +28,19 @@ GENESIS = "0" * 64
 LOCK_TIMEOUT = 60.0
 
 
+def canonical(value: Any) -> str:
+    """The canonical JSON of a value: sorted keys, no spaces, UTF-8 text as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def entry_hash(entry: dict[str, Any]) -> str:
     """The sha256 of an entry's canonical JSON, ``hash`` field excluded."""
-    body = {k: v for k, v in entry.items() if k != "hash"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical({k: v for k, v in entry.items() if k != "hash"}).encode("utf-8")).hexdigest()
+
+
+def _object(fields: dict[str, str]) -> str:
+    """The canonical JSON of an object whose values are already canonical JSON texts."""
+    return "{" + ",".join(f"{canonical(k)}:{fields[k]}" for k in sorted(fields)) + "}"
 
 
 @dataclass
@@ -62,8 +70,9 @@ class AuditLog:
             last = self._last_entry()
             entry = {"seq": last["seq"] + 1 if last else 1, "at": now(), "event": event, "model": model,
                      "data": data, "prev": last["hash"] if last else GENESIS}
-            entry["hash"] = entry_hash(entry)
-            line = (json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
+            fields = {k: canonical(v) for k, v in entry.items()}  # ``data`` serialised once, for hash and line
+            entry["hash"] = hashlib.sha256(_object(fields).encode("utf-8")).hexdigest()
+            line = _object({**fields, "hash": canonical(entry["hash"])}) + "\n"
             _append(self.path, line.encode("utf-8"))
         return entry
 

@@ -76,8 +76,8 @@ def _gate_suite(gate: dict[str, Any]) -> Any:
 
 
 def render(record: dict[str, Any]) -> str:
-    """The decision record as a JUnit XML document."""
-    from junit_xml import TestSuite, to_xml_report_string
+    """The decision record as a JUnit XML document (built and serialised once)."""
+    from junit_xml import TestSuite, _clean_illegal_xml_chars
 
     suites = [_gate_suite(gate) for gate in record["gates"]]
     status = record["decision"]
@@ -86,8 +86,15 @@ def render(record: dict[str, Any]) -> str:
     decision = _case("decision", "mlgate", outcome, f"{status}: {message}", f"decision={status}", 0.0)
     properties = {"decision": status, "model": record.get("model") or "", "owner": record.get("owner") or ""}
     suites.append(TestSuite("mlgate.decision", [decision], properties=properties, timestamp=record.get("finished")))
-    root = ET.fromstring(to_xml_report_string(suites, prettyprint=False, encoding="utf-8"))
-    for element in (root, *root.iter("testsuite")):
+    root = ET.Element("testsuites")
+    totals = {"errors": 0, "failures": 0, "tests": 0, "time": 0.0}
+    for suite in suites:  # what junit_xml.to_xml_report_string does, without its string round trip
+        element = suite.build_xml_doc(encoding="utf-8")
         element.attrib.pop("disabled", None)
+        for key, value in totals.items():
+            totals[key] = value + type(value)(element.get(key, 0))
+        root.append(element)
+    for key, value in totals.items():
+        root.set(key, str(value))
     ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return _clean_illegal_xml_chars(ET.tostring(root, encoding="unicode", xml_declaration=True)) + "\n"
