@@ -147,6 +147,24 @@ def test_monotone_share_counts_rows_where_the_target_follows_the_feature():
     assert leakage.monotone_share(np.full(8, np.nan), y) == 0
 
 
+def test_a_feature_that_separates_a_rare_class_is_a_copy():
+    """Its rank correlation with a 5% class is about 0.38, far below any screen a copy would pass."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=4000), "z": rng.normal(size=4000)})
+    frame["target"] = (rng.random(4000) < 0.05).astype(int)
+    frame["leak"] = 10.0 * frame["target"] + rng.random(4000)  # the label is a step function of it
+    train, holdout = frame.iloc[:2000], frame.iloc[2000:]
+    check = judge(train, holdout, fit=False)
+    assert flagged(check) == ["leak"] and "monotone function of it" in check.message, check.message
+
+
+def test_the_two_valued_run_equals_patience_sorting():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        values = rng.integers(0, 2, rng.integers(1, 40)).astype(float) * rng.choice([1.0, -1.0])
+        assert leakage._longest_two_valued(values) == leakage._longest_non_decreasing(values)
+
+
 def test_power_is_rank_based_and_unbiased_for_noise():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 4000)

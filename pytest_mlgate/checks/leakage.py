@@ -124,24 +124,37 @@ def monotone_share(feature: np.ndarray, y: np.ndarray) -> float:
     keep = ~np.isnan(feature)
     if not keep.any():
         return 0.0
+    longest = _longest_two_valued if len(np.unique(y[keep])) <= 2 else _longest_non_decreasing
     best = 0
     for sign in (1, -1):
         order = np.lexsort((-sign * y[keep], feature[keep]))
-        best = max(best, _longest_non_decreasing(sign * y[keep][order]))
+        best = max(best, longest(sign * y[keep][order]))
     return best / len(feature)
 
 
 def copy_of(feature: np.ndarray, y: np.ndarray, share: float) -> float:
-    """:func:`monotone_share`, computed only when the rank correlation allows a copy on ``share``
-    of the rows (a cheap screen; 0 otherwise)."""
-    from scipy import stats
-
+    """:func:`monotone_share`; for a target of more than two values computed only when the rank
+    correlation allows a copy on ``share`` of the rows (a cheap screen; 0 otherwise). A two-valued
+    target needs no screen, and must not have this one: a feature that separates a rare class
+    perfectly has a rank correlation of about sqrt(3 p) with it."""
     keep = ~np.isnan(feature)
     if keep.sum() < 4 or np.ptp(feature[keep]) == 0 or np.ptp(y[keep]) == 0:
         return 0.0
-    if abs(stats.spearmanr(feature[keep], y[keep]).statistic) < share - 0.15:
-        return 0.0
+    if len(np.unique(y[keep])) > 2:
+        from scipy import stats
+
+        if abs(stats.spearmanr(feature[keep], y[keep]).statistic) < share - 0.15:
+            return 0.0
     return monotone_share(feature, np.asarray(y, dtype=float))
+
+
+def _longest_two_valued(values: np.ndarray) -> int:
+    """Length of the longest non-decreasing subsequence of a sequence of at most two values: the
+    best split into the low values before it and the high values after it (O(n))."""
+    low = values == values.min()
+    before = np.concatenate([[0], np.cumsum(low)])
+    after = np.concatenate([np.cumsum((~low)[::-1])[::-1], [0]])
+    return int((before + after).max())
 
 
 def _longest_non_decreasing(values: np.ndarray) -> int:
