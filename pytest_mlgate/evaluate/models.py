@@ -13,7 +13,7 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import columns
-from pytest_mlgate.evaluate.metrics import Metric, resolve
+from pytest_mlgate.evaluate.metrics import Metric, from_cells, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -202,7 +202,9 @@ class ModelUnderTest:
             if mask is not None:
                 y, out = y[mask], out[mask]
             try:
-                value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
+                value = from_cells(spec, y, out, pos_label=self.pos_label, classes=self.classes)
+                if value is None:
+                    value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
             except ValueError as exc:
                 raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
             if mask is not None:
