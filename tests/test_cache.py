@@ -14,6 +14,8 @@ from engine_scenarios import (
     write_project,
 )
 
+from pytest_mlgate.gates import MlGate
+
 
 @pytest.fixture()
 def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
@@ -85,13 +87,13 @@ def test_different_model_bytes_never_share_an_entry(project: Path) -> None:
 def test_the_cache_stays_within_its_size_dropping_the_least_recent(project: Path) -> None:
     ws = workspace(project, cache_size="150KiB")  # room for two of the 64 KB probability tables
     for name in ("holdout", "reference", "current"):
-        ws.model("candidate").metric("accuracy", ws.dataset(name))
+        ws.model("candidate").predict_proba(ws.dataset(name))
     total = sum(p.stat().st_size for p in (project / ".mlgate" / "cache").glob("*/*"))
     assert 0 < total <= 150 * 1024
     later = workspace(project, cache_size="150KiB")
-    later.model("candidate").metric("accuracy", later.dataset("current"))
+    later.model("candidate").predict_proba(later.dataset("current"))
     assert later.model("candidate").calls == {}
-    later.model("candidate").metric("accuracy", later.dataset("holdout"))
+    later.model("candidate").predict_proba(later.dataset("holdout"))
     assert later.model("candidate").calls == {("predict_proba", "holdout"): 1}
 
 
@@ -123,3 +125,46 @@ def test_the_cli_flag_turns_it_off(pytester: pytest.Pytester, project: Path) -> 
     assert not (pytester.path / ".mlgate" / "cache").exists()
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     assert list((pytester.path / ".mlgate" / "cache").glob("*/*"))
+
+
+def _row_gates(ws) -> list:
+    """The scale benchmark's gates: metrics of both models, no_regression, drift on every column, nulls."""
+    gate = MlGate("warm", ws)
+    holdout = ws.dataset("holdout")
+    for role in ("candidate", "baseline"):
+        for name in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+            ws.model(role).metric(name, holdout)
+    for call in (lambda: gate.no_drift("reference", "holdout"), lambda: gate.no_drift("reference", "current"),
+                 lambda: gate.no_missing("holdout", max_rate=0.05)):
+        try:
+            call()
+        except AssertionError:
+            pass  # a failing check is recorded; the comparison is over all of them
+    return gate.checks
+
+
+def test_a_warm_run_reads_no_rows_and_retests_nothing(project: Path) -> None:
+    cold = workspace(project)
+    expected = _row_gates(cold)
+    assert cold.dataset("holdout").reads > 0 and cold.dataset("reference").reads > 0
+    warm = workspace(project)
+    assert_same_checks(expected, _row_gates(warm))
+    assert [c.message for c in _row_gates(warm)] == [c.message for c in expected]
+    assert {n: warm.dataset(n).reads for n in ("holdout", "reference", "current")} == {
+        "holdout": 0, "reference": 0, "current": 0}
+    assert warm.model("candidate").calls == {} and warm.model("baseline").calls == {}
+
+
+def test_drift_results_are_never_shared_across_different_bytes(project: Path) -> None:
+    _row_gates(workspace(project))
+    shifted = workspace(project).dataset("reference").frame.copy()
+    shifted["income"] = shifted["income"] * 3 + 1  # one column changed: another fingerprint
+    parts = sorted((project / "current").glob("*.parquet"))
+    for part in parts[1:]:
+        part.unlink()
+    shifted.to_parquet(parts[0], index=False)
+    changed = workspace(project)
+    checks = _row_gates(changed)
+    assert changed.dataset("current").reads > 0 and changed.dataset("reference").reads > 0  # tested again
+    drift = next(c for c in checks if c.name.startswith("data_drift[reference->current]"))
+    assert "income" in drift.details["drifted"] and drift.details["drifted"] == ["income"]

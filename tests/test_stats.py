@@ -7,7 +7,14 @@ import pytest
 from sklearn import metrics as skm
 
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.metrics import BUILTIN, CONFUSION, Metric, from_cells, register_metric, resolve
+from pytest_mlgate.evaluate.metrics import (
+    BUILTIN,
+    CONFUSION,
+    Metric,
+    from_cells,
+    register_metric,
+    resolve,
+)
 from pytest_mlgate.evaluate.stats import interval
 
 

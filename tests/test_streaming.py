@@ -18,8 +18,8 @@ from engine_scenarios import (
     write_project,
 )
 
+from pytest_mlgate.engines.select import PartsInMemory
 from pytest_mlgate.errors import ConfigError, MlgateError
-from pytest_mlgate.evaluate.models import Dataset
 from pytest_mlgate.evaluate.statistics import Moments, ScoreHistogram, Sketch
 from pytest_mlgate.evaluate.streamed import StreamedDataset
 
@@ -32,7 +32,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_budget_chooses_memory_or_streaming(project: Path) -> None:
     in_memory = workspace(project).dataset("holdout")
     streamed = workspace(project, memory_budget=TINY_BUDGET).dataset("holdout")
-    assert type(in_memory) is Dataset and len(in_memory) == 12_000
+    assert isinstance(in_memory, PartsInMemory) and not isinstance(in_memory, StreamedDataset)
+    assert len(in_memory) == 12_000 and in_memory.reads == 0  # rows are read when a gate needs them
     assert isinstance(streamed, StreamedDataset) and len(streamed) == 12_000
     assert streamed.chunk_rows < 1000  # many chunks per part
 

@@ -296,8 +296,15 @@ class DriftGates(Recorder):
 
             prepared, untestable, results = drift_streamed.tested(ref, cur, features, chosen, exclude)
             return self.record(*conclude(judged(prepared, results, chosen), untestable, chosen, (ref.name, cur.name)))
-        return self.record(*data_drift(ref.frame, cur.frame, features, chosen, names=(ref.name, cur.name),
-                                       exclude=exclude))
+        names = (ref.name, cur.name)
+
+        def compute() -> list[Check]:
+            return data_drift(ref.frame, cur.frame, features, chosen, names=names, exclude=exclude)
+
+        if not isinstance(chosen.method, str):  # a configured detector object has no stable key
+            return self.record(*compute())
+        params = (None if features is None else list(features), chosen, exclude, names)
+        return self.record(*ref.remembered("data_drift", params, compute, cur))
 
     def no_prediction_drift(self, reference: str | Dataset = "reference", current: str | Dataset = "current", *,
                             model: str | ModelUnderTest = "candidate", **options: Any) -> list[Check]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import columns
-from pytest_mlgate.evaluate.metrics import Metric, from_cells, resolve
+from pytest_mlgate.evaluate.metrics import BUILTIN, Metric, from_cells, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +37,7 @@ class Dataset:
     target: str | None = None
     artifact: Artifact | None = None
     _y: np.ndarray | None = field(default=None, repr=False)
+    cache: Cache | None = field(default=None, repr=False)  # the warm cache, for datasets read from files
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -73,6 +74,24 @@ class Dataset:
             raise MlgateError(f"model '{role}' needs {len(missing)} column(s) missing from dataset '{self.name}': "
                               f"{columns.listing(missing)} (its columns: {columns.listing(self.frame.columns)})")
         return self.frame[found]
+
+    def remembered(self, kind: str, params: Any, compute: Callable[[], Any], *others: Dataset) -> Any:
+        """``compute()``, or its value from the warm cache when it was computed before on the same
+        bytes: the key is ``kind``, the fingerprints (bytes' sha256, rows, column types) of this
+        dataset and of ``others``, and ``repr(params)``. Uncached when a dataset has no file hash."""
+        datasets = (self, *others)
+        key = None
+        if self.cache is not None and all(getattr(d.artifact, "sha256", None) for d in datasets):
+            prints = [d.fingerprint() for d in datasets]
+            key = self.cache.key(kind, *(f"{p['sha256']}:{p['rows']}:{p['schema_sha256']}" for p in prints),
+                                 repr(params))
+            found = self.cache.get_object(key)
+            if found is not None:
+                return found
+        value = compute()
+        if key is not None:
+            self.cache.put_object(key, value)
+        return value
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this data: file hash, shape and a hash of the column schema."""
@@ -197,24 +216,29 @@ class ModelUnderTest:
                 return data.metric(self, spec, mask)
             if key not in self._values:
                 self._values[key] = data.metric(self, spec)
-        if mask is not None or key not in self._values:
-            y, out = data.y, self.output(data, spec.needs)
-            if mask is not None:
-                y, out = y[mask], out[mask]
-            try:
-                value = from_cells(spec, y, out, pos_label=self.pos_label, classes=self.classes)
-                if value is None:
-                    value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
-            except ValueError as exc:
-                raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
-            if mask is not None:
-                return value
-            self._values[key] = value
+        if mask is not None:
+            return self._value(spec, data, mask)
+        if key not in self._values:
+            if self.sha256 is not None and BUILTIN.get(spec.name) is spec:  # a pure function of the bytes
+                params = (spec.name, self.sha256, repr(self.positive_label), self.threshold)
+                self._values[key] = data.remembered("metric", params, lambda: self._value(spec, data, None))
+            else:
+                self._values[key] = self._value(spec, data, None)
         value = self._values[key]
         record = observer.get()
         if record is not None and observe:
             record(self.role, spec.name, data.name, value)
         return value
+
+    def _value(self, spec: Metric, data: Dataset, mask: np.ndarray | None) -> float:
+        y, out = data.y, self.output(data, spec.needs)
+        if mask is not None:
+            y, out = y[mask], out[mask]
+        try:
+            value = from_cells(spec, y, out, pos_label=self.pos_label, classes=self.classes)
+            return spec(y, out, pos_label=self.pos_label, classes=self.classes) if value is None else value
+        except ValueError as exc:
+            raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
 
     def _cached(self, method: str, data: Dataset) -> np.ndarray:
         key = (method, id(data))

@@ -90,9 +90,9 @@ class Parts:
         """The dataset as DataFrames of at most ``rows`` rows."""
         return _batches(self.arrow, rows)
 
-    def frame(self) -> pd.DataFrame:
-        """Every row at once (for data that fits the memory budget)."""
-        return self.arrow.to_table().to_pandas()
+    def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Every row at once (for data that fits the memory budget), of every column or of ``columns``."""
+        return self.arrow.to_table(columns=columns).to_pandas()
 
     def sample(self, size: int, seed: int) -> pd.DataFrame:
         """A uniform sample of ``size`` rows without replacement, in file order."""

@@ -162,7 +162,7 @@ class Workspace:
                               f"{', '.join(loaders.DATASET_SUFFIXES)}; add a pytest_mlgate_load_dataset hook)")
         if len(frame) == 0:
             raise MlgateError(f"dataset '{name}' has no rows ({artifact.path})")
-        return Dataset(name, frame, self.settings.target, artifact)
+        return Dataset(name, frame, self.settings.target, artifact, cache=None if source else self.cache)
 
 
 def _parquet(spec: str, artifact: sources.Artifact) -> bool:
