@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from engine_scenarios import (
     TINY_BUDGET,
@@ -205,3 +206,24 @@ def test_the_same_gate_file_decides_the_same(pytester: pytest.Pytester, project:
     holdout = record["datasets"]["holdout"]
     assert holdout["rows"] == 12_000 and holdout["sha256"]
     assert ("engine" in holdout) is (budget is not None)
+
+
+def test_chunks_are_read_one_file_at_a_time(tmp_path: Path) -> None:
+    import time
+
+    import pyarrow as pa
+
+    from pytest_mlgate.evaluate.parts import Parts
+
+    rows = 40_000
+    data = pd.DataFrame(np.random.default_rng(0).normal(size=(rows * 12, 8)), columns=[f"x{i}" for i in range(8)])
+    write_parts(data, tmp_path / "parts", 12)
+    parts = Parts("big", sorted((tmp_path / "parts").glob("*.parquet")))
+    held, seen = [], 0
+    for chunk in parts.chunks(rows):
+        time.sleep(0.05)  # a slow consumer: read-ahead would fill memory with later files meanwhile
+        held.append(pa.total_allocated_bytes())
+        seen += len(chunk)
+    one_file = rows * 8 * 8
+    assert seen == len(data)
+    assert max(held) < 4 * one_file, f"{max(held) / one_file:.1f} files' worth of rows held at once"
