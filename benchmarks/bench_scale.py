@@ -201,7 +201,8 @@ def summary(results: dict[str, list[tuple[float, float, int]]]) -> dict[str, dic
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("sizes", nargs="*", type=int, default=[200_000, 1_000_000])
+    parser.add_argument("sizes", nargs="*", type=int, default=[200_000, 1_000_000],
+                        help="in-memory sizes (0 alone: none)")
     parser.add_argument("--stream", nargs="*", type=int, default=[1_000_000, 2_000_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data", type=Path, default=None,
@@ -209,6 +210,7 @@ def main() -> None:
     parser.add_argument("--bare-max", type=int, default=5_000_000,
                         help="largest streamed size that also runs the bare work in memory")
     args = parser.parse_args()
+    args.sizes = [n for n in args.sizes if n]
     with tempfile.TemporaryDirectory() as tmp:
         base = args.data or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
