@@ -128,7 +128,7 @@ def project(root: Path, extra: str) -> Path:
     (root / "gates").mkdir(exist_ok=True)
     (root / "gates" / "test_scale.py").write_text(textwrap.dedent(GATES))
     (root / "pyproject.toml").write_text(
-        '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "y"\n'
+        '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "y"\ngates = ["gates"]\n'
         f'bootstrap = 200\ndecision = "reports/decision.json"\n{extra}\n'
         '[tool.mlgate.datasets]\nholdout = "holdout"\nreference = "reference"\n')
     return root

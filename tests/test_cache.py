@@ -14,6 +14,8 @@ from engine_scenarios import (
     write_project,
 )
 
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.models import Dataset
 from pytest_mlgate.gates import MlGate
 
 
@@ -45,7 +47,7 @@ def test_a_second_run_reads_predictions_from_the_cache(project: Path) -> None:
     warm = workspace(project)
     assert _outputs(warm) == first
     assert warm.model("candidate").calls == {} and warm.model("baseline").calls == {}
-    assert warm.cache.hits == 2
+    assert warm.cache.hits == 4  # per model: what it is (it need not load) and its metric value
     assert list((project / ".mlgate" / "cache").glob("*/*"))
 
 
@@ -153,6 +155,33 @@ def test_a_warm_run_reads_no_rows_and_retests_nothing(project: Path) -> None:
     assert {n: warm.dataset(n).reads for n in ("holdout", "reference", "current")} == {
         "holdout": 0, "reference": 0, "current": 0}
     assert warm.model("candidate").calls == {} and warm.model("baseline").calls == {}
+    assert not warm.model("candidate").loaded and not warm.model("baseline").loaded  # nothing to run
+
+
+def test_a_known_model_loads_when_first_used_and_only_then(project: Path) -> None:
+    _outputs(workspace(project))
+    warm = workspace(project)
+    model = warm.model("candidate")
+    assert not model.loaded and list(model.classes) == [0, 1] and model.is_classifier
+    assert _outputs(warm)["candidate"] > 0 and not model.loaded  # outputs from the cache
+    assert hasattr(model.model, "predict_proba") and model.loaded
+    trusting = workspace(project, skops_trusted=["numpy.dtype"])  # other loading settings: loaded again
+    assert trusting.model("candidate").loaded
+
+
+def test_a_model_that_no_longer_loads_fails_when_used(project: Path) -> None:
+    _outputs(workspace(project))
+    warm = workspace(project)
+    model = warm.model("candidate")
+    assert not model.loaded
+
+    def broken() -> None:
+        raise MlgateError("model 'candidate': cannot load candidate.skops")
+
+    model._loader = broken  # as if its libraries had changed under the same bytes
+    rows = Dataset("unseen", warm.dataset("holdout").frame.head(50), "defaulted")  # outputs not cached
+    with pytest.raises(MlgateError, match="cannot load candidate.skops"):
+        model.predict_proba(rows)
 
 
 def test_drift_results_are_never_shared_across_different_bytes(project: Path) -> None:

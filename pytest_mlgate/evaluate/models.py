@@ -115,10 +115,11 @@ class ModelUnderTest:
     """
 
     def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1,
-                 threshold: float | None = None, timeout: float | None = None, cache: Cache | None = None):
+                 threshold: float | None = None, timeout: float | None = None, cache: Cache | None = None,
+                 loader: Callable[[], Any] | None = None, facts: dict[str, Any] | None = None):
         self.role = role
         self.cache = cache  # outputs on disk, by model and dataset sha256 (the warm cache)
-        self.model = model
+        self._model, self._loader, self._facts = model, loader, facts  # ``loader``: load on first use
         self.artifact = artifact
         self.positive_label = positive_label
         self.threshold = threshold
@@ -129,7 +130,26 @@ class ModelUnderTest:
         self._values: dict[tuple[Any, int], float] = {}
 
     def __repr__(self) -> str:
-        return f"<ModelUnderTest {self.role} {type(self.model).__name__}>"
+        return f"<ModelUnderTest {self.role} {self._fact('type', lambda: type(self.model).__name__)}>"
+
+    @property
+    def model(self) -> Any:
+        """The model object; one given as a ``loader`` is loaded here, on first use."""
+        if self._model is None and self._loader is not None:
+            self._model, self._loader = self._loader(), None
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model, self._loader, self._facts = value, None, None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _fact(self, name: str, compute: Callable[[], Any]) -> Any:
+        """What :func:`facts_of` recorded of the model while it is not loaded; else computed from it."""
+        return self._facts[name] if self._model is None and self._facts else compute()
 
     @property
     def sha256(self) -> str | None:
@@ -137,7 +157,7 @@ class ModelUnderTest:
 
     @property
     def classes(self) -> np.ndarray | None:
-        return getattr(self.model, "classes_", None)
+        return self._fact("classes", lambda: getattr(self.model, "classes_", None))
 
     @property
     def pos_label(self) -> Any:
@@ -151,11 +171,11 @@ class ModelUnderTest:
     @property
     def live(self) -> bool:
         """Whether there is a model to run (not so for a table of predictions scored elsewhere)."""
-        return bool(getattr(self.model, "mlgate_live", True))
+        return self._fact("live", lambda: bool(getattr(self.model, "mlgate_live", True)))
 
     @property
     def is_classifier(self) -> bool:
-        return self.classes is not None or hasattr(self.model, "predict_proba")
+        return self.classes is not None or self._fact("proba", lambda: hasattr(self.model, "predict_proba"))
 
     def predict(self, data: Dataset) -> np.ndarray:
         """Labels (classifier) or values (regressor) for every row of ``data``.
@@ -166,7 +186,7 @@ class ModelUnderTest:
         """
         classes = self.classes
         binary_threshold = self.threshold is not None and classes is not None and len(classes) == 2
-        if not binary_threshold and not predicts_most_probable(self.model):
+        if not binary_threshold and not self._fact("most_probable", lambda: predicts_most_probable(self.model)):
             return self._cached("predict", data)
         key = ("labels", id(data))
         if key not in self._cache:
@@ -179,7 +199,7 @@ class ModelUnderTest:
 
     def predict_proba(self, data: Dataset) -> np.ndarray:
         """Class probabilities, one column per class in ``classes``."""
-        if not hasattr(self.model, "predict_proba"):
+        if not self._fact("proba", lambda: hasattr(self.model, "predict_proba")):
             raise MlgateError(f"model '{self.role}' ({type(self.model).__name__}) has no predict_proba; "
                               "use a label metric such as accuracy or f1")
         return self._cached("predict_proba", data)
@@ -279,6 +299,14 @@ MOST_PROBABLE = frozenset({
     "GaussianNB", "GradientBoostingClassifier", "HistGradientBoostingClassifier", "LogisticRegression",
     "MLPClassifier", "RandomForestClassifier",
 })
+
+
+def facts_of(model: Any) -> dict[str, Any]:
+    """What the gates ask of a model before they need its outputs, recorded so that a warm run whose
+    outputs are all cached need not load it."""
+    return {"type": type(model).__name__, "classes": getattr(model, "classes_", None),
+            "proba": hasattr(model, "predict_proba"), "most_probable": predicts_most_probable(model),
+            "live": bool(getattr(model, "mlgate_live", True))}
 
 
 def predicts_most_probable(model: Any) -> bool:
