@@ -197,3 +197,21 @@ def test_drift_results_are_never_shared_across_different_bytes(project: Path) ->
     assert changed.dataset("current").reads > 0 and changed.dataset("reference").reads > 0  # tested again
     drift = next(c for c in checks if c.name.startswith("data_drift[reference->current]"))
     assert "income" in drift.details["drifted"] and drift.details["drifted"] == ["income"]
+
+
+def test_a_project_loader_hook_always_loads_at_once(pytester: pytest.Pytester, project: Path) -> None:
+    for item in project.iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    pytester.makefile(".toml", pyproject=(
+        '[tool.mlgate]\ncandidate = "candidate.skops"\ntarget = "defaulted"\n'
+        '[tool.mlgate.datasets]\nholdout = "holdout"\n'))
+    pytester.makeconftest("import pathlib\n\n"
+                          "def pytest_mlgate_load_model(path, settings):\n"
+                          "    with pathlib.Path('loads.txt').open('a') as fh:\n"
+                          "        fh.write(path.name + '\\n')\n"
+                          "    return None  # the built-in loader reads the file\n")
+    pytester.makepyfile(test_gates="def test_auc(candidate, holdout):\n"
+                                   "    assert candidate.metric('roc_auc', holdout) > 0.7\n")
+    for _ in range(2):
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert (pytester.path / "loads.txt").read_text().split() == ["candidate.skops", "candidate.skops"]
