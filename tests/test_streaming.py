@@ -219,10 +219,10 @@ def test_chunks_are_read_one_file_at_a_time(tmp_path: Path) -> None:
     data = pd.DataFrame(np.random.default_rng(0).normal(size=(rows * 12, 8)), columns=[f"x{i}" for i in range(8)])
     write_parts(data, tmp_path / "parts", 12)
     parts = Parts("big", sorted((tmp_path / "parts").glob("*.parquet")))
-    held, seen = [], 0
+    held, seen, before = [], 0, pa.total_allocated_bytes()  # what earlier work left allocated
     for chunk in parts.chunks(rows):
         time.sleep(0.05)  # a slow consumer: read-ahead would fill memory with later files meanwhile
-        held.append(pa.total_allocated_bytes())
+        held.append(pa.total_allocated_bytes() - before)
         seen += len(chunk)
     one_file = rows * 8 * 8
     assert seen == len(data)
