@@ -110,6 +110,7 @@ class GateSession:
                 self.settings,
                 load_model=lambda path, s: hook.pytest_mlgate_load_model(path=path, settings=s),
                 load_dataset=lambda path, s: hook.pytest_mlgate_load_dataset(path=path, settings=s),
+                lazy_models=len(hook.pytest_mlgate_load_model.get_hookimpls()) == 1,  # no loader but ours
             )
         return self._workspace
 

@@ -14,6 +14,10 @@ from engine_scenarios import (
     write_project,
 )
 
+from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.evaluate.models import Dataset
+from pytest_mlgate.gates import MlGate
+
 
 @pytest.fixture()
 def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
@@ -43,7 +47,7 @@ def test_a_second_run_reads_predictions_from_the_cache(project: Path) -> None:
     warm = workspace(project)
     assert _outputs(warm) == first
     assert warm.model("candidate").calls == {} and warm.model("baseline").calls == {}
-    assert warm.cache.hits == 2
+    assert warm.cache.hits == 4  # per model: what it is (it need not load) and its metric value
     assert list((project / ".mlgate" / "cache").glob("*/*"))
 
 
@@ -85,13 +89,13 @@ def test_different_model_bytes_never_share_an_entry(project: Path) -> None:
 def test_the_cache_stays_within_its_size_dropping_the_least_recent(project: Path) -> None:
     ws = workspace(project, cache_size="150KiB")  # room for two of the 64 KB probability tables
     for name in ("holdout", "reference", "current"):
-        ws.model("candidate").metric("accuracy", ws.dataset(name))
+        ws.model("candidate").predict_proba(ws.dataset(name))
     total = sum(p.stat().st_size for p in (project / ".mlgate" / "cache").glob("*/*"))
     assert 0 < total <= 150 * 1024
     later = workspace(project, cache_size="150KiB")
-    later.model("candidate").metric("accuracy", later.dataset("current"))
+    later.model("candidate").predict_proba(later.dataset("current"))
     assert later.model("candidate").calls == {}
-    later.model("candidate").metric("accuracy", later.dataset("holdout"))
+    later.model("candidate").predict_proba(later.dataset("holdout"))
     assert later.model("candidate").calls == {("predict_proba", "holdout"): 1}
 
 
@@ -123,3 +127,91 @@ def test_the_cli_flag_turns_it_off(pytester: pytest.Pytester, project: Path) -> 
     assert not (pytester.path / ".mlgate" / "cache").exists()
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     assert list((pytester.path / ".mlgate" / "cache").glob("*/*"))
+
+
+def _row_gates(ws) -> list:
+    """The scale benchmark's gates: metrics of both models, no_regression, drift on every column, nulls."""
+    gate = MlGate("warm", ws)
+    holdout = ws.dataset("holdout")
+    for role in ("candidate", "baseline"):
+        for name in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+            ws.model(role).metric(name, holdout)
+    for call in (lambda: gate.no_drift("reference", "holdout"), lambda: gate.no_drift("reference", "current"),
+                 lambda: gate.no_missing("holdout", max_rate=0.05)):
+        try:
+            call()
+        except AssertionError:
+            pass  # a failing check is recorded; the comparison is over all of them
+    return gate.checks
+
+
+def test_a_warm_run_reads_no_rows_and_retests_nothing(project: Path) -> None:
+    cold = workspace(project)
+    expected = _row_gates(cold)
+    assert cold.dataset("holdout").reads > 0 and cold.dataset("reference").reads > 0
+    warm = workspace(project)
+    assert_same_checks(expected, _row_gates(warm))
+    assert [c.message for c in _row_gates(warm)] == [c.message for c in expected]
+    assert {n: warm.dataset(n).reads for n in ("holdout", "reference", "current")} == {
+        "holdout": 0, "reference": 0, "current": 0}
+    assert warm.model("candidate").calls == {} and warm.model("baseline").calls == {}
+    assert not warm.model("candidate").loaded and not warm.model("baseline").loaded  # nothing to run
+
+
+def test_a_known_model_loads_when_first_used_and_only_then(project: Path) -> None:
+    _outputs(workspace(project))
+    warm = workspace(project)
+    model = warm.model("candidate")
+    assert not model.loaded and list(model.classes) == [0, 1] and model.is_classifier
+    assert _outputs(warm)["candidate"] > 0 and not model.loaded  # outputs from the cache
+    assert hasattr(model.model, "predict_proba") and model.loaded
+    trusting = workspace(project, skops_trusted=["numpy.dtype"])  # other loading settings: loaded again
+    assert trusting.model("candidate").loaded
+
+
+def test_a_model_that_no_longer_loads_fails_when_used(project: Path) -> None:
+    _outputs(workspace(project))
+    warm = workspace(project)
+    model = warm.model("candidate")
+    assert not model.loaded
+
+    def broken() -> None:
+        raise MlgateError("model 'candidate': cannot load candidate.skops")
+
+    model._loader = broken  # as if its libraries had changed under the same bytes
+    rows = Dataset("unseen", warm.dataset("holdout").frame.head(50), "defaulted")  # outputs not cached
+    with pytest.raises(MlgateError, match="cannot load candidate.skops"):
+        model.predict_proba(rows)
+
+
+def test_drift_results_are_never_shared_across_different_bytes(project: Path) -> None:
+    _row_gates(workspace(project))
+    shifted = workspace(project).dataset("reference").frame.copy()
+    shifted["income"] = shifted["income"] * 3 + 1  # one column changed: another fingerprint
+    parts = sorted((project / "current").glob("*.parquet"))
+    for part in parts[1:]:
+        part.unlink()
+    shifted.to_parquet(parts[0], index=False)
+    changed = workspace(project)
+    checks = _row_gates(changed)
+    assert changed.dataset("current").reads > 0 and changed.dataset("reference").reads > 0  # tested again
+    drift = next(c for c in checks if c.name.startswith("data_drift[reference->current]"))
+    assert "income" in drift.details["drifted"] and drift.details["drifted"] == ["income"]
+
+
+def test_a_project_loader_hook_always_loads_at_once(pytester: pytest.Pytester, project: Path) -> None:
+    for item in project.iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    pytester.makefile(".toml", pyproject=(
+        '[tool.mlgate]\ncandidate = "candidate.skops"\ntarget = "defaulted"\n'
+        '[tool.mlgate.datasets]\nholdout = "holdout"\n'))
+    pytester.makeconftest("import pathlib\n\n"
+                          "def pytest_mlgate_load_model(path, settings):\n"
+                          "    with pathlib.Path('loads.txt').open('a') as fh:\n"
+                          "        fh.write(path.name + '\\n')\n"
+                          "    return None  # the built-in loader reads the file\n")
+    pytester.makepyfile(test_gates="def test_auc(candidate, holdout):\n"
+                                   "    assert candidate.metric('roc_auc', holdout) > 0.7\n")
+    for _ in range(2):
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert (pytester.path / "loads.txt").read_text().split() == ["candidate.skops", "candidate.skops"]

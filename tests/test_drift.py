@@ -113,6 +113,7 @@ def test_ks_handles_ties_like_scipy():
     ref, cur = np.sort(rng.integers(0, 5, 500).astype(float)), np.sort(rng.integers(0, 6, 600).astype(float))
     effects = numeric_effects(ref, cur, bins=10)
     assert effects["ks"] == pytest.approx(stats.ks_2samp(ref, cur).statistic)
+    assert effects["wasserstein"] == pytest.approx(stats.wasserstein_distance(ref, cur) / ref.std(), rel=1e-9)
 
 
 def test_psi_by_hand():

@@ -7,7 +7,14 @@ import pytest
 from sklearn import metrics as skm
 
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.metrics import BUILTIN, Metric, register_metric, resolve
+from pytest_mlgate.evaluate.metrics import (
+    BUILTIN,
+    CONFUSION,
+    Metric,
+    from_cells,
+    register_metric,
+    resolve,
+)
 from pytest_mlgate.evaluate.stats import interval
 
 
@@ -28,6 +35,23 @@ def test_label_metrics_match_sklearn(binary, name, reference):
     y, s1, _ = binary
     pred = (s1 > 0.5).astype(int)
     assert BUILTIN[name](y, pred) == pytest.approx(reference(y, pred))
+
+
+@pytest.mark.parametrize("labels", [None, np.array(["no", "maybe", "yes"], dtype=object), np.array([0, 1, 2, 3])])
+@pytest.mark.parametrize("name", CONFUSION)
+def test_confusion_metrics_from_cells_equal_the_row_level_values(name, labels):
+    rng = np.random.default_rng(7)
+    k = 2 if labels is None else len(labels)
+    y = rng.integers(0, k, 5000)
+    pred = np.where(rng.random(len(y)) < 0.7, y, rng.integers(0, k, len(y)))
+    if labels is not None:
+        y, pred = labels[y], labels[pred]
+    classes = np.unique(y)
+    spec = BUILTIN[name]
+    exact = spec(y, pred, pos_label=classes[-1], classes=classes)
+    assert from_cells(spec, y, pred, pos_label=classes[-1], classes=classes) == exact  # not approx: the same value
+    custom = Metric(name, spec.fn)
+    assert from_cells(custom, y, pred) is None  # a metric that is not the built-in one gets every row
 
 
 def test_score_and_loss_metrics_match_sklearn(binary):

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from engine_scenarios import (
     TINY_BUDGET,
@@ -20,6 +21,7 @@ from engine_scenarios import (
     write_regression_project,
 )
 
+from pytest_mlgate.engines.select import PartsInMemory
 from pytest_mlgate.errors import ConfigError, MlgateError
 from pytest_mlgate.evaluate.models import Dataset
 from pytest_mlgate.evaluate.statistics import Moments, ScoreHistogram, Sketch
@@ -39,7 +41,8 @@ def regression_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_budget_chooses_memory_or_streaming(project: Path) -> None:
     in_memory = workspace(project).dataset("holdout")
     streamed = workspace(project, memory_budget=TINY_BUDGET).dataset("holdout")
-    assert type(in_memory) is Dataset and len(in_memory) == 12_000
+    assert isinstance(in_memory, PartsInMemory) and not isinstance(in_memory, StreamedDataset)
+    assert len(in_memory) == 12_000 and in_memory.reads == 0  # rows are read when a gate needs them
     assert isinstance(streamed, StreamedDataset) and len(streamed) == 12_000
     assert streamed.chunk_rows < 1000  # many chunks per part
 
@@ -265,3 +268,24 @@ def test_prediction_drift_of_predicted_labels_is_folded_exactly(tmp_path: Path) 
     assert rows[0]["kind"] == rows[1]["kind"] == "categorical"
     for key in ("psi", "tvd", "p_value", "statistic", "drifted"):
         assert rows[1][key] == pytest.approx(rows[0][key], rel=1e-9), key
+
+
+def test_chunks_are_read_one_file_at_a_time(tmp_path: Path) -> None:
+    import time
+
+    import pyarrow as pa
+
+    from pytest_mlgate.evaluate.parts import Parts
+
+    rows = 40_000
+    data = pd.DataFrame(np.random.default_rng(0).normal(size=(rows * 12, 8)), columns=[f"x{i}" for i in range(8)])
+    write_parts(data, tmp_path / "parts", 12)
+    parts = Parts("big", sorted((tmp_path / "parts").glob("*.parquet")))
+    held, seen, before = [], 0, pa.total_allocated_bytes()  # what earlier work left allocated
+    for chunk in parts.chunks(rows):
+        time.sleep(0.05)  # a slow consumer: read-ahead would fill memory with later files meanwhile
+        held.append(pa.total_allocated_bytes() - before)
+        seen += len(chunk)
+    one_file = rows * 8 * 8
+    assert seen == len(data)
+    assert max(held) < 4 * one_file, f"{max(held) / one_file:.1f} files' worth of rows held at once"

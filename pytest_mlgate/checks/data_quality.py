@@ -55,8 +55,9 @@ def missing(data: Dataset, max_rate: col.Limit = 0.0, columns: Iterable[str] | N
     if getattr(data, "streamed", False):  # null counts folded over the chunks
         nulls = {name: c.nulls for name, c in data.profile().columns.items()}
         eligible, count_of = list(nulls), nulls.__getitem__
-    else:
-        eligible, count_of = list(data.frame.columns), col.profile(data).missing
+    else:  # the counts of every column, from the warm cache when these bytes were counted before
+        nulls = data.remembered("nulls", (), lambda: {c: col.profile(data).missing(c) for c in data.frame.columns})
+        eligible, count_of = list(nulls), nulls.__getitem__
     rows = []
     for column in col.columns(data, columns, eligible, "a column"):
         limit = col.limit(max_rate, column, 0.0)

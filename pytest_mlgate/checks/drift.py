@@ -25,6 +25,7 @@ from pytest_mlgate.checks.drift_stats import (
     Results,
     adjust,
     categorical_effects,
+    each,
     numeric_effects,
     prepare,
     scipy_test,
@@ -51,12 +52,39 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequenc
     """
     options = options or DriftOptions()
     columns = select_features([(len(reference), list(reference.columns)), (len(current), list(current.columns))], features, exclude, names)
-    prepared, untestable = [], []
-    for name in columns:
-        item = prepare(name, reference[name], current[name], options, names)
-        (prepared if isinstance(item, Feature) else untestable).append(item)
-    rows = _judge(prepared, (reference[columns], current[columns]), options)
+    scipy = isinstance(options.method, str) and options.method in SCIPY_METHODS
+    items = each(lambda name: _feature(name, reference[name], current[name], options, names, scipy), columns)
+    prepared = [item for item, _ in items if isinstance(item, Feature)]
+    untestable = [item for item, _ in items if not isinstance(item, Feature)]
+    if scipy:
+        rows = judged(prepared, Results({f.name: test for f, test in items if isinstance(f, Feature)}), options)
+    else:
+        rows = _judge(prepared, (reference[columns], current[columns]), options)
     return conclude(rows, untestable, options, names, check)
+
+
+def _feature(name: str, ref: pd.Series, cur: pd.Series, options: DriftOptions, names: tuple[str, str],
+             test: bool) -> tuple[Feature | Check, tuple[str, float, float] | None]:
+    """One feature prepared, its effect sizes measured and (scipy's methods) tested, its rows released."""
+    item = prepare(name, ref, cur, options, names)
+    if not isinstance(item, Feature):
+        return item, None
+    table = _effects(item, options)
+    if not test:
+        return item, None
+    result = scipy_test(item, options.method, table)
+    item.ref = item.cur = item.ref[:0]  # only the row is read from here on
+    return item, result
+
+
+def _effects(feature: Feature, options: DriftOptions) -> np.ndarray | None:
+    """Add the feature's effect sizes to its row; a categorical feature's contingency table."""
+    if feature.kind == "numeric":
+        feature.row.update(numeric_effects(feature.ref, feature.cur, options.bins))
+        return None
+    effects, table = categorical_effects(feature)
+    feature.row.update(effects)
+    return table
 
 
 def conclude(rows: list[dict[str, Any]], untestable: list[Check], options: DriftOptions, names: tuple[str, str],
@@ -74,23 +102,12 @@ def conclude(rows: list[dict[str, Any]], untestable: list[Check], options: Drift
 
 def _judge(prepared: list[Feature], frames: tuple[pd.DataFrame, pd.DataFrame],
            options: DriftOptions) -> list[dict[str, Any]]:
-    """Test, correct and judge every prepared feature; returns the table rows (joint row first)."""
-    tables = {}
-    for feature in prepared:
-        if feature.kind == "numeric":
-            feature.row.update(numeric_effects(feature.ref, feature.cur, options.bins))
-        else:
-            effects, tables[feature.name] = categorical_effects(feature)
-            feature.row.update(effects)
+    """Test (with alibi-detect), correct and judge the prepared features; the table rows (joint row first)."""
     if not prepared:
         return []
-    if isinstance(options.method, str) and options.method in SCIPY_METHODS:
-        results = Results({f.name: scipy_test(f, options.method, tables.get(f.name)) for f in prepared})
-    else:
-        from pytest_mlgate.checks import drift_alibi
+    from pytest_mlgate.checks import drift_alibi
 
-        results = drift_alibi.results(prepared, frames, options)
-    return judged(prepared, results, options)
+    return judged(prepared, drift_alibi.results(prepared, frames, options), options)
 
 
 def judged(prepared: list[Feature], results: Results, options: DriftOptions) -> list[dict[str, Any]]:
@@ -310,8 +327,15 @@ class DriftGates(Recorder):
 
             prepared, untestable, results = drift_streamed.tested(ref, cur, features, chosen, exclude)
             return self.record(*conclude(judged(prepared, results, chosen), untestable, chosen, (ref.name, cur.name)))
-        return self.record(*data_drift(ref.frame, cur.frame, features, chosen, names=(ref.name, cur.name),
-                                       exclude=exclude))
+        names = (ref.name, cur.name)
+
+        def compute() -> list[Check]:
+            return data_drift(ref.frame, cur.frame, features, chosen, names=names, exclude=exclude)
+
+        if not isinstance(chosen.method, str):  # a configured detector object has no stable key
+            return self.record(*compute())
+        params = (None if features is None else list(features), chosen, exclude, names)
+        return self.record(*ref.remembered("data_drift", params, compute, cur))
 
     def no_prediction_drift(self, reference: str | Dataset = "reference", current: str | Dataset = "current", *,
                             model: str | ModelUnderTest = "candidate", **options: Any) -> list[Check]:

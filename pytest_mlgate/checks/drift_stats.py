@@ -6,6 +6,7 @@ Shared by the drift gates and the alibi-detect backend (which uses these types, 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -100,6 +101,21 @@ def validated(options: DriftOptions, values: Mapping[str, Any],
     return replace(options, **changes)
 
 
+def each(work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``work`` on every item, in order, on up to one thread per available core.
+
+    The heavy steps (sorting, merging, counting) run in numpy, which releases the GIL, so features
+    are tested side by side; the first error raised (in item order) propagates.
+    """
+    workers = min(len(items), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if workers <= 1:
+        return [work(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="mlgate-drift") as pool:
+        return list(pool.map(work, items))
+
+
 # ---------------------------------------------------------------- one feature
 
 
@@ -152,15 +168,15 @@ def prepare(name: str, ref: pd.Series, cur: pd.Series, options: DriftOptions,
     if categorical:
         codes, labels = pd.factorize(np.concatenate(values))
         return Feature(name, "categorical", codes[:len(values[0])], codes[len(values[0]):], row, list(labels))
-    return Feature(name, "numeric", np.sort(values[0]), np.sort(values[1]), row)
+    return Feature(name, "numeric", values[0], values[1], row)
 
 
 def _non_null(series: pd.Series, categorical: bool) -> np.ndarray:
+    """Categorical values as objects; numeric ones as sorted floats (NaN sorts last and is cut off)."""
     if categorical:
         return series.dropna().to_numpy(dtype=object)
-    values = series.to_numpy(dtype=float, na_value=np.nan)
-    missing = np.isnan(values)
-    return values[~missing] if missing.any() else values
+    values = np.sort(series.to_numpy(dtype=float, na_value=np.nan))
+    return values[:np.searchsorted(values, np.nan)] if len(values) and np.isnan(values[-1]) else values
 
 
 def _share(count: int, total: int) -> float:
@@ -175,13 +191,24 @@ def _untestable(name: str, outcome: str, why: str, row: dict[str, Any]) -> Check
 def numeric_effects(ref: np.ndarray, cur: np.ndarray, bins: int) -> dict[str, float]:
     """KS statistic, Wasserstein distance in reference sds and PSI of two sorted samples.
 
-    One pass over the merged sorted values gives both CDF distances exactly.
+    One stable merge of the two sorted runs gives both empirical CDFs at every value (a running
+    count of reference values), so both CDF distances are exact without a search per value.
     """
-    merged = np.sort(np.concatenate([ref, cur]), kind="stable")  # a merge of two sorted runs
-    gap = np.abs(np.searchsorted(ref, merged, "right") / len(ref) - np.searchsorted(cur, merged, "right") / len(cur))
-    distance = float(gap[:-1] @ np.diff(merged))
+    n, m = len(ref), len(cur)
+    both = np.concatenate([ref, cur])
+    order = np.argsort(both, kind="stable")  # timsort: one merge of two sorted runs
+    merged = both[order]
+    del both
+    below = np.cumsum(order < n)  # reference values at or before each merged position
+    del order
+    gap = np.abs(below / n - (np.arange(1, n + m + 1) - below) / m)
+    del below
+    last = np.empty(n + m, dtype=bool)  # the last of each run of ties: where both CDFs are read
+    np.not_equal(merged[1:], merged[:-1], out=last[:-1])
+    last[-1] = True
+    distance = float(gap[:-1] @ np.diff(merged))  # ties add zero-width steps
     scale = float(np.std(ref)) or float(np.std(merged))
-    return {"ks": float(gap.max()), "wasserstein": distance / scale if scale else 0.0,
+    return {"ks": float(gap[last].max()), "wasserstein": distance / scale if scale else 0.0,
             "psi": psi(*_binned(ref, cur, bins))}
 
 

@@ -1,7 +1,7 @@
 """The warm cache: predictions and folded statistics on disk, reused while their inputs are unchanged.
 
 An entry's key hashes what its value is a pure function of: the kind of entry, the plugin's
-version, every model's sha256 and the dataset's fingerprint (the sha256 of its bytes, its rows
+version and source files, every model's sha256 and the dataset's fingerprint (the sha256 of its bytes, its rows
 and column types); a change to any of them is a different key, so nothing is shared across
 different bytes. Each file starts with the sha256 of its payload: a truncated or damaged entry
 fails that check, is deleted and rebuilt. Writes are atomic (temporary file, then rename), the
@@ -125,12 +125,20 @@ class Cache:
 
 @functools.lru_cache(maxsize=1)
 def _version() -> str:
+    """The plugin's version and a digest of its own source files: an edited install (a source tree,
+    a patched copy) never reads entries that other code computed."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("pytest-mlgate")
+        found = version("pytest-mlgate")
     except PackageNotFoundError:  # a source tree: its entries are keyed as such
-        return "0+unknown"
+        found = "0+unknown"
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    return f"{found}\0{digest.hexdigest()}"
 
 
 def open_cache(settings: Any) -> Cache | None:

@@ -115,6 +115,31 @@ BUILTIN: dict[str, Metric] = {
 CUSTOM: dict[str, Metric] = {}
 
 
+#: Label metrics that are functions of the confusion cells alone.
+CONFUSION = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
+
+
+def from_cells(spec: Metric, y: np.ndarray, labels: np.ndarray, *, pos_label: Any = 1,
+               classes: np.ndarray | None = None) -> float | None:
+    """A built-in confusion metric computed by scikit-learn on the distinct (truth, label) pairs
+    weighted by their counts: the same value as on every row (the weighted sums are the same integer
+    counts), without scikit-learn's per-row validation. ``None`` when ``spec`` is not one of them
+    or a label is missing."""
+    import pandas as pd
+
+    if spec.name not in CONFUSION or BUILTIN.get(spec.name) is not spec or not len(y):
+        return None
+    truth, truths = pd.factorize(np.asarray(y))
+    label, known = pd.factorize(np.asarray(labels))
+    if truth.min() < 0 or label.min() < 0:
+        return None
+    k = len(known)
+    counts = np.bincount(truth * k + label, minlength=len(truths) * k)
+    cells = np.flatnonzero(counts)
+    return spec(np.asarray(truths)[cells // k], np.asarray(known)[cells % k], pos_label=pos_label,
+                classes=classes, sample_weight=counts[cells])
+
+
 def _wrap(fn: Callable[..., float]) -> Callable[..., float]:
     return lambda y, out, pos_label=1, classes=None: fn(y, out)
 

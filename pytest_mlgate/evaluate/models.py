@@ -13,7 +13,7 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import columns
-from pytest_mlgate.evaluate.metrics import Metric, resolve
+from pytest_mlgate.evaluate.metrics import BUILTIN, Metric, from_cells, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +39,7 @@ class Dataset:
     _y: np.ndarray | None = field(default=None, repr=False)
     #: columns whose type differs from the reference's (:class:`~.dtypes.Mismatch`), reported in the record
     dtype_mismatches: list[Any] = field(default_factory=list, repr=False)
+    cache: Cache | None = field(default=None, repr=False)  # the warm cache, for datasets read from files
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -76,6 +77,24 @@ class Dataset:
                               f"{columns.listing(missing)} (its columns: {columns.listing(self.frame.columns)})")
         return self.frame[found]
 
+    def remembered(self, kind: str, params: Any, compute: Callable[[], Any], *others: Dataset) -> Any:
+        """``compute()``, or its value from the warm cache when it was computed before on the same
+        bytes: the key is ``kind``, the fingerprints (bytes' sha256, rows, column types) of this
+        dataset and of ``others``, and ``repr(params)``. Uncached when a dataset has no file hash."""
+        datasets = (self, *others)
+        key = None
+        if self.cache is not None and all(getattr(d.artifact, "sha256", None) for d in datasets):
+            prints = [d.fingerprint() for d in datasets]
+            key = self.cache.key(kind, *(f"{p['sha256']}:{p['rows']}:{p['schema_sha256']}" for p in prints),
+                                 repr(params))
+            found = self.cache.get_object(key)
+            if found is not None:
+                return found
+        value = compute()
+        if key is not None:
+            self.cache.put_object(key, value)
+        return value
+
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this data: file hash, shape and a hash of the column schema."""
         schema = ",".join(f"{c}:{t}" for c, t in self.frame.dtypes.astype(str).items())
@@ -101,10 +120,11 @@ class ModelUnderTest:
     """
 
     def __init__(self, role: str, model: Any, artifact: Artifact | None = None, *, positive_label: Any = 1,
-                 threshold: float | None = None, timeout: float | None = None, cache: Cache | None = None):
+                 threshold: float | None = None, timeout: float | None = None, cache: Cache | None = None,
+                 loader: Callable[[], Any] | None = None, facts: dict[str, Any] | None = None):
         self.role = role
         self.cache = cache  # outputs on disk, by model and dataset sha256 (the warm cache)
-        self.model = model
+        self._model, self._loader, self._facts = model, loader, facts  # ``loader``: load on first use
         self.artifact = artifact
         self.positive_label = positive_label
         self.threshold = threshold
@@ -115,7 +135,26 @@ class ModelUnderTest:
         self._values: dict[tuple[Any, int], float] = {}
 
     def __repr__(self) -> str:
-        return f"<ModelUnderTest {self.role} {type(self.model).__name__}>"
+        return f"<ModelUnderTest {self.role} {self._fact('type', lambda: type(self.model).__name__)}>"
+
+    @property
+    def model(self) -> Any:
+        """The model object; one given as a ``loader`` is loaded here, on first use."""
+        if self._model is None and self._loader is not None:
+            self._model, self._loader = self._loader(), None
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model, self._loader, self._facts = value, None, None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _fact(self, name: str, compute: Callable[[], Any]) -> Any:
+        """What :func:`facts_of` recorded of the model while it is not loaded; else computed from it."""
+        return self._facts[name] if self._model is None and self._facts else compute()
 
     @property
     def sha256(self) -> str | None:
@@ -123,7 +162,7 @@ class ModelUnderTest:
 
     @property
     def classes(self) -> np.ndarray | None:
-        return getattr(self.model, "classes_", None)
+        return self._fact("classes", lambda: getattr(self.model, "classes_", None))
 
     @property
     def pos_label(self) -> Any:
@@ -137,11 +176,11 @@ class ModelUnderTest:
     @property
     def live(self) -> bool:
         """Whether there is a model to run (not so for a table of predictions scored elsewhere)."""
-        return bool(getattr(self.model, "mlgate_live", True))
+        return self._fact("live", lambda: bool(getattr(self.model, "mlgate_live", True)))
 
     @property
     def is_classifier(self) -> bool:
-        return self.classes is not None or hasattr(self.model, "predict_proba")
+        return self.classes is not None or self._fact("proba", lambda: hasattr(self.model, "predict_proba"))
 
     def predict(self, data: Dataset) -> np.ndarray:
         """Labels (classifier) or values (regressor) for every row of ``data``.
@@ -152,7 +191,7 @@ class ModelUnderTest:
         """
         classes = self.classes
         binary_threshold = self.threshold is not None and classes is not None and len(classes) == 2
-        if not binary_threshold and not predicts_most_probable(self.model):
+        if not binary_threshold and not self._fact("most_probable", lambda: predicts_most_probable(self.model)):
             return self._cached("predict", data)
         key = ("labels", id(data))
         if key not in self._cache:
@@ -165,7 +204,7 @@ class ModelUnderTest:
 
     def predict_proba(self, data: Dataset) -> np.ndarray:
         """Class probabilities, one column per class in ``classes``."""
-        if not hasattr(self.model, "predict_proba"):
+        if not self._fact("proba", lambda: hasattr(self.model, "predict_proba")):
             raise MlgateError(f"model '{self.role}' ({type(self.model).__name__}) has no predict_proba; "
                               "use a label metric such as accuracy or f1")
         return self._cached("predict_proba", data)
@@ -202,22 +241,29 @@ class ModelUnderTest:
                 return data.metric(self, spec, mask)
             if key not in self._values:
                 self._values[key] = data.metric(self, spec)
-        if mask is not None or key not in self._values:
-            y, out = data.y, self.output(data, spec.needs)
-            if mask is not None:
-                y, out = y[mask], out[mask]
-            try:
-                value = spec(y, out, pos_label=self.pos_label, classes=self.classes)
-            except ValueError as exc:
-                raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
-            if mask is not None:
-                return value
-            self._values[key] = value
+        if mask is not None:
+            return self._value(spec, data, mask)
+        if key not in self._values:
+            if self.sha256 is not None and BUILTIN.get(spec.name) is spec:  # a pure function of the bytes
+                params = (spec.name, self.sha256, repr(self.positive_label), self.threshold)
+                self._values[key] = data.remembered("metric", params, lambda: self._value(spec, data, None))
+            else:
+                self._values[key] = self._value(spec, data, None)
         value = self._values[key]
         record = observer.get()
         if record is not None and observe:
             record(self.role, spec.name, data.name, value)
         return value
+
+    def _value(self, spec: Metric, data: Dataset, mask: np.ndarray | None) -> float:
+        y, out = data.y, self.output(data, spec.needs)
+        if mask is not None:
+            y, out = y[mask], out[mask]
+        try:
+            value = from_cells(spec, y, out, pos_label=self.pos_label, classes=self.classes)
+            return spec(y, out, pos_label=self.pos_label, classes=self.classes) if value is None else value
+        except ValueError as exc:
+            raise MlgateError(f"{spec.name} on model '{self.role}', dataset '{data.name}': {exc}") from None
 
     def _cached(self, method: str, data: Dataset) -> np.ndarray:
         key = (method, id(data))
@@ -258,6 +304,14 @@ MOST_PROBABLE = frozenset({
     "GaussianNB", "GradientBoostingClassifier", "HistGradientBoostingClassifier", "LogisticRegression",
     "MLPClassifier", "RandomForestClassifier",
 })
+
+
+def facts_of(model: Any) -> dict[str, Any]:
+    """What the gates ask of a model before they need its outputs, recorded so that a warm run whose
+    outputs are all cached need not load it."""
+    return {"type": type(model).__name__, "classes": getattr(model, "classes_", None),
+            "proba": hasattr(model, "predict_proba"), "most_probable": predicts_most_probable(model),
+            "live": bool(getattr(model, "mlgate_live", True))}
 
 
 def predicts_most_probable(model: Any) -> bool:

@@ -11,7 +11,7 @@ from pytest_mlgate.config import Settings
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate import dtypes, loaders, parts, remote, sources
 from pytest_mlgate.evaluate.cache import open_cache
-from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest
+from pytest_mlgate.evaluate.models import Dataset, ModelUnderTest, facts_of
 
 Loader = Callable[[Path, Settings], Any]
 
@@ -22,8 +22,10 @@ class Workspace:
     MODEL_ROLES = ("candidate", "baseline")
 
     def __init__(self, settings: Settings, load_model: Loader | None = None,
-                 load_dataset: Loader | None = None):
+                 load_dataset: Loader | None = None, lazy_models: bool | None = None):
         self.settings = settings
+        # built-in loaders only: a warm run may then leave a known .skops model unloaded (see _load)
+        self.lazy_models = load_model is None if lazy_models is None else lazy_models
         self._load_model = load_model or (lambda path, s: loaders.load_model(path, s.skops_trusted))
         self._load_dataset = load_dataset or (lambda path, s: None)  # a hook; None: the built-in loaders
         self._models: dict[str, ModelUnderTest | None | MlgateError] = {}
@@ -148,6 +150,22 @@ class Workspace:
     def _load(self, role: str, spec: str) -> ModelUnderTest:
         artifact = sources.locate(role, spec, self.settings)
         source = sources.source_for(spec)
+        key = self._facts_key(artifact) if source is None else None
+        facts = self.cache.get_object(key) if key else None
+        if isinstance(facts, dict):  # loaded before, from these bytes with these libraries: on first use
+            return self._under_test(role, None, artifact, loader=lambda: self._loaded(role, artifact, source),
+                                    facts=facts)
+        model = self._loaded(role, artifact, source)
+        if key:
+            self.cache.put_object(key, facts_of(model))
+        return self._under_test(role, model, artifact)
+
+    def _under_test(self, role: str, model: Any, artifact: sources.Artifact, **lazy: Any) -> ModelUnderTest:
+        return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
+                              threshold=self.settings.decision_threshold, timeout=self.settings.predict_timeout,
+                              cache=self.cache, **lazy)
+
+    def _loaded(self, role: str, artifact: sources.Artifact, source: Any) -> Any:
         try:
             if source is not None and source.load_model is not None:
                 model = source.load_model(artifact, self)
@@ -162,9 +180,23 @@ class Workspace:
                               f"{', '.join(loaders.model_suffixes())}; add a pytest_mlgate_load_model hook)")
         if not hasattr(model, "predict"):
             raise MlgateError(f"model '{role}': {artifact.path} holds a {type(model).__name__}, not a model with predict()")
-        return ModelUnderTest(role, model, artifact, positive_label=self.settings.positive_label,
-                              threshold=self.settings.decision_threshold, timeout=self.settings.predict_timeout,
-                              cache=self.cache)
+        return model
+
+    def _facts_key(self, artifact: sources.Artifact) -> str | None:
+        """The warm cache's key of a ``.skops`` model's facts: its sha256, the trusted types and the
+        versions of the libraries that load it. ``None`` (load at once) for other formats, for a
+        project with its own model loader hook, and without a cache."""
+        if not self.lazy_models or self.cache is None or artifact.path.suffix.lower() != ".skops":
+            return None
+        from importlib.metadata import PackageNotFoundError, version
+
+        versions = []
+        for package in ("skops", "scikit-learn", "numpy", "scipy"):
+            try:
+                versions.append(f"{package}=={version(package)}")
+            except PackageNotFoundError:
+                versions.append(f"{package} absent")
+        return self.cache.key("model", artifact.sha256, sorted(self.settings.skops_trusted), *versions)
 
     def _open_dataset(self, name: str) -> Dataset:
         spec = self.settings.datasets.get(name)
@@ -199,7 +231,8 @@ class Workspace:
         if len(frame) == 0:
             raise MlgateError(f"dataset '{name}' has no rows ({artifact.path})")
         frame, mismatches = _typed(name, frame, artifact.path, expected, by_hook)
-        return Dataset(name, frame, self.settings.target, artifact, dtype_mismatches=mismatches)
+        return Dataset(name, frame, self.settings.target, artifact, dtype_mismatches=mismatches,
+                       cache=None if source else self.cache)
 
 
 def _typed(name: str, frame: Any, path: Path, expected: dict[str, dtypes.Column] | None,
