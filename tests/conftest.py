@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pandas as pd
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# pandas registers its Arrow extension types on first Parquet use; an in-process pytester run drops
+# the modules imported during it, and pyarrow refuses a second registration: the first use is here
+pd.DataFrame({"x": [0]}).to_parquet(io.BytesIO())
 
 
 def make_frame(n: int = 2000, seed: int = 0) -> pd.DataFrame:
