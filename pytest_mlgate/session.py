@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,8 @@ def freeze_for_exit(config: pytest.Config) -> None:
     numpy, pandas, scipy and scikit-learn). Thawed at the config's last cleanup, so an in-process
     ``pytest.main`` goes on collecting normally; frozen again at interpreter exit."""
     frozen = config.stash.get(THAW, None)
-    if frozen is not None and not frozen:
+    # nanobind (datasketches' KLL sketches) reports every instance still alive at exit, hundreds of lines
+    if frozen is not None and not frozen and "_datasketches" not in sys.modules:
         gc.freeze()
         frozen.append(True)
         atexit.unregister(gc.freeze)  # once per process, however many runs it makes

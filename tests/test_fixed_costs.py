@@ -170,3 +170,24 @@ def test_threshold_gates_on_a_csv_holdout_import_no_schema_library(project) -> N
 
 def test_a_drift_and_a_schema_gate_import_what_they_need(project) -> None:
     assert {"scipy.stats", "pandera"} <= heavy_modules(project, DRIFT + SCHEMA)
+
+
+def test_a_streamed_run_keeps_collecting_so_its_sketches_are_freed_at_exit(pytester) -> None:
+    """datasketches' bindings print every KLL sketch still alive at exit (hundreds of lines): a run
+    that made sketches is not frozen."""
+    from pathlib import Path
+
+    from engine_scenarios import write_project
+
+    write_project(Path(pytester.path), rows=3_000)
+    pytester.makepyprojecttoml(
+        '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "defaulted"\n'
+        'memory_budget = "64KiB"\ngates = ["gates"]\n[tool.mlgate.datasets]\nholdout = "holdout"\n'
+        'reference = "reference"\ncurrent = "current"\n')
+    pytester.makeconftest(PROBE)
+    (pytester.path / "gates").mkdir()
+    (pytester.path / "gates" / "test_drift.py").write_text(
+        "def test_drift(mlgate):\n    mlgate.no_drift('reference', 'current', features=['income', 'debt'])\n")
+    result = pytester.runpytest_subprocess("gates", "-p", "no:cacheprovider")
+    assert "_datasketches" in json.loads((pytester.path / "probe.json").read_text())["modules"]
+    assert "leaked" not in result.stderr.str() and "leaked" not in result.stdout.str()
