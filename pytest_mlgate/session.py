@@ -36,12 +36,19 @@ if TYPE_CHECKING:
     from pytest_mlgate.suite import Listing
 
 THAW = pytest.StashKey[list]()  # on a config whose last cleanup thaws what its session froze
+SKETCHES = pytest.StashKey[int]()  # KLL sketches made in this process before the run
+
+
+def _sketches_made() -> int:
+    statistics = sys.modules.get("pytest_mlgate.evaluate.statistics")  # not imported: none made
+    return statistics.Sketch.made if statistics else 0
 
 
 def thaw_at_cleanup(config: pytest.Config) -> None:
     """Before pytest's plugins configure: make the thaw this config's last cleanup (after pytest's
     unraisable-exception check, which collects garbage at unconfigure and again at cleanup)."""
     frozen = config.stash[THAW] = []
+    config.stash[SKETCHES] = _sketches_made()
 
     def thaw() -> None:
         if frozen:
@@ -58,7 +65,7 @@ def freeze_for_exit(config: pytest.Config) -> None:
     ``pytest.main`` goes on collecting normally; frozen again at interpreter exit."""
     frozen = config.stash.get(THAW, None)
     # nanobind (datasketches' KLL sketches) reports every instance still alive at exit, hundreds of lines
-    if frozen is not None and not frozen and "_datasketches" not in sys.modules:
+    if frozen is not None and not frozen and _sketches_made() == config.stash.get(SKETCHES, 0):
         gc.freeze()
         frozen.append(True)
         atexit.unregister(gc.freeze)  # once per process, however many runs it makes

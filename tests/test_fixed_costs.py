@@ -6,6 +6,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+from pathlib import Path
+
+import skops.io  # noqa: F401  (imported here, not inside a pytester test, which would drop it after)
+from engine_scenarios import write_project
 
 from pytest_mlgate.lifecycle.audit import AuditLog
 from pytest_mlgate.lifecycle.registry import Registry
@@ -175,10 +179,6 @@ def test_a_drift_and_a_schema_gate_import_what_they_need(project) -> None:
 def test_a_streamed_run_keeps_collecting_so_its_sketches_are_freed_at_exit(pytester) -> None:
     """datasketches' bindings print every KLL sketch still alive at exit (hundreds of lines): a run
     that made sketches is not frozen."""
-    from pathlib import Path
-
-    from engine_scenarios import write_project
-
     write_project(Path(pytester.path), rows=3_000)
     pytester.makepyprojecttoml(
         '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "defaulted"\n'

@@ -154,8 +154,12 @@ class JointHistogram:
 class Sketch:
     """A numeric column: KLL quantile sketch (Apache DataSketches), moments, min and max."""
 
+    made = 0  # sketches made in this process (the session does not freeze a run that made some)
+
     def __init__(self, k: int = SKETCH_K):
         import datasketches
+
+        Sketch.made += 1
 
         self.kll = datasketches.kll_doubles_sketch(k)
         self.moments = Moments()
@@ -200,6 +204,7 @@ class Sketch:
     def __setstate__(self, state: dict[str, Any]) -> None:
         import datasketches
 
+        Sketch.made += 1
         self.kll = datasketches.kll_doubles_sketch.deserialize(state["kll"])
         self.moments = state["moments"]
 
