@@ -60,16 +60,20 @@ def thaw_at_cleanup(config: pytest.Config) -> None:
 
 def freeze_for_exit(config: pytest.Config) -> None:
     """Once every record is written and fsynced: keep the objects alive now out of the remaining
-    garbage collections (pytest's two and the interpreter's at exit, each walking every object of
-    numpy, pandas, scipy and scikit-learn). Thawed at the config's last cleanup, so an in-process
-    ``pytest.main`` goes on collecting normally; frozen again at interpreter exit."""
+    garbage collections (pytest's two, the interpreter's at exit). Thawed at the config's last
+    cleanup, so an in-process ``pytest.main`` goes on collecting normally; frozen again at exit."""
     frozen = config.stash.get(THAW, None)
     # nanobind (datasketches' KLL sketches) reports every instance still alive at exit, hundreds of lines
     if frozen is not None and not frozen and _sketches_made() == config.stash.get(SKETCHES, 0):
         gc.freeze()
         frozen.append(True)
-        atexit.unregister(gc.freeze)  # once per process, however many runs it makes
-        atexit.register(gc.freeze)
+        atexit.unregister(_freeze_at_exit)  # once per process, however many runs it makes
+        atexit.register(_freeze_at_exit)
+
+
+def _freeze_at_exit() -> None:
+    if not _sketches_made():  # a process that made sketches (an xdist worker, say) collects them
+        gc.freeze()
 
 
 class CollectionOrder:

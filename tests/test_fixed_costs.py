@@ -191,3 +191,18 @@ def test_a_streamed_run_keeps_collecting_so_its_sketches_are_freed_at_exit(pytes
     result = pytester.runpytest_subprocess("gates", "-p", "no:cacheprovider")
     assert "_datasketches" in json.loads((pytester.path / "probe.json").read_text())["modules"]
     assert "leaked" not in result.stderr.str() and "leaked" not in result.stdout.str()
+
+
+def test_a_process_that_made_sketches_is_not_frozen_at_exit() -> None:
+    """An xdist worker whose earlier tests made sketches, then ran a run that froze: at exit the
+    sketches must still be collected, or their bindings report each one."""
+    from pytest_mlgate import session
+    from pytest_mlgate.evaluate.statistics import Sketch
+
+    Sketch()
+    before = gc.get_freeze_count()
+    session._freeze_at_exit()
+    frozen = gc.get_freeze_count()
+    if frozen != before:  # leave this process as it was
+        gc.unfreeze()
+    assert frozen == before
