@@ -7,6 +7,7 @@ statistics are exact, within the documented bound where they are binned or sketc
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,12 @@ def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     logit = 1.5 * data["income"] - 1.2 * data["debt"] + 0.6 * data["age"] + 0.1 * data["tenure"] - 0.3
     data["defaulted"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return data
+
+
+def copy_project(project: Path, destination: Path) -> None:
+    """Every file and directory of ``project`` into ``destination`` (a pytester directory)."""
+    for item in project.iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy)(item, destination / item.name)
 
 
 def write_parts(data: pd.DataFrame, directory: Path, parts: int) -> None:

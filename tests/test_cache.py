@@ -9,6 +9,7 @@ import pytest
 from engine_scenarios import (
     TINY_BUDGET,
     assert_same_checks,
+    copy_project,
     run_gates,
     workspace,
     write_project,
@@ -116,8 +117,7 @@ def test_streamed_statistics_are_reused(project: Path) -> None:
 
 
 def test_the_cli_flag_turns_it_off(pytester: pytest.Pytester, project: Path) -> None:
-    for item in project.iterdir():
-        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    copy_project(project, pytester.path)
     pytester.makefile(".toml", pyproject=(
         '[tool.mlgate]\ncandidate = "candidate.skops"\ntarget = "defaulted"\n'
         '[tool.mlgate.datasets]\nholdout = "holdout"\n'))
@@ -200,8 +200,7 @@ def test_drift_results_are_never_shared_across_different_bytes(project: Path) ->
 
 
 def test_a_project_loader_hook_always_loads_at_once(pytester: pytest.Pytester, project: Path) -> None:
-    for item in project.iterdir():
-        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    copy_project(project, pytester.path)
     pytester.makefile(".toml", pyproject=(
         '[tool.mlgate]\ncandidate = "candidate.skops"\ntarget = "defaulted"\n'
         '[tool.mlgate.datasets]\nholdout = "holdout"\n'))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ else:
 from engine_scenarios import (  # noqa: E402
     TINY_BUDGET,
     assert_same_checks,
+    copy_project,
     run_gates,
     run_regression_gates,
     workspace,
@@ -102,8 +102,7 @@ def test_an_unreachable_scheduler_fails_closed(project: Path) -> None:
 
 
 def test_the_same_gate_file_decides_the_same_on_dask(pytester: pytest.Pytester, project: Path, cluster: str) -> None:
-    for item in project.iterdir():
-        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    copy_project(project, pytester.path)
     pytester.makefile(".toml", pyproject=(
         '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "defaulted"\n'
         f'sensitive = ["sex"]\nengine = "dask"\ndask_scheduler = "{cluster}"\n[tool.mlgate.datasets]\n'

@@ -12,6 +12,7 @@ import pytest
 from engine_scenarios import (
     TINY_BUDGET,
     assert_same_checks,
+    copy_project,
     frame,
     run_gates,
     run_regression_gates,
@@ -228,8 +229,7 @@ def test_scores_as_trained(mlgate):
 
 @pytest.mark.parametrize("budget", [None, TINY_BUDGET])
 def test_the_same_gate_file_decides_the_same(pytester: pytest.Pytester, project: Path, budget: str | None) -> None:
-    for item in project.iterdir():
-        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    copy_project(project, pytester.path)
     extra = f'memory_budget = "{budget}"\n' if budget else ""
     pytester.makefile(".toml", pyproject=(
         '[tool.mlgate]\ncandidate = "candidate.skops"\nbaseline = "baseline.skops"\ntarget = "defaulted"\n'

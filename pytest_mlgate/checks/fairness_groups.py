@@ -21,9 +21,6 @@ from pytest_mlgate.evaluate.metrics import Metric
 from pytest_mlgate.evaluate.models import Dataset
 
 # name -> (numerator, denominator) as functions of the confusion counts, and why it can be undefined.
-
-
-# name -> (numerator, denominator) as functions of the confusion counts, and why it can be undefined.
 COUNTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {
     "selection_rate": (lambda tp, fp, fn, tn: tp + fp, lambda tp, fp, fn, tn: tp + fp + fn + tn, "no rows"),
     "true_positive_rate": (lambda tp, fp, fn, tn: tp, lambda tp, fp, fn, tn: tp + fn, "no positives"),
