@@ -111,6 +111,9 @@ def run_gates(ws: Workspace) -> list[Check]:
         lambda: gate.fairness("sex", "selection_rate", min_ratio=0.8),
         lambda: gate.fairness(["sex", "region"], "true_positive_rate", max_equalized_odds=0.2),
         lambda: gate.fairness_no_regression("sex", "selection_rate", measure="difference", margin=0.02),
+        lambda: gate.fairness("sex", "roc_auc", min_ratio=0.97, max_difference=0.01),
+        lambda: gate.fairness("sex", "log_loss", max_difference=0.05, max_value=0.45),
+        lambda: gate.fairness_no_regression("sex", "roc_auc", measure="ratio", margin=0.01),
         lambda: gate.no_drift("reference", "current"),
         lambda: gate.no_drift("reference", "holdout", features=["income", "tenure", "region"]),
         lambda: gate.no_missing("holdout", max_rate=0.01),
@@ -171,16 +174,36 @@ def assert_same_checks(expected: list[Check], got: list[Check]) -> None:
         if want.kind == "drift" and "table" in want.details:
             _same_drift_rows(want.details["table"], have.details["table"])
         if want.kind == "fairness" and "table" in want.details:
-            assert have.details["table"] == want.details["table"], want.name
+            _same_fairness_rows(want.details["table"], have.details["table"], want.name)
 
 
 def _ci_tolerance(want: Check, tolerance: float) -> float:
-    if want.details.get("ci_method") == "Poisson bootstrap":
-        return 1e-9  # the same replicates on every engine (float sums up to rounding)
+    if want.details.get("ci_method") == "Poisson bootstrap" or want.kind == "fairness":
+        return 1e-9  # the same replicates (or cells) on every engine (float sums up to rounding)
     return BINNED_TOLERANCE if want.metric == "roc_auc" else tolerance
 
 
+def _same_fairness_rows(expected: list[dict[str, Any]], got: list[dict[str, Any]], name: str) -> None:
+    """Group rows: rates and their intervals exact, ROC AUC within the row's error bound, losses up to
+    rounding; the Poisson intervals of scores and losses agree (the same replicates)."""
+    assert len(got) == len(expected), name
+    for want, have in zip(expected, got):
+        assert set(want) == {k for k in have if not k.endswith("_error_bound")}, (name, want, have)
+        for key, value in want.items():
+            metric = key.removesuffix("_ci")
+            if isinstance(value, float):
+                bound = have.get(f"{key}_error_bound", BINNED_TOLERANCE if key == "average_precision" else 1e-9)
+                _close(value, have[key], bound, f"{name} {want['group']} {key}")
+            elif isinstance(value, list):
+                for a, b in zip(value, have[key], strict=True):
+                    _close(a, b, 1e-9, f"{name} {want['group']} {metric} ci")
+            else:
+                assert have[key] == value, (name, want["group"], key)
+
+
 def _tolerance(want: Check, have: Check) -> float:
+    if "error_bound" in have.details and want.kind == "fairness":
+        return have.details["error_bound"]
     if want.metric == "roc_auc":
         return 2 * have.details.get("error_bound", BINNED_TOLERANCE / 2)
     if want.metric == "average_precision":

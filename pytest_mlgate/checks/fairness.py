@@ -25,6 +25,7 @@ from pytest_mlgate.checks.fairness_groups import (
     percentiles,
     row_draws,
 )
+from pytest_mlgate.checks.fairness_scores import disparity_bound, memory_draws, replicated
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
@@ -73,9 +74,14 @@ def measure_groups(data: Dataset, models: Sequence[ModelUnderTest], sensitive: s
     if len(others) > 1:
         raise MlgateError(f"fairness: one non-rate metric at a time, got {others}")
     if getattr(data, "streamed", False):
-        from pytest_mlgate.checks.fairness_streamed import measure
+        from pytest_mlgate.checks.fairness_streamed import measure, needs_rows
 
-        return measure(data, models, sensitive, counted, others, n_boot=n_boot, seed=seed)
+        if not needs_rows(others, models):
+            return measure(data, models, sensitive, counted, others, n_boot=n_boot, seed=seed)
+        sample = Dataset(data.name, data.frame, data.target)  # the seeded uniform sample, said so in the checks
+        found = measure_groups(sample, models, sensitive, names, n_boot=n_boot, seed=seed)
+        found.sampled = (len(sample), len(data))
+        return found
     grp = groups(data, sensitive)
     custom = resolve(others[0]) if others else None
     ev = Evaluation(grp, [{} for _ in models])
@@ -87,8 +93,11 @@ def measure_groups(data: Dataset, models: Sequence[ModelUnderTest], sensitive: s
             mine.update(got)
     if custom is not None:
         outs = [_labels_output(custom, m, data) for m in models]
-        for mine, got in zip(ev.metrics, row_draws(custom, y, outs, grp, first.pos_label, first.classes,
-                                                    n_boot, rng)):
+        if replicated(custom, models):
+            found = memory_draws(custom, y, outs, grp, first, n_boot, seed)
+        else:
+            found = row_draws(custom, y, outs, grp, first.pos_label, first.classes, n_boot, rng)
+        for mine, got in zip(ev.metrics, found):
             mine[custom.name] = got
     return ev
 
@@ -106,6 +115,8 @@ def _table(ev: Evaluation, model: int, names: Sequence[str], min_size: int, conf
             ci = percentiles(gm.draws[:, g], confidence)
             row[name] = None if np.isnan(value) else float(value)
             row[f"{name}_ci"] = list(ci) if ci else None
+            if gm.bounds is not None:
+                row[f"{name}_error_bound"] = float(gm.bounds[g])
             if np.isnan(value) and status == "judged":
                 status = f"not testable: {gm.undefined}"
         row["status"] = status
@@ -173,6 +184,16 @@ def fairness(data: Dataset, model: ModelUnderTest, sensitive: str | Sequence[str
                                      confidence, base))
     if criteria.min_value is not None or criteria.max_value is not None:
         checks.extend(_bound_checks(ev, metric, criteria, judged, title, data.name, confidence, base))
+    return _note_sample(ev, checks)
+
+
+def _note_sample(ev: Evaluation, checks: list[Check]) -> list[Check]:
+    """Name the sample in every check judged on one (its table row and its details say so)."""
+    if ev.sampled is not None:
+        used, total = ev.sampled
+        for check in checks:
+            check.name = f"{check.name[:-1]}, sample of {used}/{total} rows]"
+            check.details = {**check.details, "sampled_rows": used, "rows_total": total}
     return checks
 
 
@@ -200,9 +221,10 @@ def _measure_check(ev: Evaluation, measure: str, metric: str, limit: float, dire
     verb = ("is below" if direction == ">=" else "exceeds") if not passed else \
         ("is at least" if direction == ">=" else "is within")
     message = f"{name} {value:.4g} {verb} {limit:g}{ci_text} ({spread})"
+    bound = disparity_bound(ev.metrics[0][metric], judged, measure) if metric in ev.metrics[0] else None
     return Check(name, PASSED if passed else FAILED, metric=label, dataset=dataset, candidate=value,
                  threshold=f"{direction} {limit:g}", ci=ci, message=message, kind="fairness",
-                 details={**base, "measure": measure})
+                 details={**base, "measure": measure, **({} if bound is None else {"error_bound": bound})})
 
 
 def _bound_checks(ev: Evaluation, metric: str, criteria: Criteria, judged: np.ndarray, title: str, dataset: str,
@@ -222,9 +244,10 @@ def _bound_checks(ev: Evaluation, metric: str, criteria: Criteria, judged: np.nd
         name = f"{metric}[{label}]"
         message = f"{name} {value:.4g} {'meets' if low_ok and high_ok else 'violates'} {threshold} " \
                   f"(group of {int(ev.groups.sizes[g])} rows)"
+        bound = {} if gm.bounds is None else {"error_bound": float(gm.bounds[g])}
         checks.append(Check(name, PASSED if low_ok and high_ok else FAILED, metric=metric, dataset=dataset,
                             candidate=value, threshold=threshold, ci=ci, message=message, kind="fairness",
-                            details={**base, "group": label, "measure": "group_bound"}))
+                            details={**base, "group": label, "measure": "group_bound", **bound}))
     return checks
 
 
@@ -250,8 +273,9 @@ def fairness_regression(data: Dataset, candidate: ModelUnderTest, baseline: Mode
             judged[g] = False
     (cand, c_draws), (base, b_draws) = (disparity(ev.metrics[i], measure, metric, judged) for i in (0, 1))
     if np.isnan(cand) or np.isnan(base):
-        return [*checks, Check(name, NOT_APPLICABLE, metric=label, dataset=data.name, kind="fairness",
-                               message=f"{name}: fewer than 2 groups large enough and testable")]
+        return _note_sample(ev, [*checks, Check(name, NOT_APPLICABLE, metric=label, dataset=data.name,
+                                                kind="fairness",
+                                                message=f"{name}: fewer than 2 groups large enough and testable")])
     # "worse" is a lower ratio or a larger difference.
     sign = -1.0 if measure == "ratio" else 1.0
     worse, worse_draws = sign * (cand - base) + 0.0, sign * (c_draws - b_draws) + 0.0  # no "-0"
@@ -260,14 +284,17 @@ def fairness_regression(data: Dataset, candidate: ModelUnderTest, baseline: Mode
     ci_text = f", {confidence:.0%} CI of the worsening [{fmt_value(ci[0])}, {fmt_value(ci[1])}]" if ci else ""
     message = (f"{name}: candidate {cand:.4g} vs baseline {base:.4g}, worse by {worse:.4g} "
                f"({'within' if passed else 'more than'} the allowed {margin:g}){ci_text}")
+    bounds = [disparity_bound(ev.metrics[i][metric], judged, measure) if metric in ev.metrics[i] else None
+              for i in (0, 1)]
+    bound = {} if None in bounds else {"error_bound": bounds[0] + bounds[1]}  # of each value and the worsening
     table = [{**c, **{f"baseline_{k}": v for k, v in b.items() if k not in ("group", "rows")}}
              for c, b in zip(_table(ev, 0, names, min_size, confidence), _table(ev, 1, names, min_size, confidence))]
     checks.append(Check(name, PASSED if passed else FAILED, metric=label, dataset=data.name, candidate=cand,
                         baseline=base, delta=cand - base, threshold=f"worse by <= {margin:g}", ci=ci,
                         message=message, kind="fairness",
                         details={"sensitive": ev.groups.columns, "measure": measure, "worsening": worse,
-                                 "table": table, "min_size": min_size, "resamples": n_boot}))
-    return checks
+                                 "table": table, "min_size": min_size, "resamples": n_boot, **bound}))
+    return _note_sample(ev, checks)
 
 
 # ---------------------------------------------------------------- the mixin

@@ -3,8 +3,10 @@
 Point estimates come from :class:`fairlearn.metrics.MetricFrame`. Bootstrap intervals of the
 confusion-count metrics (selection rate, TPR, FPR, precision, accuracy, F1...) resample the joint
 cells (group x truth x prediction of every model) with one multinomial draw per resample, which is
-the row bootstrap in distribution but never touches the rows; other metrics (ROC AUC, custom) fall
-back to a row bootstrap whose index draws are shared by every group and model.
+the row bootstrap in distribution but never touches the rows; built-in score and loss metrics (ROC
+AUC, average precision, log loss, Brier) take the Poisson bootstrap of
+:mod:`pytest_mlgate.checks.fairness_scores`; other metrics fall back to a row bootstrap whose index
+draws are shared by every group and model.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ COUNTS: dict[str, tuple[Callable[..., Any], Callable[..., Any], str]] = {
 ALIASES = {"tpr": "true_positive_rate", "recall": "true_positive_rate", "fpr": "false_positive_rate",
            "tnr": "true_negative_rate", "fnr": "false_negative_rate"}
 MEASURES = ("ratio", "difference", "equalized_odds", "equal_opportunity")
+UNDEFINED = "metric undefined in group (one class only?)"
 
 
 def canonical(metric: str) -> str:
@@ -133,6 +136,7 @@ class GroupMetric:
     values: np.ndarray          # (groups,), NaN where undefined
     draws: np.ndarray           # (n_boot, groups)
     undefined: str = ""         # why a NaN value is not testable
+    bounds: np.ndarray | None = None  # (groups,) largest error of a binned value (streamed ROC AUC)
 
 
 @dataclass
@@ -141,6 +145,7 @@ class Evaluation:
 
     groups: Groups
     metrics: list[dict[str, GroupMetric]] = field(default_factory=list)
+    sampled: tuple[int, int] | None = None  # (rows used, rows in the dataset) when judged on a sample
 
 
 def count_draws(truth: np.ndarray, preds: list[np.ndarray], grp: Groups, names: list[str], n_boot: int,
@@ -194,11 +199,8 @@ def _per_model(cells: np.ndarray, model: int, n_models: int) -> tuple[np.ndarray
     return tp.astype(float), fp.astype(float), fn.astype(float), tn.astype(float)
 
 
-def row_draws(spec: Metric, y: np.ndarray, outputs: Sequence[np.ndarray], grp: Groups, pos_label: Any,
-               classes: np.ndarray | None, n_boot: int, rng: np.random.Generator) -> list[GroupMetric]:
-    """Any metric: MetricFrame point values, row bootstrap with one index draw shared by all models."""
-    from fairlearn.metrics import MetricFrame
-
+def safe_metric(spec: Metric, pos_label: Any, classes: np.ndarray | None) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``spec`` as MetricFrame calls it, NaN where it is undefined (not a warning, not an error)."""
     def safe(yy: np.ndarray, out: np.ndarray) -> float:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # e.g. ROC AUC of a group with one class: undefined, not 0.5
@@ -206,7 +208,23 @@ def row_draws(spec: Metric, y: np.ndarray, outputs: Sequence[np.ndarray], grp: G
                 return spec(yy, out, pos_label=pos_label, classes=classes)
             except (ValueError, Warning):
                 return float("nan")
+    return safe
 
+
+def frame_values(spec: Metric, y: np.ndarray, out: np.ndarray, grp: Groups, pos_label: Any,
+                 classes: np.ndarray | None) -> np.ndarray:
+    """Per-group values of ``spec`` from a row-level fairlearn MetricFrame, in group code order."""
+    from fairlearn.metrics import MetricFrame
+
+    frame = MetricFrame(metrics={spec.name: safe_metric(spec, pos_label, classes)}, y_true=y, y_pred=out,
+                        sensitive_features=grp.frame)
+    return frame.by_group.loc[grp.keys, spec.name].to_numpy(dtype=float)
+
+
+def row_draws(spec: Metric, y: np.ndarray, outputs: Sequence[np.ndarray], grp: Groups, pos_label: Any,
+               classes: np.ndarray | None, n_boot: int, rng: np.random.Generator) -> list[GroupMetric]:
+    """Any metric: MetricFrame point values, row bootstrap with one index draw shared by all models."""
+    safe = safe_metric(spec, pos_label, classes)
     y = np.asarray(y)
     n_groups = len(grp.labels)
     members = [np.flatnonzero(grp.codes == g) for g in range(n_groups)]
@@ -220,12 +238,8 @@ def row_draws(spec: Metric, y: np.ndarray, outputs: Sequence[np.ndarray], grp: G
                 idx = members[g][rng.integers(0, sizes[g], per_group_n[b, g])]
                 for boot, out in zip(boots, outputs):
                     boot[b, g] = safe(y[idx], out[idx])
-    result = []
-    for boot, out in zip(boots, outputs):
-        frame = MetricFrame(metrics={spec.name: safe}, y_true=y, y_pred=out, sensitive_features=grp.frame)
-        values = frame.by_group.loc[grp.keys, spec.name].to_numpy(dtype=float)
-        result.append(GroupMetric(spec.name, values, boot, "metric undefined in group (one class only?)"))
-    return result
+    return [GroupMetric(spec.name, frame_values(spec, y, out, grp, pos_label, classes), boot, UNDEFINED)
+            for boot, out in zip(boots, outputs)]
 
 
 # ---------------------------------------------------------------- disparity measures

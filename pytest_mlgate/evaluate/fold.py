@@ -15,7 +15,7 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import BUILTIN
-from pytest_mlgate.evaluate.poisson import fold_replicates
+from pytest_mlgate.evaluate.poisson import fold_replicates, fold_row_replicates
 from pytest_mlgate.evaluate.statistics import (
     MAX_VALUES,
     Column,
@@ -49,6 +49,7 @@ class Plan:
     columns: bool = True
     bootstrap: tuple[int, int] = (0, 0)   # (replicates, seed) of the Poisson bootstrap; 0: none
     outputs: bool = False                  # profile each model's output column (prediction drift)
+    losses: tuple[str, ...] = ()           # with ``bootstrap``: fold these per-row losses' replicates instead
 
 
 @dataclass
@@ -153,7 +154,9 @@ def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any]
         for key, rows in _split(keys, selected):
             taken = {r: _take(o, rows) for r, o in outputs.items()}
             group = groups[key] = _measure(y[rows], taken, first)
-            if plan.bootstrap[0] and group.rows:
+            if plan.bootstrap[0] and group.rows and plan.losses:
+                _loss_replicates(group, positions[rows], y[rows], taken, first, plan)
+            elif plan.bootstrap[0] and group.rows:
                 _replicates(group, positions[rows], y[rows], taken, first, plan.bootstrap)
     return stats
 
@@ -174,6 +177,19 @@ def _replicates(group: Group, rows: np.ndarray, y: np.ndarray, outputs: dict[str
         found = {r: getattr(o, needs) for r, o in outputs.items() if getattr(o, needs) is not None}
         if found:
             group.replicates.update(fold_replicates(rows, y, found, needs, first.pos_label, *bootstrap))
+
+
+def _loss_replicates(group: Group, rows: np.ndarray, y: np.ndarray, outputs: dict[str, Outputs], first: Any,
+                     plan: Plan) -> None:
+    """The group's Poisson bootstrap moments of each model's per-row ``plan.losses`` (fairness on
+    log loss or Brier score), keyed ``("loss", metric, role)``."""
+    values = {}
+    for metric in (m for m in LOSSES if m.name in plan.losses):
+        for role, out in outputs.items():
+            output = getattr(out, metric.needs)
+            if output is not None:
+                values[("loss", metric.name, role)] = metric.row_loss(y, output, first.pos_label, first.classes)
+    group.replicates.update(fold_row_replicates(rows, values, *plan.bootstrap))
 
 
 def fresh(model: Any) -> Any:

@@ -189,3 +189,34 @@ def _metric(name: str, found: dict[tuple[str, ...], object], role: str) -> np.nd
             return np.where(errors.weight > 0, np.sqrt(errors.mean), np.nan)
         total = found[("target",)].m2
         return np.where(total > 0, 1.0 - errors.mean * errors.weight / np.where(total > 0, total, 1.0), np.nan)
+
+
+# ---------------------------------------------------------------- per-group fairness replicates
+
+
+def replicate_auc(histogram: ReplicateHistogram) -> np.ndarray:
+    """Each replicate's ROC AUC on the binned scores: the Mann-Whitney statistic over bins, a
+    (positive, negative) pair in the same bin counting half; NaN for a replicate that lacks a class.
+
+    Computed in integers (twice the number of correctly ordered pairs plus the tied ones) and
+    divided once, so it is scikit-learn's weighted ``roc_auc_score`` on the binned scores.
+    """
+    neg, pos = histogram.counts[:, 0, :], histogram.counts[:, 1, :]
+    below = np.cumsum(neg, axis=1) - neg          # negatives in lower bins
+    twice = (pos * (2 * below + neg)).sum(axis=1)  # 2 * (pairs ordered) + (pairs tied)
+    pairs = 2 * pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, twice / np.where(pairs > 0, pairs, 1), np.nan)
+
+
+def fold_row_replicates(rows: np.ndarray, values: dict[tuple[str, ...], np.ndarray], n_boot: int, seed: int
+                        ) -> dict[tuple[str, ...], ReplicateMoments]:
+    """Per-replicate moments of per-row series (e.g. each model's log loss) of the rows at dataset
+    positions ``rows``, on the same weights as :func:`fold_replicates`."""
+    from pytest_mlgate.evaluate.statistics import merge_maps
+
+    rows, found = np.asarray(rows), {}
+    for part in blocks(rows, n_boot):
+        w = weights(rows[part], n_boot, seed)
+        merge_maps(found, {key: ReplicateMoments.of(np.asarray(v[part], dtype=float), w) for key, v in values.items()})
+    return found

@@ -77,14 +77,16 @@ class StreamedDataset(Dataset):
         return super().column(name)
 
     def statistics(self, roles: tuple[str, ...] = (), grouping: Grouping = Grouping(),
-                   models: dict[str, Any] | None = None, bootstrap: tuple[int, int] = (0, 0)) -> Statistics:
+                   models: dict[str, Any] | None = None, bootstrap: tuple[int, int] = (0, 0),
+                   losses: tuple[str, ...] = ()) -> Statistics:
         """Statistics covering ``roles`` on ``grouping``, from the standard pass when it has them;
-        ``bootstrap`` (replicates, seed) adds Poisson bootstrap counters, in a pass of their own."""
+        ``bootstrap`` (replicates, seed) adds Poisson bootstrap counters, in a pass of their own
+        (of the per-row ``losses`` when given, else of the scores or squared errors)."""
         configured = self._models()
         models = {**configured, **(models or {})}
         if bootstrap[0]:
-            return self._run(Plan(roles=tuple(roles), groupings=(grouping,), columns=False, bootstrap=bootstrap),
-                             models)
+            return self._run(Plan(roles=tuple(roles), groupings=(grouping,), columns=False, bootstrap=bootstrap,
+                                  losses=tuple(losses)), models)
         standard = self._standard(configured)
         custom = any(models[r] is not configured.get(r) for r in roles)
         if not custom and set(roles) <= set(standard.roles) and grouping in standard.groupings:
@@ -122,13 +124,15 @@ class StreamedDataset(Dataset):
         return readouts.auc_bound(readouts.group_of(stats, grouping, key), model.role)
 
     def groups(self, columns: tuple[str, ...], where: str | None = None, roles: tuple[str, ...] = (),
-               models: dict[str, Any] | None = None) -> tuple[Grouping, Statistics]:
-        """The statistics grouped by ``columns`` (rows with a null key left out and counted)."""
+               models: dict[str, Any] | None = None, bootstrap: tuple[int, int] = (0, 0),
+               losses: tuple[str, ...] = ()) -> tuple[Grouping, Statistics]:
+        """The statistics grouped by ``columns`` (rows with a null key left out and counted), with
+        Poisson bootstrap counters per group when ``bootstrap`` is set (see :meth:`statistics`)."""
         for column in columns:
             if column not in self.parts.columns:
                 self.column(column)
         grouping = Grouping(tuple(columns), where)
-        return grouping, self.statistics(roles, grouping, models)
+        return grouping, self.statistics(roles, grouping, models, bootstrap, losses)
 
     def profile(self) -> Statistics:
         """The column profiles (nulls, sketches, category counts) of the whole dataset."""
