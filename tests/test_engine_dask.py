@@ -54,7 +54,7 @@ def test_every_gate_gives_the_same_checks_on_dask(project: Path, cluster: str) -
     got = run_gates(ws)
     assert_same_checks(expected, got)
     holdout = ws.dataset("holdout")
-    assert holdout.engine_name == "dask" and holdout.passes == 9
+    assert holdout.engine_name == "dask" and holdout.passes == 12
     assert holdout.sampled is None and ws.dataset("current").sampled is None
     # the models went to the workers once for all the passes that predicted
     models = ws.configured_models().values()
