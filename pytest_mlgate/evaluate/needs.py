@@ -36,7 +36,7 @@ INTERVALS = {
 
 #: other check families -> the statistics they read
 FAMILIES = {
-    "fairness": ("cells",),
+    "fairness": ("cells", "bins", "moments", "replicates"),
     "no_drift": ("counts", "sketches"),
     "no_label_drift": ("counts", "sketches"),
     "no_prediction_drift": ("counts", "sketches"),
