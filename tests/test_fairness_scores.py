@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from engine_scenarios import TINY_BUDGET, copy_project, workspace, write_project
+from engine_scenarios import BINNED_TOLERANCE, TINY_BUDGET, copy_project, workspace, write_project
 from sklearn import metrics as skm
 
 from pytest_mlgate.checks import fairness as F
@@ -134,7 +134,7 @@ def test_a_custom_metric_in_memory_keeps_the_row_bootstrap(monkeypatch) -> None:
     assert calls == [1]
 
 
-@pytest.mark.parametrize("metric", ["roc_auc", "log_loss"])
+@pytest.mark.parametrize("metric", ["roc_auc", "average_precision", "log_loss", "brier"])
 def test_intervals_are_identical_for_any_chunk_size(project: Path, metric: str) -> None:
     found = []
     for budget in (None, "200KiB", TINY_BUDGET):
@@ -143,12 +143,18 @@ def test_intervals_are_identical_for_any_chunk_size(project: Path, metric: str) 
         found.append(([c.ci for c in checks], [r[f"{metric}_ci"] for r in checks[0].details["table"]], checks))
     assert getattr(ws.dataset("holdout"), "streamed", False) and ws.dataset("holdout").chunk_rows < 1000
     for cis, rows, checks in found[1:]:
-        if metric == "roc_auc":  # integer replicate counts: the same numbers, not merely close
+        if metric in ("roc_auc", "average_precision"):  # integer replicate counts: the same numbers
             assert cis == found[0][0] and rows == found[0][1]
+        if metric == "roc_auc":
             bounds = [r["roc_auc_error_bound"] for r in checks[0].details["table"]]
             assert all(0 < b < 1e-3 for b in bounds)
             assert checks[0].details["error_bound"] == pytest.approx(2 * max(bounds))
             assert abs(checks[0].candidate - found[0][2][0].candidate) <= checks[0].details["error_bound"]
+        elif metric == "average_precision":  # no guaranteed bound: the measured agreement
+            for want, have in zip(found[0][2][0].details["table"], checks[0].details["table"], strict=True):
+                assert abs(want[metric] - have[metric]) <= BINNED_TOLERANCE, want["group"]
+            assert abs(checks[0].candidate - found[0][2][0].candidate) <= 2 * BINNED_TOLERANCE
+            assert "error_bound" not in checks[0].details
         else:
             np.testing.assert_allclose(np.array(cis, dtype=float), np.array(found[0][0], dtype=float), rtol=1e-10)
             assert checks[0].candidate == pytest.approx(found[0][2][0].candidate, rel=1e-10)
