@@ -282,6 +282,31 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
                           "columns": chosen, "table": table})
 
 
+def _columns_of(data: Dataset) -> list[str]:
+    return list(data.parts.columns) if getattr(data, "streamed", False) else list(data.frame.columns)
+
+
+def _keyed_rows(data: Dataset, columns: list[str], share: float) -> Dataset:
+    """The rows of ``data`` in the content-hash sample of ``share`` (a streamed dataset reads them)."""
+    from pytest_mlgate.evaluate.parts import keyed
+
+    if getattr(data, "streamed", False):
+        return data.keyed_dataset(columns, share)
+    col.columns(data, columns, list(data.frame.columns), "a column")  # a missing column: one clear line
+    return Dataset(data.name, keyed(data.frame, columns, share), data.target)
+
+
+def _keyed_note(check: Check, datasets: tuple[Dataset, ...]) -> Check:
+    """Say that ``check`` was judged on the content-hash sample of the streamed ``datasets``."""
+    streamed = [d for d in datasets if getattr(d, "streamed", False)]
+    rows = check.details.get("rows")
+    note = (f"on the {rows} rows of a content-hash sample of {len(datasets[0])} (copies of a row kept together; "
+            f"streamed dataset{'s' if len(streamed) > 1 else ''} {', '.join(repr(d.name) for d in streamed)})")
+    check.details["sampled_rows"] = rows
+    check.message = f"{check.message} [{note}]"
+    return check
+
+
 # ---------------------------------------------------------------- the mixin
 
 
@@ -302,7 +327,7 @@ class DataQualityGates(Recorder):
                    columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` missing values per column (default 0)."""
         __tracebackhide__ = True
-        return self.record(missing(self._data(dataset), max_rate, columns))
+        return self.record(missing(self._data(dataset, folded=True), max_rate, columns))
 
     def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: col.Limit | None = None, *,
                     reference: DataArg | None = "reference", max_excess: col.Limit = 0.01, k: float | None = None,
@@ -333,7 +358,12 @@ class DataQualityGates(Recorder):
                       columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows repeating an earlier row (default 0)."""
         __tracebackhide__ = True
-        return self.record(duplicates(self._data(dataset), max_rate, columns))
+        data = self._data(dataset, folded=True)
+        if not getattr(data, "streamed", False):
+            return self.record(duplicates(data, max_rate, columns))
+        chosen = list(columns) if columns is not None else list(data.parts.columns)
+        sample = data.keyed_dataset(chosen, min(1.0, data.sample_rows / max(len(data), 1)))
+        return self.record(_keyed_note(duplicates(sample, max_rate, chosen), (data,)))
 
     def no_constant_columns(self, dataset: DataArg = "holdout", *,
                             columns: Iterable[str] | None = None) -> list[Check]:
@@ -351,9 +381,18 @@ class DataQualityGates(Recorder):
                    columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows of ``dataset`` also present in ``reference`` (default 0)."""
         __tracebackhide__ = True
-        return self.record(overlap(self._data(dataset), self._data(reference), max_rate, columns))
+        data, ref = self._data(dataset, folded=True), self._data(reference, folded=True)
+        both = (data, ref)
+        if not any(getattr(d, "streamed", False) for d in both):
+            return self.record(overlap(data, ref, max_rate, columns))
+        shared = [c for c in _columns_of(data) if c in set(_columns_of(ref))]
+        chosen = list(columns) if columns is not None else shared
+        share = min(1.0, max(d.sample_rows for d in both if getattr(d, "streamed", False)) / max(len(data), len(ref), 1))
+        data, ref = (_keyed_rows(d, chosen, share) for d in both)
+        return self.record(_keyed_note(overlap(data, ref, max_rate, chosen), both))
 
-    def _data(self, data: DataArg) -> Dataset:
+    def _data(self, data: DataArg, folded: bool = False) -> Dataset:
+        """The dataset to check; a streamed one's sample unless the check reads folded statistics."""
         if isinstance(data, pd.DataFrame):
             return Dataset("frame", data, self.settings.target if self.settings.target in data.columns else None)
-        return self.dataset(data)
+        return self.dataset(data) if folded else self.rows(data)

@@ -250,7 +250,7 @@ def _output_profile(model: ModelUnderTest, data: Dataset) -> tuple[str, Statisti
 
 def _rows_of(data: Dataset) -> Dataset:
     """``data``, or a streamed dataset's seeded sample as a dataset of its own."""
-    return Dataset(data.name, data.frame, data.target) if streamed(data) else data
+    return data.sample_dataset() if streamed(data) else data
 
 
 def _outputs(model: ModelUnderTest, data: Dataset) -> tuple[str, np.ndarray]:

@@ -371,7 +371,7 @@ class LeakageGates(Recorder):
         a failure needs review unless the gate marker says otherwise."""
         __tracebackhide__ = True
         table = self.settings.section("leakage")
-        data, ref = self.dataset(dataset), self.dataset(reference)
+        data, ref = self.rows(dataset), self.rows(reference)
         name = target or data.target or self.settings.target
         if name is None:
             raise MlgateError(f"no_label_leakage: dataset '{data.name}' has no target column "

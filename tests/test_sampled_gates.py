@@ -1,0 +1,131 @@
+"""Gates that read rows at once on streamed datasets: drift methods that need rows (``cvm``,
+alibi-detect detectors) and the other row gates run on a seeded sample and say so; duplicates and
+overlap use a content-hash sample that keeps every copy of a row together."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from engine_scenarios import TINY_BUDGET, workspace, write_project, write_regression_project
+
+from pytest_mlgate.gates import MlGate
+
+ROWS = 3000
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("sampled"), rows=ROWS)
+
+
+def cvm_gates(ws, target: str = "defaulted") -> list:
+    gate = MlGate("g", ws)
+    for call in (lambda: gate.no_drift("reference", "current", method="cvm"),
+                 lambda: gate.no_prediction_drift("reference", "current", method="cvm"),
+                 lambda: gate.no_label_drift("reference", "current", method="cvm")):
+        try:
+            call()
+        except AssertionError:
+            pass  # a failing check is recorded
+    return gate.checks
+
+
+def tables(checks: list) -> list:
+    return [(c.name, c.outcome, c.candidate, c.details["drifted"], c.details["table"]) for c in checks]
+
+
+def test_a_sample_as_large_as_the_data_gives_the_in_memory_result(project: Path) -> None:
+    expected = cvm_gates(workspace(project))
+    got = cvm_gates(workspace(project, memory_budget=TINY_BUDGET, sample_rows=10 * ROWS))
+    assert workspace(project, memory_budget=TINY_BUDGET).dataset("current").streamed
+    assert [c.outcome for c in expected] == ["failed", "failed", "passed"]  # income and the score shift
+    assert tables(got) == tables(expected)
+    income = next(row for row in got[0].details["table"] if row.get("feature") == "income")
+    assert income["test"] == "cvm"
+
+
+def test_a_smaller_sample_is_stated_on_every_check(project: Path) -> None:
+    checks = cvm_gates(workspace(project, memory_budget=TINY_BUDGET, sample_rows=500))
+    assert len(checks) == 3
+    for check in checks:
+        assert check.details["sampled_rows"] == 500
+        assert f"uniform sample of 500 of {ROWS} rows" in check.message
+    assert "income" in checks[0].details["drifted"]
+
+
+def test_the_ks_family_on_streamed_data_is_still_folded_not_sampled(project: Path) -> None:
+    ws = workspace(project, memory_budget=TINY_BUDGET, sample_rows=500)
+    checks = MlGate("g", ws).no_drift("reference", "holdout")
+    assert "sampled_rows" not in checks[0].details
+    assert ws.dataset("holdout").sample_reads == 0
+
+
+def test_a_float_target_is_tested_with_cvm_on_the_sample(tmp_path: Path) -> None:
+    root = write_regression_project(tmp_path, rows=ROWS)
+    expected = MlGate("g", workspace(root, target="amount")).no_label_drift("reference", "current", method="cvm")
+    got = MlGate("g", workspace(root, target="amount", memory_budget=TINY_BUDGET, sample_rows=10 * ROWS)
+                 ).no_label_drift("reference", "current", method="cvm")
+    assert tables(got) == tables(expected)
+    assert got[0].details["table"][0]["test"] == "cvm"
+
+
+# ---------------------------------------------------------------- duplicates and overlap: copies kept together
+
+
+def repeated_project(root: Path) -> Path:
+    """Streamable datasets where a quarter of the holdout's rows repeat another and 30% of the
+    current batch's rows are copies of reference rows."""
+    from engine_scenarios import frame, write_parts
+
+    write_project(root, rows=ROWS)
+    base = frame(2 * ROWS, seed=5)
+    holdout = pd.concat([base.iloc[:1500], base.iloc[:1500], base.iloc[1500:4500]], ignore_index=True)
+    reference = frame(ROWS, seed=6)
+    current = pd.concat([reference.iloc[:1800], base.iloc[:4200]], ignore_index=True)
+    for name, data in (("holdout", holdout), ("reference", reference), ("current", current)):
+        shutil.rmtree(root / name)
+        write_parts(data.sample(frac=1.0, random_state=1).reset_index(drop=True), root / name, 3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return repeated_project(tmp_path_factory.mktemp("repeated"))
+
+
+def test_duplicates_on_a_streamed_dataset_are_counted_on_a_content_sample(repeated: Path) -> None:
+    exact = MlGate("g", workspace(repeated, datasets={"holdout": "holdout"})).no_duplicates("holdout", max_rate=1.0)[0]
+    assert exact.candidate == pytest.approx(0.25)
+    ws = workspace(repeated, datasets={"holdout": "holdout"}, memory_budget=TINY_BUDGET, sample_rows=1200)
+    streamed = MlGate("g", ws).no_duplicates("holdout", max_rate=0.1)[0]
+    assert ws.dataset("holdout").streamed and streamed.outcome == "failed"
+    assert abs(streamed.candidate - 0.25) < 0.07, streamed.candidate  # a uniform sample of 1200 shows about 0.05
+    assert streamed.details["sampled_rows"] == streamed.details["rows"] < 6000
+    assert "content-hash sample of 6000" in streamed.message
+
+
+def test_overlap_of_two_streamed_datasets_keeps_copies_together(repeated: Path) -> None:
+    sets = {"reference": "reference", "current": "current"}
+    exact = MlGate("g", workspace(repeated, datasets=sets)).no_overlap("current", "reference", max_rate=1.0)[0]
+    assert exact.candidate == pytest.approx(0.3)
+    for budget in ({"memory_budget": TINY_BUDGET}, {}):
+        ws = workspace(repeated, datasets=sets, sample_rows=1500, **budget)
+        got = MlGate("g", ws).no_overlap("current", "reference", max_rate=0.1)[0]
+        if budget:
+            assert ws.dataset("current").streamed and ws.dataset("reference").streamed
+            assert abs(got.candidate - 0.3) < 0.08, got.candidate  # uniform samples of both: about 0.15
+            assert "content-hash sample" in got.message
+        else:
+            assert got.candidate == exact.candidate
+        assert got.outcome == "failed"
+
+
+def test_a_missing_column_on_a_streamed_dataset_names_it(repeated: Path) -> None:
+    from pytest_mlgate.errors import MlgateError
+
+    ws = workspace(repeated, memory_budget=TINY_BUDGET)
+    with pytest.raises(MlgateError, match="dataset 'holdout': column 'nope' not found"):
+        MlGate("g", ws).no_duplicates("holdout", columns=["nope"])
