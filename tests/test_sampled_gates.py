@@ -129,3 +129,45 @@ def test_a_missing_column_on_a_streamed_dataset_names_it(repeated: Path) -> None
     ws = workspace(repeated, memory_budget=TINY_BUDGET)
     with pytest.raises(MlgateError, match="dataset 'holdout': column 'nope' not found"):
         MlGate("g", ws).no_duplicates("holdout", columns=["nope"])
+
+
+# ---------------------------------------------------------------- rare values: exact, from folded profiles
+
+
+@pytest.fixture(scope="module")
+def rare(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reference where branch 'z' occurs 3 times in 6000 rows, a current batch with 40 rows of 'z'
+    and 10 of a new branch, a column constant but for two rows, and a truly constant one."""
+    from engine_scenarios import frame, write_parts
+
+    root = tmp_path_factory.mktemp("rare")
+    write_project(root, rows=ROWS)
+    reference, current = frame(2 * ROWS, seed=7), frame(2 * ROWS, seed=8)
+    reference.loc[[10, 2000, 5000], "branch"] = "z"
+    current.loc[:39, "branch"], current.loc[40:49, "branch"] = "z", "new"
+    for data in (reference, current):
+        data["flag"], data["one"] = "x", 1
+    current.loc[[100, 4000], "flag"] = "y"
+    for name, data in (("reference", reference), ("current", current)):
+        shutil.rmtree(root / name)
+        write_parts(data, root / name, 3)
+    return root
+
+
+def test_unseen_categories_and_constant_columns_are_exact_on_streamed_data(rare: Path) -> None:
+    def gates(ws) -> list:
+        gate = MlGate("g", ws)
+        return [gate.no_unseen_categories("current", "reference")[0], gate.no_constant_columns("current")[0]]
+
+    expected = gates(workspace(rare))
+    ws = workspace(rare, memory_budget=TINY_BUDGET, sample_rows=500)
+    got = gates(ws)
+    assert ws.dataset("current").streamed and ws.dataset("reference").streamed
+    unseen = {r["column"]: r for r in got[0].details["table"]}
+    assert unseen["branch"]["unseen_values"] == ["new"] and unseen["branch"]["rows"] == 10  # 'z' is known
+    constant = {r["column"]: r["constant"] for r in got[1].details["table"]}
+    assert constant["flag"] == 0 and constant["one"] == 1
+    for want, have in zip(expected, got):
+        assert (have.outcome, have.candidate) == (want.outcome, want.candidate)
+        assert have.details["table"] == want.details["table"]
+        assert "sampled_rows" not in have.details

@@ -369,13 +369,23 @@ class DataQualityGates(Recorder):
                             columns: Iterable[str] | None = None) -> list[Check]:
         """Every column holds at least two distinct values."""
         __tracebackhide__ = True
-        return self.record(constant_columns(self._data(dataset), columns))
+        data = self._data(dataset, folded=True)
+        if getattr(data, "streamed", False):  # exact, from the folded profiles
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.constant_columns(data, columns))
+        return self.record(constant_columns(data, columns))
 
     def no_unseen_categories(self, dataset: DataArg = "holdout", reference: DataArg = "reference",
                              max_rate: col.Limit = 0.0, *, columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows per categorical column with a value never seen in ``reference``."""
         __tracebackhide__ = True
-        return self.record(unseen_categories(self._data(dataset), self._data(reference), max_rate, columns))
+        data, ref = self._data(dataset, folded=True), self._data(reference, folded=True)
+        if getattr(data, "streamed", False) or getattr(ref, "streamed", False):  # exact value counts
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.unseen_categories(data, ref, max_rate, columns))
+        return self.record(unseen_categories(data, ref, max_rate, columns))
 
     def no_overlap(self, dataset: DataArg = "holdout", reference: DataArg = "reference", max_rate: float = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:

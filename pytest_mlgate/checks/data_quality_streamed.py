@@ -1,0 +1,73 @@
+"""Data quality checks of streamed datasets read off folded column profiles instead of a sample.
+
+Unseen categories and constant columns depend on values that may be rare: a category that occurs
+50 times in 20 million reference rows is missing from most samples, so a sampled reference would
+call it unseen. The column profiles folded over every row hold each text, category and boolean
+column's exact value counts and each numeric column's exact minimum and maximum, so both checks
+are exact and give the in-memory result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pytest_mlgate.checks import columns as col
+from pytest_mlgate.checks.drift_streamed import profile_of
+from pytest_mlgate.checks.profile import jsonable
+from pytest_mlgate.decision import FAILED, PASSED, Check
+from pytest_mlgate.evaluate.models import Dataset
+
+
+def unseen_categories(data: Dataset, reference: Dataset, max_rate: col.Limit = 0.0,
+                      columns: Iterable[str] | None = None) -> Check:
+    """As :func:`pytest_mlgate.checks.data_quality.unseen_categories`, from exact value counts."""
+    if (empty := col.empty("no_unseen_categories", "unseen_rate", data)) is not None:
+        return empty
+    mine, theirs = profile_of(data).columns, profile_of(reference).columns
+    shared = [c for c, found in mine.items() if found.kind == "categorical" and c in theirs]
+    rows = []
+    for column in col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
+        limit = col.limit(max_rate, column, 0.0)
+        if limit is None:
+            rows.append({"column": column, "outcome": "skipped", "limit": None})
+            continue
+        known = theirs[column].categories
+        seen = set(known.table) if known is not None else set()
+        new = [(value, n) for (value,), n in mine[column].categories.table.items() if (value,) not in seen]
+        count = sum(n for _, n in new)
+        rate = count / len(data)
+        rows.append({"column": column, "unseen_values": [jsonable(v) for v, _ in new[:20]], "distinct_unseen": len(new),
+                     "rows": count, "rate": rate, "limit": limit, "outcome": FAILED if rate > limit else PASSED})
+    return col.summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
+                         lambda r: f"{r['column']} {col.pct(r['rate'])} of rows ({r['rows']}) have categories not in "
+                                   f"'{reference.name}' {r['unseen_values'][:col.SHOWN] or ''} "
+                                   f"{'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}",
+                         reference=reference.name)
+
+
+def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Check:
+    """As :func:`pytest_mlgate.checks.data_quality.constant_columns`, from the folded profiles."""
+    if (empty := col.empty("no_constant_columns", "constant_columns", data)) is not None:
+        return empty
+    profiles = profile_of(data).columns
+    rows = []
+    for column in col.columns(data, columns, list(profiles), "a column"):
+        found = profiles[column]
+        constant, value = _constant(found)
+        rows.append({"column": column, "constant": int(constant), "value": value, "limit": 0,
+                     "missing": found.nulls, "outcome": FAILED if constant else PASSED})
+    return col.summarise("no_constant_columns", "constant", data, rows, "constant",
+                         lambda r: f"{r['column']} is constant ({r['value']!r}, {r['missing']} missing)"
+                         if r["constant"] else f"{r['column']} has at least two values")
+
+
+def _constant(found: Any) -> tuple[bool, Any]:
+    """Whether a column profile holds fewer than two distinct values, and the one value it holds."""
+    if found.categories is not None and not found.overflow:
+        values = list(found.categories.table)
+        return len(values) < 2, jsonable(values[0][0]) if len(values) == 1 else None
+    if found.sketch is not None and found.sketch.n:
+        low, high = found.sketch.support()
+        return low == high, jsonable(low) if low == high else None
+    return found.rows == found.nulls, None
