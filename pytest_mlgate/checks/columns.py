@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlgate.checks.profile import (
     SAMPLE_ROWS,
     Profile,
+    jsonable,
 )
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
@@ -92,3 +93,24 @@ def empty(name: str, metric: str, data: Dataset) -> Check | None:
         return None
     return Check(name, TOO_SMALL, metric=metric, dataset=data.name, kind="data_quality",
                  message=f"{name} on '{data.name}': dataset has no rows", details={"rows": 0, "table": []})
+
+
+def unseen(data: Dataset, reference: Dataset, max_rate: Limit, chosen: list[str],
+           found: Callable[[str], tuple[list[Any], int]]) -> Check:
+    """The ``no_unseen_categories`` check of the ``chosen`` columns; ``found(column)`` gives the
+    column's values never seen in ``reference`` and how many rows of ``data`` hold them."""
+    rows = []
+    for column in chosen:
+        cap = limit(max_rate, column, 0.0)
+        if cap is None:
+            rows.append({"column": column, "outcome": "skipped", "limit": None})
+            continue
+        new, count = found(column)
+        rate = count / len(data)
+        rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),
+                     "rows": count, "rate": rate, "limit": cap, "outcome": FAILED if rate > cap else PASSED})
+    return summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
+                     lambda r: f"{r['column']} {pct(r['rate'])} of rows ({r['rows']}) have categories not in "
+                               f"'{reference.name}' {r['unseen_values'][:SHOWN] or ''} "
+                               f"{'>' if r['outcome'] == FAILED else '<='} {pct(r['limit'])}",
+                     reference=reference.name)

@@ -9,7 +9,7 @@ mapped to ``None`` is skipped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -241,22 +241,13 @@ def unseen_categories(data: Dataset, reference: Dataset, max_rate: col.Limit = 0
         return empty
     stats, ref = col.profile(data), col.profile(reference)
     shared = [c for c in stats.categorical if c in reference.frame.columns]
-    rows = []
-    for column in col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
-        limit = col.limit(max_rate, column, 0.0)
-        if limit is None:
-            rows.append({"column": column, "outcome": "skipped", "limit": None})
-            continue
+
+    def found(column: str) -> tuple[list[Any], int]:
         new = ref.absent(column, stats.uniques(column).tolist())
-        count = int(data.frame[column].isin(new).sum()) if new else 0
-        rate = count / len(data)
-        rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),
-                     "rows": count, "rate": rate, "limit": limit, "outcome": FAILED if rate > limit else PASSED})
-    return col.summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
-                      lambda r: f"{r['column']} {col.pct(r['rate'])} of rows ({r['rows']}) have categories not in "
-                                f"'{reference.name}' {r['unseen_values'][:col.SHOWN] or ''} "
-                                f"{'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}",
-                      reference=reference.name)
+        return new, int(data.frame[column].isin(new).sum()) if new else 0
+
+    chosen = col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'")
+    return col.unseen(data, reference, max_rate, chosen, found)
 
 
 def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:

@@ -26,24 +26,15 @@ def unseen_categories(data: Dataset, reference: Dataset, max_rate: col.Limit = 0
         return empty
     mine, theirs = profile_of(data).columns, profile_of(reference).columns
     shared = [c for c, found in mine.items() if found.kind == "categorical" and c in theirs]
-    rows = []
-    for column in col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
-        limit = col.limit(max_rate, column, 0.0)
-        if limit is None:
-            rows.append({"column": column, "outcome": "skipped", "limit": None})
-            continue
+
+    def found(column: str) -> tuple[list[Any], int]:
         known = theirs[column].categories
         seen = set(known.table) if known is not None else set()
-        new = [(value, n) for (value,), n in mine[column].categories.table.items() if (value,) not in seen]
-        count = sum(n for _, n in new)
-        rate = count / len(data)
-        rows.append({"column": column, "unseen_values": [jsonable(v) for v, _ in new[:20]], "distinct_unseen": len(new),
-                     "rows": count, "rate": rate, "limit": limit, "outcome": FAILED if rate > limit else PASSED})
-    return col.summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
-                         lambda r: f"{r['column']} {col.pct(r['rate'])} of rows ({r['rows']}) have categories not in "
-                                   f"'{reference.name}' {r['unseen_values'][:col.SHOWN] or ''} "
-                                   f"{'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}",
-                         reference=reference.name)
+        new = [(key[0], n) for key, n in mine[column].categories.table.items() if key not in seen]
+        return [value for value, _ in new], sum(n for _, n in new)
+
+    chosen = col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'")
+    return col.unseen(data, reference, max_rate, chosen, found)
 
 
 def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Check:

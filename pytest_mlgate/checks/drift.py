@@ -51,7 +51,8 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequenc
     any feature drifted; its ``details["table"]`` has one row per feature.
     """
     options = options or DriftOptions()
-    columns = select_features([(len(reference), list(reference.columns)), (len(current), list(current.columns))], features, exclude, names)
+    columns = select_features([(len(reference), list(reference.columns)), (len(current), list(current.columns))],
+                              features, exclude, names)
     scipy = isinstance(options.method, str) and options.method in SCIPY_METHODS
     items = each(lambda name: _feature(name, reference[name], current[name], options, names, scipy), columns)
     prepared = [item for item, _ in items if isinstance(item, Feature)]
