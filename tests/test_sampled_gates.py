@@ -171,3 +171,51 @@ def test_unseen_categories_and_constant_columns_are_exact_on_streamed_data(rare:
         assert (have.outcome, have.candidate) == (want.outcome, want.candidate)
         assert have.details["table"] == want.details["table"]
         assert "sampled_rows" not in have.details
+
+
+# ---------------------------------------------------------------- schemas: every row, chunk by chunk
+
+
+def schema_of(**extra):
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema({
+        "income": pa.Column(float, pa.Check.in_range(-3.5, 3.5)),
+        "tenure": pa.Column(int, pa.Check.ge(0)),
+        "branch": pa.Column(object, pa.Check.isin(["a", "b", "z", "new"]), nullable=True),
+        "region": pa.Column(object, **extra),
+    })
+
+
+def test_a_schema_is_validated_on_every_row_of_a_streamed_dataset(rare: Path) -> None:
+    expected = MlGate("g", workspace(rare)).schema("current", schema_of())[0]
+    ws = workspace(rare, memory_budget=TINY_BUDGET, sample_rows=500)
+    got = MlGate("g", ws).schema("current", schema_of())[0]
+    assert ws.dataset("current").streamed and ws.dataset("current").sample_reads == 0
+    assert expected.outcome == got.outcome == "failed"  # a few incomes beyond 3.5 sd, rare in any sample
+    def by_check(check) -> list:
+        return sorted((r["column"], r["check"], r["cases"]) for r in check.details["failed_checks"])
+
+    assert by_check(got) == by_check(expected)  # the region dtype counted once, not once a chunk
+    assert got.details["failure_cases"] == expected.details["failure_cases"]
+    rows = [r["index"] for r in got.details["table"]]
+    assert sorted(rows, key=str) == sorted((r["index"] for r in expected.details["table"]), key=str)
+    assert "sampled_rows" not in got.details
+
+
+def test_schema_cases_are_capped_but_counted_in_full(rare: Path) -> None:
+    import pandera.pandas as pa
+
+    strict = pa.DataFrameSchema({"debt": pa.Column(float, pa.Check.le(0.0))})  # about half the rows fail
+    ws = workspace(rare, memory_budget=TINY_BUDGET)
+    got = MlGate("g", ws).schema("current", strict, max_cases=7)[0]
+    exact = int((pd.read_parquet(rare / "current")["debt"] > 0).sum())
+    assert got.details["failure_cases"] == exact > 1000 and len(got.details["table"]) == 7
+    assert got.details["table_truncated"]
+
+
+def test_rules_across_rows_are_judged_on_the_stated_sample(rare: Path) -> None:
+    ws = workspace(rare, memory_budget=TINY_BUDGET, sample_rows=500)
+    got = MlGate("g", ws).schema("current", schema_of(unique=True))[0]
+    assert got.details["judged_on_sample"] == ["region unique"] and got.details["sampled_rows"] == 500
+    assert "judged on a sample" in got.message

@@ -42,6 +42,11 @@ def schema_check(data: Dataset, spec: schemas.SchemaSpec, settings: Settings, re
     from pytest_mlgate.checks import schemas
 
     resolved, source = schemas.resolve(spec, settings, reference)
+    if getattr(data, "streamed", False):  # chunk by chunk
+        from pytest_mlgate.checks import schema_chunks
+
+        inferred = isinstance(spec, str) and spec == "infer"
+        return schema_chunks.validate(data, resolved, source, inferred=inferred, max_cases=max_cases)
     return schemas.validate(data, resolved, source, stats=col.profile(data), max_cases=max_cases)
 
 
@@ -312,7 +317,8 @@ class DataQualityGates(Recorder):
         to the project root) or ``"infer"`` (columns, dtypes and nullability of ``reference``)."""
         __tracebackhide__ = True
         ref = self._data(reference) if isinstance(schema, str) and schema == "infer" else None
-        return self.record(schema_check(self._data(dataset), schema, self.settings, ref, max_cases=max_cases))
+        data = self._data(dataset, folded=True)
+        return self.record(schema_check(data, schema, self.settings, ref, max_cases=max_cases))
 
     def no_missing(self, dataset: DataArg = "holdout", max_rate: col.Limit = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:
