@@ -96,31 +96,62 @@ def repeated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repeated_project(tmp_path_factory.mktemp("repeated"))
 
 
-def test_duplicates_on_a_streamed_dataset_are_counted_on_a_content_sample(repeated: Path) -> None:
-    exact = MlGate("g", workspace(repeated, datasets={"holdout": "holdout"})).no_duplicates("holdout", max_rate=1.0)[0]
+def test_duplicates_of_a_streamed_dataset_are_counted_over_every_row(repeated: Path) -> None:
+    sets = {"holdout": "holdout"}
+    exact = MlGate("g", workspace(repeated, datasets=sets)).no_duplicates("holdout", max_rate=0.1)[0]
     assert exact.candidate == pytest.approx(0.25)
-    ws = workspace(repeated, datasets={"holdout": "holdout"}, memory_budget=TINY_BUDGET, sample_rows=1200)
+    ws = workspace(repeated, datasets=sets, memory_budget=TINY_BUDGET, sample_rows=1200)
     streamed = MlGate("g", ws).no_duplicates("holdout", max_rate=0.1)[0]
-    assert ws.dataset("holdout").streamed and streamed.outcome == "failed"
-    assert abs(streamed.candidate - 0.25) < 0.07, streamed.candidate  # a uniform sample of 1200 shows about 0.05
-    assert streamed.details["sampled_rows"] == streamed.details["rows"] < 6000
-    assert "content-hash sample of 6000" in streamed.message
+    assert ws.dataset("holdout").streamed and ws.dataset("holdout").sample_reads == 0
+    assert (streamed.outcome, streamed.candidate) == ("failed", exact.candidate)  # a uniform sample showed 0.05
+    assert streamed.details["duplicates"] == exact.details["duplicates"] == 1500
+    assert streamed.details["table"] == exact.details["table"]  # the same first rows, by dataset position
+    assert "sampled_rows" not in streamed.details
 
 
-def test_overlap_of_two_streamed_datasets_keeps_copies_together(repeated: Path) -> None:
+def test_a_row_repeated_many_times_is_counted_in_full(tmp_path: Path) -> None:
+    from engine_scenarios import frame, write_parts
+
+    root = write_project(tmp_path, rows=ROWS)
+    data = frame(ROWS, seed=9)
+    data = pd.concat([data, data.iloc[[7]].loc[[7] * 2000]], ignore_index=True)  # one row 2001 times
+    shutil.rmtree(root / "holdout")
+    write_parts(data, root / "holdout", 3)
+    ws = workspace(root, memory_budget=TINY_BUDGET, sample_rows=100)
+    got = MlGate("g", ws).no_duplicates("holdout", max_rate=0.0)[0]
+    assert got.details["duplicates"] == 2000 and got.outcome == "failed"
+    assert got.details["table"][0]["row"] == ROWS and got.details["table"][0]["income"] == data["income"][7]
+
+
+def test_overlap_with_a_streamed_dataset_is_counted_over_every_row(repeated: Path) -> None:
     sets = {"reference": "reference", "current": "current"}
-    exact = MlGate("g", workspace(repeated, datasets=sets)).no_overlap("current", "reference", max_rate=1.0)[0]
-    assert exact.candidate == pytest.approx(0.3)
-    for budget in ({"memory_budget": TINY_BUDGET}, {}):
-        ws = workspace(repeated, datasets=sets, sample_rows=1500, **budget)
-        got = MlGate("g", ws).no_overlap("current", "reference", max_rate=0.1)[0]
-        if budget:
-            assert ws.dataset("current").streamed and ws.dataset("reference").streamed
-            assert abs(got.candidate - 0.3) < 0.08, got.candidate  # uniform samples of both: about 0.15
-            assert "content-hash sample" in got.message
-        else:
-            assert got.candidate == exact.candidate
-        assert got.outcome == "failed"
+    exact = MlGate("g", workspace(repeated, datasets=sets)).no_overlap("current", "reference", max_rate=0.1)[0]
+    assert exact.candidate == pytest.approx(0.3) and exact.outcome == "failed"
+    ws = workspace(repeated, datasets=sets, memory_budget=TINY_BUDGET, sample_rows=1500)
+    got = MlGate("g", ws).no_overlap("current", "reference", max_rate=0.1)[0]
+    assert ws.dataset("current").streamed and ws.dataset("reference").streamed
+    assert (got.outcome, got.candidate) == (exact.outcome, exact.candidate)  # uniform samples of both: 0.16
+    assert got.details["table"] == exact.details["table"]
+
+
+def test_overlap_survives_a_float_round_trip_on_streamed_data_too(repeated: Path, tmp_path: Path) -> None:
+    """A CSV round trip may change a float's last bits: those rows still overlap, as in memory."""
+    shutil.copytree(repeated, tmp_path / "p")
+    reference = pd.read_parquet(tmp_path / "p" / "reference")
+    reference["income"] = reference["income"] * (1 + 1e-15)
+    shutil.rmtree(tmp_path / "p" / "reference")
+    write_parts_of(reference, tmp_path / "p" / "reference")
+    sets = {"reference": "reference", "current": "current"}
+    exact = MlGate("g", workspace(tmp_path / "p", datasets=sets)).no_overlap("current", "reference", max_rate=1.0)[0]
+    got = MlGate("g", workspace(tmp_path / "p", datasets=sets, memory_budget=TINY_BUDGET)
+                 ).no_overlap("current", "reference", max_rate=1.0)[0]
+    assert got.candidate == exact.candidate == pytest.approx(0.3)
+
+
+def write_parts_of(data: pd.DataFrame, directory: Path) -> None:
+    from engine_scenarios import write_parts
+
+    write_parts(data, directory, 3)
 
 
 def test_a_missing_column_on_a_streamed_dataset_names_it(repeated: Path) -> None:
@@ -219,3 +250,22 @@ def test_rules_across_rows_are_judged_on_the_stated_sample(rare: Path) -> None:
     got = MlGate("g", ws).schema("current", schema_of(unique=True))[0]
     assert got.details["judged_on_sample"] == ["region unique"] and got.details["sampled_rows"] == 500
     assert "judged on a sample" in got.message
+
+
+def test_a_full_temporary_disk_stops_the_count_with_one_line(repeated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    import errno
+    import tempfile
+
+    from pytest_mlgate.errors import MlgateError
+    from pytest_mlgate.evaluate import rowsets
+
+    def full(self, files, found):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rowsets.Spill, "_write", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ws = workspace(repeated, memory_budget=TINY_BUDGET)
+    with pytest.raises(MlgateError, match="dataset 'holdout': cannot spill row hashes to .*No space left on device"):
+        MlGate("g", ws).no_duplicates("holdout")
+    assert not list(tmp_path.glob("mlgate-rows-*"))  # nothing left behind

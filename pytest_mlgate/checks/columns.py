@@ -114,3 +114,38 @@ def unseen(data: Dataset, reference: Dataset, max_rate: Limit, chosen: list[str]
                                f"'{reference.name}' {r['unseen_values'][:SHOWN] or ''} "
                                f"{'>' if r['outcome'] == FAILED else '<='} {pct(r['limit'])}",
                      reference=reference.name)
+
+
+def repeat_check(data: Dataset, count: int, positions: Any, shown: Any, chosen: list[str], max_rate: float) -> Check:
+    """The ``no_duplicates`` check: ``count`` rows repeat an earlier one; ``shown`` holds the rows at
+    the first ``positions``."""
+    rate = count / len(data)
+    passed = rate <= max_rate
+    message = (f"no_duplicates on '{data.name}': {count} duplicate row(s) of {len(data)} ({pct(rate)}) "
+               f"{'<=' if passed else '>'} {pct(max_rate)}")
+    if not passed:
+        message += f"; first at rows {', '.join(map(str, list(positions)[:SHOWN]))}"
+    return Check("no_duplicates", PASSED if passed else FAILED, metric="duplicate_rate", dataset=data.name,
+                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
+                 details={"duplicates": count, "rows": len(data), "columns": chosen,
+                          "table": _rows_table(positions, shown, chosen)})
+
+
+def overlap_check(data: Dataset, reference: Dataset, count: int, positions: Any, shown: Any, chosen: list[str],
+                  max_rate: float) -> Check:
+    """The ``no_overlap`` check: ``count`` rows of ``data`` occur in ``reference``."""
+    rate = count / len(data)
+    passed = rate <= max_rate
+    message = (f"no_overlap on '{data.name}': {count} of {len(data)} rows ({pct(rate)}) also in "
+               f"'{reference.name}' {'<=' if passed else '>'} {pct(max_rate)}")
+    if not passed:
+        message += f"; first at rows {', '.join(map(str, list(positions)[:SHOWN]))}"
+    return Check("no_overlap", PASSED if passed else FAILED, metric="overlap_rate", dataset=data.name,
+                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
+                 details={"overlapping": count, "rows": len(data), "reference": reference.name,
+                          "columns": chosen, "table": _rows_table(positions, shown, chosen)})
+
+
+def _rows_table(positions: Any, shown: Any, chosen: list[str]) -> list[dict[str, Any]]:
+    return [{"row": int(p), **{c: jsonable(v) for c, v in row.items()}}
+            for p, row in zip(positions, shown[chosen].to_dict("records"))]

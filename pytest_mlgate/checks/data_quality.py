@@ -208,17 +208,7 @@ def duplicates(data: Dataset, max_rate: float = 0.0, columns: Iterable[str] | No
         return empty
     chosen = col.columns(data, columns, list(data.frame.columns), "a column")
     repeats = duplicated_rows(data.frame, chosen, col.profile(data).row_keys(chosen))
-    rate = len(repeats) / len(data)
-    passed = rate <= max_rate
-    positions = repeats[:20].tolist()
-    message = (f"no_duplicates on '{data.name}': {len(repeats)} duplicate row(s) of {len(data)} ({col.pct(rate)}) "
-               f"{'<=' if passed else '>'} {col.pct(max_rate)}")
-    if not passed:
-        message += f"; first at rows {', '.join(map(str, positions[:col.SHOWN]))}"
-    table = [{"row": p, **{c: jsonable(v) for c, v in data.frame.iloc[p][chosen].items()}} for p in positions]
-    return Check("no_duplicates", PASSED if passed else FAILED, metric="duplicate_rate", dataset=data.name,
-                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
-                 details={"duplicates": len(repeats), "rows": len(data), "columns": chosen, "table": table})
+    return col.repeat_check(data, len(repeats), repeats[:20], data.frame.iloc[repeats[:20]], chosen, max_rate)
 
 
 def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Check:
@@ -265,42 +255,11 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
         raise MlgateError(f"no_overlap: datasets '{data.name}' and '{reference.name}' share no columns")
     rows = shared_rows(data.frame, reference.frame, chosen,
                        (col.profile(data).row_keys(chosen), col.profile(reference).row_keys(chosen)))
-    rate = len(rows) / len(data)
-    passed = rate <= max_rate
-    message = (f"no_overlap on '{data.name}': {len(rows)} of {len(data)} rows ({col.pct(rate)}) also in "
-               f"'{reference.name}' {'<=' if passed else '>'} {col.pct(max_rate)}")
-    if not passed:
-        message += f"; first at rows {', '.join(map(str, rows[:col.SHOWN].tolist()))}"
-    table = [{"row": int(p), **{c: jsonable(v) for c, v in data.frame.iloc[int(p)][chosen].items()}} for p in rows[:20]]
-    return Check("no_overlap", PASSED if passed else FAILED, metric="overlap_rate", dataset=data.name,
-                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
-                 details={"overlapping": len(rows), "rows": len(data), "reference": reference.name,
-                          "columns": chosen, "table": table})
+    return col.overlap_check(data, reference, len(rows), rows[:20], data.frame.iloc[rows[:20]], chosen, max_rate)
 
 
 def _columns_of(data: Dataset) -> list[str]:
     return list(data.parts.columns) if getattr(data, "streamed", False) else list(data.frame.columns)
-
-
-def _keyed_rows(data: Dataset, columns: list[str], share: float) -> Dataset:
-    """The rows of ``data`` in the content-hash sample of ``share`` (a streamed dataset reads them)."""
-    from pytest_mlgate.evaluate.parts import keyed
-
-    if getattr(data, "streamed", False):
-        return data.keyed_dataset(columns, share)
-    col.columns(data, columns, list(data.frame.columns), "a column")  # a missing column: one clear line
-    return Dataset(data.name, keyed(data.frame, columns, share), data.target)
-
-
-def _keyed_note(check: Check, datasets: tuple[Dataset, ...]) -> Check:
-    """Say that ``check`` was judged on the content-hash sample of the streamed ``datasets``."""
-    streamed = [d for d in datasets if getattr(d, "streamed", False)]
-    rows = check.details.get("rows")
-    note = (f"on the {rows} rows of a content-hash sample of {len(datasets[0])} (copies of a row kept together; "
-            f"streamed dataset{'s' if len(streamed) > 1 else ''} {', '.join(repr(d.name) for d in streamed)})")
-    check.details["sampled_rows"] = rows
-    check.message = f"{check.message} [{note}]"
-    return check
 
 
 # ---------------------------------------------------------------- the mixin
@@ -356,11 +315,11 @@ class DataQualityGates(Recorder):
         """At most ``max_rate`` rows repeating an earlier row (default 0)."""
         __tracebackhide__ = True
         data = self._data(dataset, folded=True)
-        if not getattr(data, "streamed", False):
-            return self.record(duplicates(data, max_rate, columns))
-        chosen = list(columns) if columns is not None else list(data.parts.columns)
-        sample = data.keyed_dataset(chosen, min(1.0, data.sample_rows / max(len(data), 1)))
-        return self.record(_keyed_note(duplicates(sample, max_rate, chosen), (data,)))
+        if getattr(data, "streamed", False):  # every row, by hash partitioning
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.duplicates(data, max_rate, columns))
+        return self.record(duplicates(data, max_rate, columns))
 
     def no_constant_columns(self, dataset: DataArg = "holdout", *,
                             columns: Iterable[str] | None = None) -> list[Check]:
@@ -389,14 +348,11 @@ class DataQualityGates(Recorder):
         """At most ``max_rate`` rows of ``dataset`` also present in ``reference`` (default 0)."""
         __tracebackhide__ = True
         data, ref = self._data(dataset, folded=True), self._data(reference, folded=True)
-        both = (data, ref)
-        if not any(getattr(d, "streamed", False) for d in both):
-            return self.record(overlap(data, ref, max_rate, columns))
-        shared = [c for c in _columns_of(data) if c in set(_columns_of(ref))]
-        chosen = list(columns) if columns is not None else shared
-        share = min(1.0, max(d.sample_rows for d in both if getattr(d, "streamed", False)) / max(len(data), len(ref), 1))
-        data, ref = (_keyed_rows(d, chosen, share) for d in both)
-        return self.record(_keyed_note(overlap(data, ref, max_rate, chosen), both))
+        if getattr(data, "streamed", False) or getattr(ref, "streamed", False):  # every row, by hash partitioning
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.overlap(data, ref, max_rate, columns))
+        return self.record(overlap(data, ref, max_rate, columns))
 
     def _data(self, data: DataArg, folded: bool = False) -> Dataset:
         """The dataset to check; a streamed one's sample unless the check reads folded statistics."""

@@ -16,6 +16,7 @@ from pytest_mlgate.checks import columns as col
 from pytest_mlgate.checks.drift_streamed import profile_of
 from pytest_mlgate.checks.profile import jsonable
 from pytest_mlgate.decision import FAILED, PASSED, Check
+from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.models import Dataset
 
 
@@ -62,3 +63,49 @@ def _constant(found: Any) -> tuple[bool, Any]:
         low, high = found.sketch.support()
         return low == high, jsonable(low) if low == high else None
     return found.rows == found.nulls, None
+
+
+def duplicates(data: Any, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
+    """``no_duplicates`` over every row of a streamed dataset (see :mod:`pytest_mlgate.evaluate.rowsets`)."""
+    from pytest_mlgate.evaluate import rowsets
+
+    if (empty := col.empty("no_duplicates", "duplicate_rate", data)) is not None:
+        return empty
+    chosen = col.columns(data, columns, list(data.parts.columns), "a column")
+    spill = rowsets.Spill(data.name, data.parts.chunks(data.chunk_rows), chosen)
+    try:
+        count, first = rowsets.repeats(spill)
+    finally:
+        spill.close()
+    return col.repeat_check(data, count, first, data.parts.rows_at(first), chosen, max_rate)
+
+
+def overlap(data: Any, reference: Any, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
+    """``no_overlap`` over every row of two datasets, one or both streamed."""
+    from pytest_mlgate.evaluate import rowsets
+
+    if (empty := col.empty("no_overlap", "overlap_rate", data)) is not None:
+        return empty
+    theirs = set(_columns(reference))
+    shared = [c for c in _columns(data) if c in theirs]
+    chosen = col.columns(data, columns, shared, f"a column also in '{reference.name}'")
+    if not chosen:
+        raise MlgateError(f"no_overlap: datasets '{data.name}' and '{reference.name}' share no columns")
+    spills = []
+    try:
+        for found in (data, reference):
+            spills.append(rowsets.Spill(found.name, _chunks(found), chosen, tolerant=True))
+        count, first = rowsets.shared(*spills)
+    finally:
+        for spill in spills:
+            spill.close()
+    shown = data.parts.rows_at(first) if getattr(data, "streamed", False) else data.frame.iloc[first]
+    return col.overlap_check(data, reference, count, first, shown, chosen, max_rate)
+
+
+def _columns(data: Any) -> list[str]:
+    return list(data.parts.columns) if getattr(data, "streamed", False) else list(data.frame.columns)
+
+
+def _chunks(data: Any) -> Any:
+    return data.parts.chunks(data.chunk_rows) if getattr(data, "streamed", False) else [data.frame]

@@ -177,12 +177,9 @@ class Parts:
         """Every row at once (for data that fits the memory budget), of every column or of ``columns``."""
         return _cast(self.arrow, self.files, self.arrow.to_table(columns=columns).to_pandas(), self.typer)
 
-    def keyed_sample(self, columns: list[str], share: float, rows: int) -> pd.DataFrame:
-        """:func:`keyed` over every chunk of ``rows`` rows: the kept rows of the whole dataset."""
-        import pandas as pd
-
-        kept = [keyed(chunk.reset_index(drop=True), columns, share) for chunk in self.chunks(rows)]
-        return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=self.columns)
+    def rows_at(self, positions: Any) -> pd.DataFrame:
+        """The rows at dataset ``positions`` (file order, then row order), cast like every chunk."""
+        return _cast(self.arrow, self.files, self.arrow.take(positions).to_pandas(), self.typer)
 
     def sample(self, size: int, seed: int) -> pd.DataFrame:
         """A uniform sample of ``size`` rows without replacement, in file order."""
@@ -192,24 +189,6 @@ class Parts:
             return self.frame()
         index = np.sort(np.random.default_rng(seed).choice(self.rows, size, replace=False))
         return _cast(self.arrow, self.files, self.arrow.take(index).to_pandas(), self.typer)
-
-
-def keyed(frame: pd.DataFrame, columns: list[str], share: float) -> pd.DataFrame:
-    """The rows of ``frame`` whose hash over ``columns`` lies in the lowest ``share`` of the hash range.
-
-    Coordinated sampling by content (Gibbons 2001, "Distinct sampling for highly-accurate answers
-    to distinct values queries", VLDB): equal rows have equal hashes, so a row and all its copies,
-    in this frame or in another sampled with the same ``share``, are kept together or not at all,
-    and the sample's duplicate and overlap rates estimate the whole's (a uniform sample keeps both
-    copies of a pair with probability ``share ** 2`` and so hides most repeats).
-    """
-    import numpy as np
-    import pandas as pd
-
-    if share >= 1.0:
-        return frame
-    hashes = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-    return frame[hashes < np.uint64(int(share * 2.0 ** 64))]
 
 
 def chunks_of(files: list[str], rows: int, typer: dtypes.Typer | None = None) -> Iterator[pd.DataFrame]:

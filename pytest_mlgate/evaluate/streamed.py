@@ -46,7 +46,6 @@ class StreamedDataset(Dataset):
         self._stats: dict[Plan, Statistics] = {}
         self._sample: pd.DataFrame | None = None
         self._rows: Dataset | None = None
-        self._keyed: dict[tuple[tuple[str, ...], float], Dataset] = {}
         self._y = None
         self.passes = 0
         self.sample_reads = 0
@@ -73,17 +72,6 @@ class StreamedDataset(Dataset):
         if self._rows is None:
             self._rows = Dataset(self.name, frame, self.target)
         return self._rows
-
-    def keyed_dataset(self, columns: list[str], share: float) -> Dataset:
-        """The rows whose content hash over ``columns`` is in the lowest ``share`` (copies kept together,
-        see :func:`~pytest_mlgate.evaluate.parts.keyed`), as an in-memory dataset of the same name."""
-        key = (tuple(columns), share)
-        for name in columns:
-            self.column_known(name)
-        if key not in self._keyed:
-            self._keyed[key] = Dataset(self.name, self.parts.keyed_sample(list(columns), share, self.chunk_rows),
-                                       self.target)
-        return self._keyed[key]
 
     @property
     def sampled(self) -> int | None:
