@@ -119,31 +119,28 @@ def unseen(data: Dataset, reference: Dataset, max_rate: Limit, chosen: list[str]
 def repeat_check(data: Dataset, count: int, positions: Any, shown: Any, chosen: list[str], max_rate: float) -> Check:
     """The ``no_duplicates`` check: ``count`` rows repeat an earlier one; ``shown`` holds the rows at
     the first ``positions``."""
-    rate = count / len(data)
-    passed = rate <= max_rate
-    message = (f"no_duplicates on '{data.name}': {count} duplicate row(s) of {len(data)} ({pct(rate)}) "
-               f"{'<=' if passed else '>'} {pct(max_rate)}")
-    if not passed:
-        message += f"; first at rows {', '.join(map(str, list(positions)[:SHOWN]))}"
-    return Check("no_duplicates", PASSED if passed else FAILED, metric="duplicate_rate", dataset=data.name,
-                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
-                 details={"duplicates": count, "rows": len(data), "columns": chosen,
-                          "table": _rows_table(positions, shown, chosen)})
+    return _rows_check("no_duplicates", "duplicate_rate", data, count, f"{count} duplicate row(s) of {len(data)}",
+                       positions, shown, chosen, max_rate, duplicates=count)
 
 
 def overlap_check(data: Dataset, reference: Dataset, count: int, positions: Any, shown: Any, chosen: list[str],
                   max_rate: float) -> Check:
     """The ``no_overlap`` check: ``count`` rows of ``data`` occur in ``reference``."""
+    return _rows_check("no_overlap", "overlap_rate", data, count, f"{count} of {len(data)} rows",
+                       positions, shown, chosen, max_rate, f" also in '{reference.name}'", overlapping=count,
+                       reference=reference.name)
+
+
+def _rows_check(name: str, metric: str, data: Dataset, count: int, counted: str, positions: Any, shown: Any,
+                chosen: list[str], max_rate: float, where: str = "", **details: Any) -> Check:
     rate = count / len(data)
     passed = rate <= max_rate
-    message = (f"no_overlap on '{data.name}': {count} of {len(data)} rows ({pct(rate)}) also in "
-               f"'{reference.name}' {'<=' if passed else '>'} {pct(max_rate)}")
+    message = f"{name} on '{data.name}': {counted} ({pct(rate)}){where} {'<=' if passed else '>'} {pct(max_rate)}"
     if not passed:
         message += f"; first at rows {', '.join(map(str, list(positions)[:SHOWN]))}"
-    return Check("no_overlap", PASSED if passed else FAILED, metric="overlap_rate", dataset=data.name,
-                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
-                 details={"overlapping": count, "rows": len(data), "reference": reference.name,
-                          "columns": chosen, "table": _rows_table(positions, shown, chosen)})
+    return Check(name, PASSED if passed else FAILED, metric=metric, dataset=data.name, candidate=rate,
+                 threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
+                 details={**details, "rows": len(data), "columns": chosen, "table": _rows_table(positions, shown, chosen)})
 
 
 def _rows_table(positions: Any, shown: Any, chosen: list[str]) -> list[dict[str, Any]]:
