@@ -269,3 +269,17 @@ def test_a_full_temporary_disk_stops_the_count_with_one_line(repeated: Path, mon
     with pytest.raises(MlgateError, match="dataset 'holdout': cannot spill row hashes to .*No space left on device"):
         MlGate("g", ws).no_duplicates("holdout")
     assert not list(tmp_path.glob("mlgate-rows-*"))  # nothing left behind
+
+
+def test_class_balance_of_a_streamed_dataset_counts_every_row(rare: Path) -> None:
+    def balance(ws, target: str) -> object:
+        return MlGate("g", ws).class_balance("current", min_share=0.002, target=target)[0]
+
+    for target in ("defaulted", "branch"):  # integer and text (with missing values) classes
+        expected = balance(workspace(rare), target)
+        got = balance(workspace(rare, memory_budget=TINY_BUDGET, sample_rows=500), target)
+        assert (got.outcome, got.candidate) == (expected.outcome, expected.candidate)
+        assert got.details["table"] == expected.details["table"]
+        assert "sampled_rows" not in got.details
+    rows = {r["class"]: r for r in got.details["table"]}
+    assert rows["new"]["count"] == 10 and rows["new"]["outcome"] == "failed"  # 10 of 6000 < 0.2%

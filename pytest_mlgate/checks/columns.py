@@ -47,7 +47,7 @@ def columns(data: Dataset, columns: Iterable[str] | None, eligible: list[str], w
     chosen = list(columns)
     for column in chosen:
         if column not in eligible:
-            data.column(column)  # a missing column gets its own error
+            data.column_known(column)  # a missing column gets its own error
             raise MlgateError(f"dataset '{data.name}': column '{column}' is not {what}")
     return chosen
 
@@ -56,7 +56,7 @@ def target(data: Dataset, target: str | None, check: str) -> str:
     name = target or data.target
     if name is None:
         raise MlgateError(f"{check}: dataset '{data.name}' has no target column ([tool.mlgate] target or target=)")
-    data.column(name)
+    data.column_known(name)
     return name
 
 

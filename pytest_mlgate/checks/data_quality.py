@@ -179,12 +179,14 @@ def _skewness(values: np.ndarray) -> float:
     return float(m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
 
 
-def class_balance(data: Dataset, min_share: col.Limit = 0.05, target: str | None = None) -> Check:
-    """Every class of the target must make up at least ``min_share`` of the rows (per class: ``{label: share}``)."""
+def class_balance(data: Dataset, min_share: col.Limit = 0.05, target: str | None = None,
+                  counts: pd.Series | None = None) -> Check:
+    """Every class of the target must make up at least ``min_share`` of the rows (per class: ``{label: share}``;
+    ``counts``: the rows per class, when counted already)."""
     if (empty := col.empty("class_balance", "class_share", data)) is not None:
         return empty
     column = col.target(data, target, "class_balance")
-    counts = data.frame[column].value_counts(dropna=False)
+    counts = data.frame[column].value_counts(dropna=False) if counts is None else counts
     rows = []
     for label, count in counts.items():
         limit = col.limit(min_share, str(label), 0.05)
@@ -308,7 +310,14 @@ class DataQualityGates(Recorder):
                       target: str | None = None) -> list[Check]:
         """Each target class at least ``min_share`` (default 5%) of the rows."""
         __tracebackhide__ = True
-        return self.record(class_balance(self._data(dataset), min_share, target))
+        data = self._data(dataset, folded=True)
+        if getattr(data, "streamed", False):  # exact class counts when folded, else the stated sample
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            counts = streamed.class_counts(data, target)
+            return self.record(class_balance(data if counts is not None else self.rows(dataset), min_share, target,
+                                             counts))
+        return self.record(class_balance(data, min_share, target))
 
     def no_duplicates(self, dataset: DataArg = "holdout", max_rate: float = 0.0, *,
                       columns: Iterable[str] | None = None) -> list[Check]:

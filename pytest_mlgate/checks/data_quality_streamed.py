@@ -109,3 +109,20 @@ def _columns(data: Any) -> list[str]:
 
 def _chunks(data: Any) -> Any:
     return data.parts.chunks(data.chunk_rows) if getattr(data, "streamed", False) else [data.frame]
+
+
+def class_counts(data: Any, target: str | None) -> Any:
+    """Rows per class of a streamed dataset's target, from its exact folded value counts (most
+    frequent first, missing values as one class); ``None`` when they were not counted (a float
+    target, or more than ``MAX_VALUES`` integer values)."""
+    import numpy as np
+    import pandas as pd
+
+    column = col.target(data, target, "class_balance")
+    found = profile_of(data).columns[column]
+    if found.categories is None or found.overflow:
+        return None
+    counts = {key[0]: n for key, n in found.categories.table.items()}
+    if found.nulls:
+        counts[np.nan] = found.nulls
+    return pd.Series(counts, dtype="int64").sort_values(ascending=False, kind="stable")

@@ -51,6 +51,10 @@ class Dataset:
                               f"(columns: {columns.listing(self.frame.columns)})")
         return self.frame[name]
 
+    def column_known(self, name: str) -> None:
+        """The same one-line error as :meth:`column` when there is no such column, nothing else."""
+        self.column(name)
+
     @property
     def y(self) -> np.ndarray:
         """The target column as an array; errors when missing or incomplete."""

@@ -84,7 +84,8 @@ class StreamedDataset(Dataset):
         return super().column(name)
 
     def column_known(self, name: str) -> None:
-        """A one-line error naming the dataset and the column when the files have no such column."""
+        """A one-line error naming the dataset and the column when the files have no such column
+        (without reading any rows)."""
         if name not in self.parts.columns:
             raise MlgateError(f"dataset '{self.name}': column '{name}' not found "
                               f"(columns: {', '.join(map(str, self.parts.columns[:20]))})")
