@@ -17,10 +17,10 @@ import functools
 import numpy as np
 
 
-def gini(rank_sum, m, n):
-    """Gini coefficient 2A - 1 of the AUC A = max(U, 1 - U) / (m n) (either direction) from the sum of
-    the positives' average ranks, and its standard error (Hanley and McNeil 1982, their q1 and q2);
-    scalars or arrays alike, with the same arithmetic."""
+def gini(rank_sum: float | np.ndarray, m: int | np.ndarray, n: int | np.ndarray) -> tuple:
+    """Gini coefficient 2A - 1 and its standard error (Hanley and McNeil 1982, their q1 and q2), where
+    A = max(AUC, 1 - AUC) (either direction) and the AUC is U / (m n), U the sum of the m positives'
+    average ranks less m (m + 1) / 2; scalars or arrays alike, with the same arithmetic."""
     auc = (rank_sum - m * (m + 1) / 2) / (m * n)
     a = np.maximum(auc, 1 - auc)
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
