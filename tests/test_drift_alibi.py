@@ -172,3 +172,18 @@ def test_predictions(mlgate):
     assert checks["data_drift[reference->current]"]["details"]["method"] == "TabularDrift"
     assert checks["prediction_drift[candidate][reference->current]"]["details"]["drifted"] == ["score"]
     assert project.decision["decision"] == "rejected"
+
+
+def test_a_detector_on_a_streamed_dataset_runs_on_its_stated_sample(tmp_path):
+    from engine_scenarios import TINY_BUDGET, workspace, write_project
+
+    from pytest_mlgate.gates import MlGate
+
+    root = write_project(tmp_path, rows=3000)
+    ws = workspace(root, memory_budget=TINY_BUDGET, sample_rows=800)
+    assert ws.dataset("current").streamed
+    summary = MlGate("g", ws).no_drift("reference", "current", method="TabularDrift")[0]
+    assert summary.outcome == "failed"
+    assert summary.details["sampled_rows"] == 800 and "uniform sample of 800 of 3000 rows" in summary.message
+    assert "income" in summary.details["drifted"]
+    assert {r["test"] for r in summary.details["table"] if r.get("feature") == "income"} == {"TabularDrift"}

@@ -128,8 +128,9 @@ def test_gates_needing_rows_use_a_stated_sample(project: Path) -> None:
 
     ws = workspace(project, memory_budget=TINY_BUDGET, sample_rows=500)
     gate = MlGate("g", ws)
-    checks = gate.no_duplicates("holdout", max_rate=1.0)
+    checks = gate.calibration("holdout")
     assert checks[0].details["sampled_rows"] == 500
+    assert checks[0].details["rows"] == 500  # the sample's rows, not the 12000 of the dataset
     assert "uniform sample of 500 of 12000 rows" in checks[0].message
     later = gate.no_missing("holdout", max_rate=0.05)  # from folded counts: not a sample
     assert "sampled_rows" not in later[0].details

@@ -260,6 +260,6 @@ class BusinessGates(Recorder):
         objective = Objective(kind, prices, unit if unit is not None else (s.business_unit or ""))
         baseline = self.model("baseline") if model == "candidate" else None
         return self.record(*business(
-            objective, self.dataset(dataset), subject, baseline, limit=limit, max_abs=max_abs, max_rel=max_rel,
+            objective, self.rows(dataset), subject, baseline, limit=limit, max_abs=max_abs, max_rel=max_rel,
             criterion=criterion, confidence=s.confidence,
-            validation=None if validation is None else self.dataset(validation)))
+            validation=None if validation is None else self.rows(validation)))

@@ -131,6 +131,6 @@ class CalibrationGates(Recorder):
         candidate = self.model("candidate")
         if candidate is None:
             raise MlgateError("model 'candidate' is not configured")
-        return self.record(*calibration(self.dataset(dataset), candidate, self.model("baseline"), measure=measure,
+        return self.record(*calibration(self.rows(dataset), candidate, self.model("baseline"), measure=measure,
                                         max_value=max_value, max_increase=max_increase, bins=bins,
                                         confidence=s.confidence, n_boot=s.bootstrap, seed=s.seed))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlgate.checks.profile import (
     SAMPLE_ROWS,
     Profile,
+    jsonable,
 )
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, TOO_SMALL, Check
 from pytest_mlgate.errors import MlgateError
@@ -46,7 +47,7 @@ def columns(data: Dataset, columns: Iterable[str] | None, eligible: list[str], w
     chosen = list(columns)
     for column in chosen:
         if column not in eligible:
-            data.column(column)  # a missing column gets its own error
+            data.column_known(column)  # a missing column gets its own error
             raise MlgateError(f"dataset '{data.name}': column '{column}' is not {what}")
     return chosen
 
@@ -55,7 +56,7 @@ def target(data: Dataset, target: str | None, check: str) -> str:
     name = target or data.target
     if name is None:
         raise MlgateError(f"{check}: dataset '{data.name}' has no target column ([tool.mlgate] target or target=)")
-    data.column(name)
+    data.column_known(name)
     return name
 
 
@@ -92,3 +93,56 @@ def empty(name: str, metric: str, data: Dataset) -> Check | None:
         return None
     return Check(name, TOO_SMALL, metric=metric, dataset=data.name, kind="data_quality",
                  message=f"{name} on '{data.name}': dataset has no rows", details={"rows": 0, "table": []})
+
+
+def unseen(data: Dataset, reference: Dataset, max_rate: Limit, chosen: list[str],
+           found: Callable[[str], tuple[list[Any], int]]) -> Check:
+    """The ``no_unseen_categories`` check of the ``chosen`` columns; ``found(column)`` gives the
+    column's values never seen in ``reference`` and how many rows of ``data`` hold them."""
+    rows = []
+    for column in chosen:
+        cap = limit(max_rate, column, 0.0)
+        if cap is None:
+            rows.append({"column": column, "outcome": "skipped", "limit": None})
+            continue
+        new, count = found(column)
+        rate = count / len(data)
+        rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),
+                     "rows": count, "rate": rate, "limit": cap, "outcome": FAILED if rate > cap else PASSED})
+    return summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
+                     lambda r: f"{r['column']} {pct(r['rate'])} of rows ({r['rows']}) have categories not in "
+                               f"'{reference.name}' {r['unseen_values'][:SHOWN] or ''} "
+                               f"{'>' if r['outcome'] == FAILED else '<='} {pct(r['limit'])}",
+                     reference=reference.name)
+
+
+def repeat_check(data: Dataset, count: int, positions: Any, shown: Any, chosen: list[str], max_rate: float) -> Check:
+    """The ``no_duplicates`` check: ``count`` rows repeat an earlier one; ``shown`` holds the rows at
+    the first ``positions``."""
+    return _rows_check("no_duplicates", "duplicate_rate", data, count, f"{count} duplicate row(s) of {len(data)}",
+                       positions, shown, chosen, max_rate, duplicates=count)
+
+
+def overlap_check(data: Dataset, reference: Dataset, count: int, positions: Any, shown: Any, chosen: list[str],
+                  max_rate: float) -> Check:
+    """The ``no_overlap`` check: ``count`` rows of ``data`` occur in ``reference``."""
+    return _rows_check("no_overlap", "overlap_rate", data, count, f"{count} of {len(data)} rows",
+                       positions, shown, chosen, max_rate, f" also in '{reference.name}'", overlapping=count,
+                       reference=reference.name)
+
+
+def _rows_check(name: str, metric: str, data: Dataset, count: int, counted: str, positions: Any, shown: Any,
+                chosen: list[str], max_rate: float, where: str = "", **details: Any) -> Check:
+    rate = count / len(data)
+    passed = rate <= max_rate
+    message = f"{name} on '{data.name}': {counted} ({pct(rate)}){where} {'<=' if passed else '>'} {pct(max_rate)}"
+    if not passed:
+        message += f"; first at rows {', '.join(map(str, list(positions)[:SHOWN]))}"
+    return Check(name, PASSED if passed else FAILED, metric=metric, dataset=data.name, candidate=rate,
+                 threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
+                 details={**details, "rows": len(data), "columns": chosen, "table": _rows_table(positions, shown, chosen)})
+
+
+def _rows_table(positions: Any, shown: Any, chosen: list[str]) -> list[dict[str, Any]]:
+    return [{"row": int(p), **{c: jsonable(v) for c, v in row.items()}}
+            for p, row in zip(positions, shown[chosen].to_dict("records"))]

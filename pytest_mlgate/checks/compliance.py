@@ -205,7 +205,7 @@ class ComplianceGates(Recorder):
         configured_allow, configured_share = compliance_config(self.settings)
         allow = list(allow if allow is not None else configured_allow)
         share = min_share if min_share is not None else configured_share
-        data = self.dataset(dataset)
+        data = self.rows(dataset)
         if columns is None:
             subject = self.model(model)
             if subject is None:

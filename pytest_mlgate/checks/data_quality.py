@@ -9,7 +9,7 @@ mapped to ``None`` is skipped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,11 @@ def schema_check(data: Dataset, spec: schemas.SchemaSpec, settings: Settings, re
     from pytest_mlgate.checks import schemas
 
     resolved, source = schemas.resolve(spec, settings, reference)
+    if getattr(data, "streamed", False):  # chunk by chunk
+        from pytest_mlgate.checks import schema_chunks
+
+        inferred = isinstance(spec, str) and spec == "infer"
+        return schema_chunks.validate(data, resolved, source, inferred=inferred, max_cases=max_cases)
     return schemas.validate(data, resolved, source, stats=col.profile(data), max_cases=max_cases)
 
 
@@ -174,12 +179,14 @@ def _skewness(values: np.ndarray) -> float:
     return float(m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
 
 
-def class_balance(data: Dataset, min_share: col.Limit = 0.05, target: str | None = None) -> Check:
-    """Every class of the target must make up at least ``min_share`` of the rows (per class: ``{label: share}``)."""
+def class_balance(data: Dataset, min_share: col.Limit = 0.05, target: str | None = None,
+                  counts: pd.Series | None = None) -> Check:
+    """Every class of the target must make up at least ``min_share`` of the rows (per class: ``{label: share}``;
+    ``counts``: the rows per class, when counted already)."""
     if (empty := col.empty("class_balance", "class_share", data)) is not None:
         return empty
     column = col.target(data, target, "class_balance")
-    counts = data.frame[column].value_counts(dropna=False)
+    counts = data.frame[column].value_counts(dropna=False) if counts is None else counts
     rows = []
     for label, count in counts.items():
         limit = col.limit(min_share, str(label), 0.05)
@@ -203,17 +210,7 @@ def duplicates(data: Dataset, max_rate: float = 0.0, columns: Iterable[str] | No
         return empty
     chosen = col.columns(data, columns, list(data.frame.columns), "a column")
     repeats = duplicated_rows(data.frame, chosen, col.profile(data).row_keys(chosen))
-    rate = len(repeats) / len(data)
-    passed = rate <= max_rate
-    positions = repeats[:20].tolist()
-    message = (f"no_duplicates on '{data.name}': {len(repeats)} duplicate row(s) of {len(data)} ({col.pct(rate)}) "
-               f"{'<=' if passed else '>'} {col.pct(max_rate)}")
-    if not passed:
-        message += f"; first at rows {', '.join(map(str, positions[:col.SHOWN]))}"
-    table = [{"row": p, **{c: jsonable(v) for c, v in data.frame.iloc[p][chosen].items()}} for p in positions]
-    return Check("no_duplicates", PASSED if passed else FAILED, metric="duplicate_rate", dataset=data.name,
-                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
-                 details={"duplicates": len(repeats), "rows": len(data), "columns": chosen, "table": table})
+    return col.repeat_check(data, len(repeats), repeats[:20], data.frame.iloc[repeats[:20]], chosen, max_rate)
 
 
 def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Check:
@@ -241,22 +238,13 @@ def unseen_categories(data: Dataset, reference: Dataset, max_rate: col.Limit = 0
         return empty
     stats, ref = col.profile(data), col.profile(reference)
     shared = [c for c in stats.categorical if c in reference.frame.columns]
-    rows = []
-    for column in col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'"):
-        limit = col.limit(max_rate, column, 0.0)
-        if limit is None:
-            rows.append({"column": column, "outcome": "skipped", "limit": None})
-            continue
+
+    def found(column: str) -> tuple[list[Any], int]:
         new = ref.absent(column, stats.uniques(column).tolist())
-        count = int(data.frame[column].isin(new).sum()) if new else 0
-        rate = count / len(data)
-        rows.append({"column": column, "unseen_values": [jsonable(v) for v in new[:20]], "distinct_unseen": len(new),
-                     "rows": count, "rate": rate, "limit": limit, "outcome": FAILED if rate > limit else PASSED})
-    return col.summarise("no_unseen_categories", "unseen_rate", data, rows, "rate",
-                      lambda r: f"{r['column']} {col.pct(r['rate'])} of rows ({r['rows']}) have categories not in "
-                                f"'{reference.name}' {r['unseen_values'][:col.SHOWN] or ''} "
-                                f"{'>' if r['outcome'] == FAILED else '<='} {col.pct(r['limit'])}",
-                      reference=reference.name)
+        return new, int(data.frame[column].isin(new).sum()) if new else 0
+
+    chosen = col.columns(data, columns, shared, f"a categorical column also in '{reference.name}'")
+    return col.unseen(data, reference, max_rate, chosen, found)
 
 
 def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: Iterable[str] | None = None) -> Check:
@@ -269,17 +257,11 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
         raise MlgateError(f"no_overlap: datasets '{data.name}' and '{reference.name}' share no columns")
     rows = shared_rows(data.frame, reference.frame, chosen,
                        (col.profile(data).row_keys(chosen), col.profile(reference).row_keys(chosen)))
-    rate = len(rows) / len(data)
-    passed = rate <= max_rate
-    message = (f"no_overlap on '{data.name}': {len(rows)} of {len(data)} rows ({col.pct(rate)}) also in "
-               f"'{reference.name}' {'<=' if passed else '>'} {col.pct(max_rate)}")
-    if not passed:
-        message += f"; first at rows {', '.join(map(str, rows[:col.SHOWN].tolist()))}"
-    table = [{"row": int(p), **{c: jsonable(v) for c, v in data.frame.iloc[int(p)][chosen].items()}} for p in rows[:20]]
-    return Check("no_overlap", PASSED if passed else FAILED, metric="overlap_rate", dataset=data.name,
-                 candidate=rate, threshold=f"<= {max_rate:g}", kind="data_quality", message=message,
-                 details={"overlapping": len(rows), "rows": len(data), "reference": reference.name,
-                          "columns": chosen, "table": table})
+    return col.overlap_check(data, reference, len(rows), rows[:20], data.frame.iloc[rows[:20]], chosen, max_rate)
+
+
+def _columns_of(data: Dataset) -> list[str]:
+    return list(data.parts.columns) if getattr(data, "streamed", False) else list(data.frame.columns)
 
 
 # ---------------------------------------------------------------- the mixin
@@ -296,13 +278,14 @@ class DataQualityGates(Recorder):
         to the project root) or ``"infer"`` (columns, dtypes and nullability of ``reference``)."""
         __tracebackhide__ = True
         ref = self._data(reference) if isinstance(schema, str) and schema == "infer" else None
-        return self.record(schema_check(self._data(dataset), schema, self.settings, ref, max_cases=max_cases))
+        data = self._data(dataset, folded=True)
+        return self.record(schema_check(data, schema, self.settings, ref, max_cases=max_cases))
 
     def no_missing(self, dataset: DataArg = "holdout", max_rate: col.Limit = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` missing values per column (default 0)."""
         __tracebackhide__ = True
-        return self.record(missing(self._data(dataset), max_rate, columns))
+        return self.record(missing(self._data(dataset, folded=True), max_rate, columns))
 
     def no_outliers(self, dataset: DataArg = "holdout", method: str = "iqr", max_rate: col.Limit | None = None, *,
                     reference: DataArg | None = "reference", max_excess: col.Limit = 0.01, k: float | None = None,
@@ -327,33 +310,61 @@ class DataQualityGates(Recorder):
                       target: str | None = None) -> list[Check]:
         """Each target class at least ``min_share`` (default 5%) of the rows."""
         __tracebackhide__ = True
-        return self.record(class_balance(self._data(dataset), min_share, target))
+        data = self._data(dataset, folded=True)
+        if getattr(data, "streamed", False):  # exact class counts when folded, else the stated sample
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            counts = streamed.class_counts(data, target)
+            return self.record(class_balance(data if counts is not None else self.rows(dataset), min_share, target,
+                                             counts))
+        return self.record(class_balance(data, min_share, target))
 
     def no_duplicates(self, dataset: DataArg = "holdout", max_rate: float = 0.0, *,
                       columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows repeating an earlier row (default 0)."""
         __tracebackhide__ = True
-        return self.record(duplicates(self._data(dataset), max_rate, columns))
+        data = self._data(dataset, folded=True)
+        if getattr(data, "streamed", False):  # every row, by hash partitioning
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.duplicates(data, max_rate, columns))
+        return self.record(duplicates(data, max_rate, columns))
 
     def no_constant_columns(self, dataset: DataArg = "holdout", *,
                             columns: Iterable[str] | None = None) -> list[Check]:
         """Every column holds at least two distinct values."""
         __tracebackhide__ = True
-        return self.record(constant_columns(self._data(dataset), columns))
+        data = self._data(dataset, folded=True)
+        if getattr(data, "streamed", False):  # exact, from the folded profiles
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.constant_columns(data, columns))
+        return self.record(constant_columns(data, columns))
 
     def no_unseen_categories(self, dataset: DataArg = "holdout", reference: DataArg = "reference",
                              max_rate: col.Limit = 0.0, *, columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows per categorical column with a value never seen in ``reference``."""
         __tracebackhide__ = True
-        return self.record(unseen_categories(self._data(dataset), self._data(reference), max_rate, columns))
+        data, ref = self._data(dataset, folded=True), self._data(reference, folded=True)
+        if getattr(data, "streamed", False) or getattr(ref, "streamed", False):  # exact value counts
+            from pytest_mlgate.checks import data_quality_streamed as streamed
+
+            return self.record(streamed.unseen_categories(data, ref, max_rate, columns))
+        return self.record(unseen_categories(data, ref, max_rate, columns))
 
     def no_overlap(self, dataset: DataArg = "holdout", reference: DataArg = "reference", max_rate: float = 0.0, *,
                    columns: Iterable[str] | None = None) -> list[Check]:
         """At most ``max_rate`` rows of ``dataset`` also present in ``reference`` (default 0)."""
         __tracebackhide__ = True
-        return self.record(overlap(self._data(dataset), self._data(reference), max_rate, columns))
+        data, ref = self._data(dataset, folded=True), self._data(reference, folded=True)
+        if getattr(data, "streamed", False) or getattr(ref, "streamed", False):  # every row, by hash partitioning
+            from pytest_mlgate.checks import data_quality_streamed as streamed
 
-    def _data(self, data: DataArg) -> Dataset:
+            return self.record(streamed.overlap(data, ref, max_rate, columns))
+        return self.record(overlap(data, ref, max_rate, columns))
+
+    def _data(self, data: DataArg, folded: bool = False) -> Dataset:
+        """The dataset to check; a streamed one's sample unless the check reads folded statistics."""
         if isinstance(data, pd.DataFrame):
             return Dataset("frame", data, self.settings.target if self.settings.target in data.columns else None)
-        return self.dataset(data)
+        return self.dataset(data) if folded else self.rows(data)

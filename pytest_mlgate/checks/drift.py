@@ -51,7 +51,8 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequenc
     any feature drifted; its ``details["table"]`` has one row per feature.
     """
     options = options or DriftOptions()
-    columns = select_features([(len(reference), list(reference.columns)), (len(current), list(current.columns))], features, exclude, names)
+    columns = select_features([(len(reference), list(reference.columns)), (len(current), list(current.columns))],
+                              features, exclude, names)
     scipy = isinstance(options.method, str) and options.method in SCIPY_METHODS
     items = each(lambda name: _feature(name, reference[name], current[name], options, names, scipy), columns)
     prepared = [item for item, _ in items if isinstance(item, Feature)]
@@ -187,6 +188,17 @@ def describe(row: dict[str, Any]) -> str:
     return f"{row['feature']} ({', '.join(parts)})"
 
 
+def streamed(*datasets: Dataset) -> bool:
+    return any(getattr(d, "streamed", False) for d in datasets)
+
+
+def folded(options: DriftOptions, *datasets: Dataset) -> bool:
+    """Whether drift between ``datasets`` is tested from folded column profiles: a streamed dataset
+    and the KS family. Other methods (``cvm``, an alibi-detect detector) need rows, so a streamed
+    dataset gives them its seeded sample of ``sample_rows`` rows, and their checks say so."""
+    return streamed(*datasets) and isinstance(options.method, str) and options.method == "ks"
+
+
 def _method_name(method: Any) -> str:
     return method if isinstance(method, str) else type(method).__name__
 
@@ -200,9 +212,9 @@ def prediction_drift(model: ModelUnderTest, reference: Dataset, current: Dataset
     label of a multi-class one, a regressor's values. A streamed dataset's outputs are folded into
     the same column profiles (sketches, exact counts) as its columns, not sampled."""
     options = options or DriftOptions()
-    if getattr(reference, "streamed", False) or getattr(current, "streamed", False):
+    if folded(options, reference, current):
         return _streamed_prediction_drift(model, reference, current, options)
-    column, outputs = _outputs(model, reference), _outputs(model, current)
+    column, outputs = _outputs(model, _rows_of(reference)), _outputs(model, _rows_of(current))
     if column[0] == "predicted_label":
         options = replace(options, categorical=(*options.categorical, "predicted_label"))
     checks = data_drift(pd.DataFrame({column[0]: column[1]}), pd.DataFrame({outputs[0]: outputs[1]}),
@@ -237,6 +249,11 @@ def _output_profile(model: ModelUnderTest, data: Dataset) -> tuple[str, Statisti
     return column, Statistics(rows=len(data), columns={column: profile_column(pd.Series(values))})
 
 
+def _rows_of(data: Dataset) -> Dataset:
+    """``data``, or a streamed dataset's seeded sample as a dataset of its own."""
+    return data.sample_dataset() if streamed(data) else data
+
+
 def _outputs(model: ModelUnderTest, data: Dataset) -> tuple[str, np.ndarray]:
     if hasattr(model.model, "predict_proba"):
         score = model.score(data)
@@ -251,7 +268,7 @@ def label_drift(reference: Dataset, current: Dataset, options: DriftOptions | No
         raise MlgateError("label drift: no target column configured ([tool.mlgate] target)")
     target = reference.target
     options = options or DriftOptions()
-    if getattr(reference, "streamed", False) or getattr(current, "streamed", False):  # from column profiles
+    if folded(options, reference, current):  # from column profiles
         from pytest_mlgate.checks import drift_streamed
 
         if not drift_streamed.profile_of(reference).columns[target].dtype.startswith("float"):
@@ -322,7 +339,7 @@ class DriftGates(Recorder):
         __tracebackhide__ = True
         ref, cur = self._drift_data(reference, "reference"), self._drift_data(current, "current")
         exclude, chosen = [self.settings.target or ""], self._drift_options(**options)
-        if getattr(ref, "streamed", False) or getattr(cur, "streamed", False):  # from column profiles
+        if folded(chosen, ref, cur):  # from column profiles
             from pytest_mlgate.checks import drift_streamed
 
             prepared, untestable, results = drift_streamed.tested(ref, cur, features, chosen, exclude)
@@ -332,7 +349,7 @@ class DriftGates(Recorder):
         def compute() -> list[Check]:
             return data_drift(ref.frame, cur.frame, features, chosen, names=names, exclude=exclude)
 
-        if not isinstance(chosen.method, str):  # a configured detector object has no stable key
+        if not isinstance(chosen.method, str) or streamed(ref, cur):  # no stable key, or a sample
             return self.record(*compute())
         params = (None if features is None else list(features), chosen, exclude, names)
         return self.record(*ref.remembered("data_drift", params, compute, cur))

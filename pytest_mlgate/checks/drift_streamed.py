@@ -21,7 +21,6 @@ import numpy as np
 
 from pytest_mlgate.checks.drift_stats import (
     KS_EXACT_MAX_N,
-    SCIPY_METHODS,
     DriftOptions,
     Feature,
     Results,
@@ -50,9 +49,6 @@ def tested(reference: Any, current: Any, features: Sequence[str] | None, options
 def tested_profiles(ref: Statistics, cur: Statistics, names: tuple[str, str], features: Sequence[str] | None,
                     options: DriftOptions, exclude: Sequence[str] = ()) -> tuple[list[Feature], list[Check], Results]:
     """As :func:`tested`, from the column profiles of two batches."""
-    if not (isinstance(options.method, str) and options.method == "ks"):
-        raise MlgateError(f"drift: method {options.method!r} needs rows; streamed datasets test with 'ks' "
-                          f"(of {', '.join(SCIPY_METHODS)}) or raise memory_budget")
     columns = select_features([(ref.rows, list(ref.columns)), (cur.rows, list(cur.columns))], features, exclude, names)
     prepared, untestable = [], []
     for name in columns:

@@ -177,7 +177,7 @@ class EstimatedGates(Recorder):
             raise MlgateError(f"estimated_metric: method must be sigmoid or isotonic, got {method!r}")
         s = self.settings
         model = self._estimated_model()
-        window, ref = self.dataset(dataset), self.dataset(reference)
+        window, ref = self.rows(dataset), self.rows(reference)
         options = EstimateOptions(method, max_calibration_error, s.confidence, n_boot, s.seed, s.min_slice_size)
         checks, found = estimated_checks(metric, model, ref, window, options, min_value=min_value,
                                          max_drop=max_drop, max_relative_drop=max_relative_drop)

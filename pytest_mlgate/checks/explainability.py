@@ -336,7 +336,7 @@ class ExplainabilityGates(Recorder):
     def importance(self, dataset: str | Dataset = "holdout", model: str = "candidate") -> Importance:
         """The (cached) permutation importance of a model on a dataset."""
         cfg, subject = explain_config(self.settings), self.live_model(model, "permutation importance")
-        return importance(subject, self.dataset(dataset), n_repeats=cfg.n_repeats, max_rows=cfg.max_rows,
+        return importance(subject, self.rows(dataset), n_repeats=cfg.n_repeats, max_rows=cfg.max_rows,
                           scoring=cfg.scoring, against=cfg.against, seed=self.settings.seed)
 
     def no_forbidden_drivers(self, forbidden: Sequence[str] | None = None, *, top_k: int | None = None,
@@ -345,14 +345,14 @@ class ExplainabilityGates(Recorder):
         __tracebackhide__ = True
         cfg = explain_config(self.settings)
         names = list(forbidden) if forbidden is not None else [*self.settings.sensitive, *cfg.proxies]
-        imp, data = self.importance(dataset, model), self.dataset(dataset)
+        imp, data = self.importance(dataset, model), self.rows(dataset)
         return self.record(forbidden_drivers(imp, names, top_k or cfg.top_k, dataset=data.name, role=model))
 
     def importance_agrees(self, min_correlation: float | None = None, *, method: str = "spearman",
                           dataset: str | Dataset = "holdout") -> list[Check]:
         """The candidate's importance ranking must agree with the baseline's (use severity="review")."""
         __tracebackhide__ = True
-        cfg, data = explain_config(self.settings), self.dataset(dataset)
+        cfg, data = explain_config(self.settings), self.rows(dataset)
         if self.model("baseline") is None:
             return self.record(Check("importance ranking vs baseline", NOT_APPLICABLE, kind="explainability",
                                      dataset=data.name, message="no baseline configured, ranking not compared"))
@@ -366,7 +366,7 @@ class ExplainabilityGates(Recorder):
                   grid_resolution: int = 20) -> list[Check]:
         """Declared monotonic relationships hold (``feature`` given, or all of [tool.mlgate.explain] monotonic)."""
         __tracebackhide__ = True
-        cfg, data = explain_config(self.settings), self.dataset(dataset)
+        cfg, data = explain_config(self.settings), self.rows(dataset)
         subject = self.live_model(model, "monotonicity")
         declared = {feature: direction} if feature is not None else dict(cfg.monotonic or {})
         if not declared:

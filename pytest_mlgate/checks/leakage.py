@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pytest_mlgate.checks.leakage_ranks import average_ranks, binary_columns, blas_threads, gini
 from pytest_mlgate.checks.recorder import Recorder
 from pytest_mlgate.decision import FAILED, NOT_APPLICABLE, PASSED, Check
 from pytest_mlgate.errors import MlgateError
@@ -105,13 +106,9 @@ def power(score: list[np.ndarray], y: np.ndarray, classes: int | None) -> tuple[
         m, n = int(hit.sum()), int((~hit).sum())
         if not m or not n:
             continue
-        ranks = stats.rankdata(s[keep])
-        auc = (ranks[hit].sum() - m * (m + 1) / 2) / (m * n)
-        a = max(auc, 1 - auc)
-        q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-        var = (a * (1 - a) + (m - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (m * n)
-        ginis.append(2 * a - 1)
-        errors.append(2 * np.sqrt(max(var, 0.0)))
+        g, se = gini(stats.rankdata(s[keep])[hit].sum(), m, n)
+        ginis.append(g)
+        errors.append(se)
     if not ginis:
         return float("nan"), float("nan")
     return float(np.mean(ginis)), float(np.mean(errors))
@@ -184,7 +181,7 @@ def label_and_rest(frame: pd.DataFrame, y: np.ndarray, classes: int | None,
     if len(frame) > COPY_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(len(frame), COPY_ROWS, replace=False))
         frame, y = frame.iloc[rows], np.asarray(y)[rows]
-    ranks = frame[names].astype(float).rank().to_numpy()
+    ranks = average_ranks(frame[names].astype(float).to_numpy())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a column with no values: its ranks stay 0
         ranks = np.nan_to_num(ranks - np.nanmean(ranks, axis=0))  # a missing value: the mean rank
@@ -201,8 +198,9 @@ def label_and_rest(frame: pd.DataFrame, y: np.ndarray, classes: int | None,
     fitted = 2 if classes is None else classes  # what the target's fit used up: class means, or a line
     dof = len(y) - fitted - int(varies.sum()) + 1
     if varies.sum() >= 2 and dof > 0:
-        corr = np.corrcoef(rest[:, varies], rowvar=False) + 1e-9 * np.eye(int(varies.sum()))
-        r2 = 1 - 1 / np.diag(np.linalg.inv(corr))
+        with blas_threads().limit(limits=1, user_api="blas"):  # a second thread spins longer than it saves
+            corr = np.corrcoef(rest[:, varies], rowvar=False) + 1e-9 * np.eye(int(varies.sum()))
+            r2 = 1 - 1 / np.diag(np.linalg.inv(corr))
         others[varies] = 1 - (1 - r2) * (len(y) - fitted) / dof
     explained = np.where(total > 0, 1 - left / np.where(total > 0, total, 1), np.nan)
     return {name: (float(explained[i]), float(others[i])) for i, name in enumerate(names)}
@@ -251,14 +249,37 @@ def feature_row(name: str, ref: pd.Series, cur: pd.Series, y_ref: np.ndarray, y_
     """What one feature shows: its power on each dataset, the change and its z score, and (for a
     feature strong enough to be one) its share as a copy of the target."""
     s_ref, s_cur = scores(ref, cur, y_ref, classes)
-    (p_ref, se_ref), (p_cur, se_cur) = power(s_ref, y_ref, classes), power(s_cur, y_cur, classes)
-    change, se = p_cur - p_ref, float(np.hypot(se_ref, se_cur))
-    if pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_bool_dtype(ref):
-        o_ref, o_cur = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
-    else:  # categories in the order of their mean target in the reference
-        (o_ref,), (o_cur,) = scores(ref, cur, y_ref.astype(float), None)
+    o_ref, o_cur = ordered(ref, cur, y_ref)
     # a copy in both datasets: on a few rows a strong feature can order them perfectly by chance
     copy = min(copy_of(o_ref, y_ref, copy_share), copy_of(o_cur, y_cur, copy_share))
+    return _row(name, power(s_ref, y_ref, classes), power(s_cur, y_cur, classes), copy)
+
+
+def ordered(ref: pd.Series, cur: pd.Series, y_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A feature as numbers to order rows by: its values, or a category's mean target in the reference.
+    For a two-valued target these are also its :func:`scores`."""
+    if pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_bool_dtype(ref):
+        return ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
+    (o_ref,), (o_cur,) = scores(ref, cur, y_ref.astype(float), None)
+    return o_ref, o_cur
+
+
+def feature_rows(features: list[str], ref: pd.DataFrame, cur: pd.DataFrame, y_ref: np.ndarray,
+                 y_cur: np.ndarray, classes: int | None, copy_share: float) -> list[dict[str, Any]]:
+    """:func:`feature_row` of each feature; for a two-valued target all at once, from one sort of each
+    column (:func:`~pytest_mlgate.checks.leakage_ranks.binary_columns`: the same numbers)."""
+    if classes != 2 or not len(ref) or not len(cur) or not features:
+        return [feature_row(name, ref[name], cur[name], y_ref, y_cur, classes, copy_share) for name in features]
+    pairs = [ordered(ref[name], cur[name], y_ref) for name in features]
+    p_ref, se_ref, c_ref = binary_columns(np.column_stack([p[0] for p in pairs]), y_ref == 1)
+    p_cur, se_cur, c_cur = binary_columns(np.column_stack([p[1] for p in pairs]), y_cur == 1)
+    return [_row(name, (float(p_ref[i]), float(se_ref[i])), (float(p_cur[i]), float(se_cur[i])),
+                 min(float(c_ref[i]), float(c_cur[i]))) for i, name in enumerate(features)]
+
+
+def _row(name: str, at_ref: tuple[float, float], at_cur: tuple[float, float], copy: float) -> dict[str, Any]:
+    (p_ref, se_ref), (p_cur, se_cur) = at_ref, at_cur
+    change, se = p_cur - p_ref, float(np.hypot(se_ref, se_cur))
     z = abs(change) / se if se > 0 else 0.0
     return {"column": name, "power_reference": p_ref, "power": p_cur, "change": change,
             "z": 0.0 if np.isnan(z) else z, "copy_share": copy}
@@ -304,16 +325,15 @@ def label_leakage(data: Dataset, reference: Dataset, target: str, *, model: Mode
     model_score = None if model is None else model_power(model, data, at, y_cur, classes)
     parts = label_and_rest(pd.concat([ref[features], cur[features]], ignore_index=True),
                            np.concatenate([y_ref, y_cur]), classes, seed)
-    rows = []
-    for name in features:
-        row = feature_row(name, ref[name], cur[name], y_ref, y_cur, classes, copy_share)
+    rows = feature_rows(features, ref, cur, y_ref, y_cur, classes, copy_share)
+    for row in rows:
+        name = row["column"]
         row["label_explained"], row["others_explained"] = parts.get(name, (float("nan"), float("nan")))
         if name in available_after:
             row["late_share"] = late_share(cur[available_after[name]], cur[prediction_time])
         row["as_good_as_model"] = model_score is not None and row["power"] >= model_score
         row["evidence"] = _evidence(row, max_change, critical, copy_share, (label_explained, others_explained))
         row["outcome"] = FAILED if row["evidence"] else PASSED
-        rows.append(row)
     return _summary(data, reference, target, rows, model_score, classes, max_change=max_change,
                     copy_share=copy_share, label_explained=label_explained, others_explained=others_explained,
                     confidence=confidence)
@@ -371,7 +391,7 @@ class LeakageGates(Recorder):
         a failure needs review unless the gate marker says otherwise."""
         __tracebackhide__ = True
         table = self.settings.section("leakage")
-        data, ref = self.dataset(dataset), self.dataset(reference)
+        data, ref = self.rows(dataset), self.rows(reference)
         name = target or data.target or self.settings.target
         if name is None:
             raise MlgateError(f"no_label_leakage: dataset '{data.name}' has no target column "

@@ -31,6 +31,12 @@ class Recorder:
         """A configured dataset by name (a Dataset passes through)."""
         return data if isinstance(data, Dataset) else self.workspace.dataset(data)
 
+    def rows(self, data: str | Dataset) -> Dataset:
+        """A dataset whose rows a check reads at once: a streamed dataset's seeded sample (the
+        check then says so), any other dataset itself."""
+        found = self.dataset(data)
+        return found.sample_dataset() if getattr(found, "streamed", False) else found
+
     def model(self, model: str | ModelUnderTest) -> ModelUnderTest | None:
         """A model by role (``candidate``, ``baseline``); ``None`` when the role is not configured."""
         return model if isinstance(model, ModelUnderTest) else self.workspace.model(model)

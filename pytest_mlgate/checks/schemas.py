@@ -140,7 +140,7 @@ def settled(schema: pa.DataFrameSchema, frame: pd.DataFrame, stats: Profile) -> 
     return (schema.update_columns(changes) if changes else schema), proven
 
 
-def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> None:
+def run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> None:
     """pandera's lazy validation. It copies the frame first (coercion must not touch the caller's
     data); under copy-on-write a shallow copy does that at no cost."""
     cow = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
@@ -161,9 +161,9 @@ def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, stats: P
     checks = sum(len(c.checks) + (not c.nullable) for c in schema.columns.values())
     try:
         rest, proven = settled(schema, data.frame, stats) if stats is not None and len(data) else (schema, 0)
-        _run(rest, data.frame)
+        run(rest, data.frame)
     except SchemaErrors as exc:
-        return _failed(data, source, exc.failure_cases, max_cases)
+        return failed(data, source, cases_of(exc), max_cases)
     except SchemaError as exc:
         raise MlgateError(f"schema {source} on dataset '{data.name}': {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # a custom check that crashes must fail the gate closed
@@ -176,14 +176,26 @@ def validate(data: Dataset, schema: pa.DataFrameSchema, source: str, *, stats: P
                           "column_checks": checks, "settled_from_statistics": proven})
 
 
-def _failed(data: Dataset, source: str, cases: pd.DataFrame, max_cases: int) -> Check:
-    cases = cases.reindex(columns=list(CASE_COLUMNS))
+def cases_of(exc: SchemaErrors) -> pd.DataFrame:
+    """pandera's failure cases, first failures first, each named by its column (or schema context)."""
+    cases = exc.failure_cases.reindex(columns=list(CASE_COLUMNS))
     try:  # first failures first, whatever order pandera found them in
         cases = cases.sort_values("index", kind="stable", na_position="last", ignore_index=True)
     except TypeError:  # index labels of mixed types: keep pandera's order
         pass
     cases["column"] = cases["column"].where(cases["column"].notna(), cases["schema_context"])
-    counts = cases.groupby(["column", "check"], sort=False, dropna=False).size()
+    return cases
+
+
+def case_counts(cases: pd.DataFrame) -> pd.Series:
+    """Failure cases per (column, check), in order of first appearance."""
+    return cases.groupby(["column", "check"], sort=False, dropna=False).size()
+
+
+def failed(data: Dataset, source: str, cases: pd.DataFrame, max_cases: int, counts: pd.Series | None = None) -> Check:
+    """The failing schema check: ``cases`` (the first ones, when ``counts`` has the counts of all)."""
+    counts = case_counts(cases) if counts is None else counts
+    total = int(counts.sum())
     failed_checks = [{"column": jsonable(c), "check": jsonable(k), "cases": int(n)} for (c, k), n in counts.items()]
     table = [{k: jsonable(v) for k, v in row.items()} for row in cases.head(max_cases).to_dict("records")]
     firsts = cases.drop_duplicates(["column", "check"]).head(SHOWN_CASES)
@@ -192,11 +204,11 @@ def _failed(data: Dataset, source: str, cases: pd.DataFrame, max_cases: int) -> 
                       for row in firsts.to_dict("records"))
     more = f"; +{len(counts) - SHOWN_CASES} more check(s)" if len(counts) > SHOWN_CASES else ""
     message = (f"dataset '{data.name}' fails schema {source}: {len(counts)} check(s) failed, "
-               f"{len(cases)} failure case(s): {shown}{more}; all cases in the report")
-    return Check("schema", FAILED, metric="schema_failures", dataset=data.name, candidate=float(len(cases)),
+               f"{total} failure case(s): {shown}{more}; all cases in the report")
+    return Check("schema", FAILED, metric="schema_failures", dataset=data.name, candidate=float(total),
                  threshold="== 0", kind="data_quality", message=message,
                  details={"schema": source, "rows": len(data), "failed_checks": failed_checks,
-                          "failure_cases": len(cases), "table": table, "table_truncated": len(cases) > max_cases})
+                          "failure_cases": total, "table": table, "table_truncated": total > len(table)})
 
 
 def _case(row: dict[str, Any]) -> str:

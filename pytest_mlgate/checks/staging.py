@@ -136,7 +136,7 @@ class StagingGates(Recorder):
         __tracebackhide__ = True
         from pytest_mlgate.serving import load as ld
 
-        data = self.dataset(dataset)
+        data = self.rows(dataset)
         payloads = ld.bodies(ld.feature_rows(self._candidate().model, data), batch)
         result = ld.load_test(staging, payloads, requests=requests, concurrency=concurrency, duration=duration,
                               rate=rate)
@@ -151,7 +151,7 @@ class StagingGates(Recorder):
         __tracebackhide__ = True
         from pytest_mlgate.serving import load as ld
 
-        data = self.dataset(dataset)
+        data = self.rows(dataset)
         row = ld.feature_rows(self._candidate().model, data, limit=1)[0]
         categorical = [k for k, v in row.items() if isinstance(v, str)]
         probes = ld.probe_battery(row, categorical, int(oversize_mb * 2**20))
@@ -170,7 +170,7 @@ class StagingGates(Recorder):
         ``threads`` caps OpenMP/BLAS threads while measuring (as a one-thread serving worker would run).
         """
         __tracebackhide__ = True
-        data, model = self.dataset(dataset), self._candidate()
+        data, model = self.rows(dataset), self._candidate()
         rows = [inprocess.predict_latency(model, data, batch, repeats, threads=threads) for batch in batch_sizes]
         limits = {"max_p50_ms": max_p50_ms, "max_p95_ms": max_p95_ms, "max_p99_ms": max_p99_ms}
         return self.record(*latency_checks(rows, limits, data.name))
@@ -179,7 +179,7 @@ class StagingGates(Recorder):
                       max_growth_mb: float = 5.0, threads: int | None = None) -> list[Check]:
         """Python-heap memory still held after ``repeats`` predictions must stay under ``max_growth_mb``."""
         __tracebackhide__ = True
-        data = self.dataset(dataset)
+        data = self.rows(dataset)
         found = inprocess.memory_growth(self._candidate(), data, repeats, threads=threads)
         return self.record(limit_check(f"memory growth over {repeats} predictions", "memory_growth_mb",
                                        found["growth_mb"], max_growth_mb, unit=" MiB", dataset=data.name,
@@ -199,7 +199,7 @@ class StagingGates(Recorder):
                   rows: int = 2000) -> list[Check]:
         """At most ``max_rate`` of predictions may flip under Gaussian noise of ``noise`` x each feature's std."""
         __tracebackhide__ = True
-        data, model = self.dataset(dataset), self._candidate()
+        data, model = self.rows(dataset), self._candidate()
         if not model.is_classifier:
             return self.record(Check("prediction flip rate", NOT_APPLICABLE, dataset=data.name, kind=KIND,
                                      message="prediction flip rate: not a classifier, flips not defined"))
@@ -210,7 +210,7 @@ class StagingGates(Recorder):
     def input_behaviour(self, dataset: str | Dataset = "holdout") -> list[Check]:
         """Report what the model does in process with NaN / unseen categories; fail on silent NaN output."""
         __tracebackhide__ = True
-        data = self.dataset(dataset)
+        data = self.rows(dataset)
         return self.record(behaviour_check(inprocess.input_behaviour(self._candidate(), data), data.name))
 
     def _candidate(self) -> ModelUnderTest:

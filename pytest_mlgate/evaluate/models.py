@@ -51,6 +51,10 @@ class Dataset:
                               f"(columns: {columns.listing(self.frame.columns)})")
         return self.frame[name]
 
+    def column_known(self, name: str) -> None:
+        """The same one-line error as :meth:`column` when there is no such column, nothing else."""
+        self.column(name)
+
     @property
     def y(self) -> np.ndarray:
         """The target column as an array; errors when missing or incomplete."""
@@ -355,7 +359,7 @@ PROBA_TOLERANCE = 1e-3  # rows of float32 softmax outputs sum to 1 within ~1e-6;
 
 
 def _validated(out: np.ndarray, method: str, role: str, data: Dataset, classes: Any = None) -> np.ndarray:
-    rows = len(data)
+    rows = data.sampled if getattr(data, "streamed", False) else len(data)  # a streamed dataset predicts its sample
     where = f"model '{role}' {method} on dataset '{data.name}'"
     if out.ndim == 2 and out.shape[1] == 1 and method == "predict":
         out = out.ravel()

@@ -177,6 +177,10 @@ class Parts:
         """Every row at once (for data that fits the memory budget), of every column or of ``columns``."""
         return _cast(self.arrow, self.files, self.arrow.to_table(columns=columns).to_pandas(), self.typer)
 
+    def rows_at(self, positions: Any) -> pd.DataFrame:
+        """The rows at dataset ``positions`` (file order, then row order), cast like every chunk."""
+        return _cast(self.arrow, self.files, self.arrow.take(positions).to_pandas(), self.typer)
+
     def sample(self, size: int, seed: int) -> pd.DataFrame:
         """A uniform sample of ``size`` rows without replacement, in file order."""
         import numpy as np

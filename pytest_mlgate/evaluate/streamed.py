@@ -45,6 +45,7 @@ class StreamedDataset(Dataset):
         self.dtype_mismatches = parts.mismatches
         self._stats: dict[Plan, Statistics] = {}
         self._sample: pd.DataFrame | None = None
+        self._rows: Dataset | None = None
         self._y = None
         self.passes = 0
         self.sample_reads = 0
@@ -61,8 +62,16 @@ class StreamedDataset(Dataset):
         """A seeded uniform sample of ``sample_rows`` rows, for gates that need rows at once."""
         if self._sample is None:
             self._sample = self.parts.sample(self.sample_rows, self.seed)
-        self.sample_reads += 1
+        self.sample_reads += 1  # the recorder notes the sample on the checks made since the last read
         return self._sample
+
+    def sample_dataset(self) -> Dataset:
+        """The seeded sample as an in-memory dataset of the same name, for checks that read rows at
+        once: its length is the sample's, and nothing computed on it is cached under this dataset's bytes."""
+        frame = self.frame
+        if self._rows is None:
+            self._rows = Dataset(self.name, frame, self.target)
+        return self._rows
 
     @property
     def sampled(self) -> int | None:
@@ -71,10 +80,15 @@ class StreamedDataset(Dataset):
 
     def column(self, name: str) -> pd.Series:
         """A column of the sample; a missing column is an error without reading any rows."""
+        self.column_known(name)
+        return super().column(name)
+
+    def column_known(self, name: str) -> None:
+        """A one-line error naming the dataset and the column when the files have no such column
+        (without reading any rows)."""
         if name not in self.parts.columns:
             raise MlgateError(f"dataset '{self.name}': column '{name}' not found "
                               f"(columns: {', '.join(map(str, self.parts.columns[:20]))})")
-        return super().column(name)
 
     def statistics(self, roles: tuple[str, ...] = (), grouping: Grouping = Grouping(),
                    models: dict[str, Any] | None = None, bootstrap: tuple[int, int] = (0, 0),
