@@ -78,7 +78,7 @@ def measure_groups(data: Dataset, models: Sequence[ModelUnderTest], sensitive: s
 
         if not needs_rows(others, models):
             return measure(data, models, sensitive, counted, others, n_boot=n_boot, seed=seed)
-        sample = Dataset(data.name, data.frame, data.target)  # the seeded uniform sample, said so in the checks
+        sample = data.sample_dataset()  # the seeded uniform sample, said so in the checks
         found = measure_groups(sample, models, sensitive, names, n_boot=n_boot, seed=seed)
         found.sampled = (len(sample), len(data))
         return found
