@@ -8,6 +8,7 @@ registry version without a second store that could disagree with the log.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.errors import MlgateError
@@ -30,8 +31,10 @@ def parse_against(value: str | None, ratchet: int | None = None) -> int | None:
     return int(match.group(1))
 
 
-def versions(settings: Settings, model: str) -> list[dict[str, Any]]:
-    """Each registry version of ``model`` (oldest first) with its push decisions from the audit log.
+def versions(settings: Settings, model: str,
+             decisions: Callable[[], list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """Each registry version of ``model`` (oldest first) with its push decisions from the audit log
+    (``decisions()``: the model's decision entries, when the caller has read them already).
 
     Every item: ``version``, ``sha256``, ``registered``, ``decisions`` (seq, at, decision, checks
     as ``{name: candidate value}`` and ``thresholds``), ``approved`` (an approved push decision
@@ -44,7 +47,7 @@ def versions(settings: Settings, model: str) -> list[dict[str, Any]]:
     if model not in registry.models():
         return []
     by_sha: dict[str, list[dict[str, Any]]] = {}
-    for entry in open_log(settings).find("decision", model):
+    for entry in decisions() if decisions else open_log(settings).find("decision", model):
         data = entry.get("data") or {}
         sha = ((data.get("artifacts") or {}).get("candidate") or {}).get("sha256")
         if sha and data.get("stage", "push") == "push":
@@ -95,14 +98,16 @@ def _rows(columns: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     return [*rows.values(), {"check": "decision", **{label: d["decision"] for label, d in columns}}]
 
 
-def for_report(settings: Settings, record: dict[str, Any], last: int = 5) -> dict[str, Any] | None:
+def for_report(settings: Settings, record: dict[str, Any], last: int = 5,
+               decisions: Callable[[], list[dict[str, Any]]] | None = None) -> dict[str, Any] | None:
     """The history the HTML report charts: the last versions' checks and, unless it is one of them,
-    this run's candidate as the last column. None for a model without registered history."""
+    this run's candidate as the last column. None for a model without registered history.
+    ``decisions`` as for :func:`versions`."""
     model = record.get("model")
     if not model or record.get("stage") != "push":
         return None
     try:
-        decided = [v for v in versions(settings, model) if v["decisions"]][-last:]
+        decided = [v for v in versions(settings, model, decisions) if v["decisions"]][-last:]
     except (MlgateError, OSError):  # an unreadable registry or trail: the report goes out without history
         return None
     if not decided:
