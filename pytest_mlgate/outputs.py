@@ -2,14 +2,15 @@
 promotion, the monitor stage's alerts, a retrain on alert, the review block, the decision file
 again, then the JUnit, Markdown and HTML reports, the gate catalog and the CI step summary.
 
-A failing step raises and leaves the steps before it intact. The model's decisions in the audit
-trail are read once, after the audit entry, for both the HTML report's history and the catalog.
+A failing step raises and leaves the steps before it intact. The HTML report's history and the
+catalog read the model's decisions from the audit trail (after this run's entry) through one
+reader, newest first and only as far back as they need: never the whole trail twice.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,27 +21,41 @@ if TYPE_CHECKING:
 
 
 class Trail:
-    """The model's decision entries in the audit trail (oldest first), read on first use and kept:
-    a trail that cannot be read raises the same error to every caller without a second attempt."""
+    """The model's decision entries in the audit trail, newest first, read from the end of the file
+    as far back as some reader needs and kept for the next one: each line is parsed at most once.
+    A trail that cannot be read raises the same error to every reader without a second attempt."""
 
     def __init__(self, settings: Settings, model: str | None):
         self.settings = settings
         self.model = model
-        self.reads = 0
-        self._found: list[dict[str, Any]] | MlgateError | OSError | None = None
+        self.reads = 0  # times the file was opened for reading, from its end
+        self._seen: list[dict[str, Any]] = []
+        self._source: Iterator[dict[str, Any]] | None = None
+        self._end: MlgateError | OSError | StopIteration | None = None
 
-    def decisions(self) -> list[dict[str, Any]]:
-        if self._found is None:
+    def newest(self) -> Iterator[dict[str, Any]]:
+        index = 0
+        while True:
+            if index < len(self._seen):
+                yield self._seen[index]
+                index += 1
+                continue
+            if isinstance(self._end, StopIteration):
+                return
+            if self._end is not None:
+                raise self._end
+            self._pull()
+
+    def _pull(self) -> None:
+        if self._source is None:
             from pytest_mlgate.lifecycle.audit import open_log
 
             self.reads += 1
-            try:
-                self._found = open_log(self.settings).find("decision", self.model)
-            except (MlgateError, OSError) as exc:
-                self._found = exc
-        if isinstance(self._found, (MlgateError, OSError)):
-            raise self._found
-        return self._found
+            self._source = open_log(self.settings).newest("decision", self.model)
+        try:
+            self._seen.append(next(self._source))
+        except (MlgateError, OSError, StopIteration) as exc:
+            self._end = exc
 
 
 def destinations(settings: Settings) -> dict[str, Path]:
@@ -111,18 +126,18 @@ def close_loop(settings: Settings, record: dict[str, Any], paths: list[str], tra
     if s.html:
         from pytest_mlgate.lifecycle.history import for_report
 
-        record["history"] = for_report(s, record, decisions=trail.decisions)  # charted by the HTML report
+        record["history"] = for_report(s, record, newest=trail.newest)  # charted by the HTML report
 
 
 def catalog(settings: Settings, record: dict[str, Any], specs: list[dict[str, Any]], path: Path,
             trail: Trail) -> str:
     """The gate catalog after this run: its gates (all stages) joined with the audit trail."""
-    from pytest_mlgate.reports.catalog import build, format_for, render, spec_from_result
+    from pytest_mlgate.reports.catalog import build, format_for, recent, render, spec_from_result
 
     s = settings
     specs = specs or [spec_from_result(g) for g in record["gates"]]  # xdist: the controller collects none
     try:
-        decisions = trail.decisions() if s.model and "audit" in record["lifecycle"] else []
+        decisions = recent(specs, trail.newest()) if s.model and "audit" in record["lifecycle"] else []
     except (MlgateError, OSError):  # an unreadable trail must not cost the decision file
         decisions = []
     if not decisions:  # no trail to read: this run still counts
