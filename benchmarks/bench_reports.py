@@ -9,12 +9,13 @@ report files, each fsynced: wall and CPU time (on a busy disk the wall time is m
 
 Then the same writes as a real session makes them, on a long trail: a gate run (a fresh ``pytest``
 process, 20 gates, a registered candidate, JUnit, Markdown, HTML and the gate catalog configured)
-whose audit trail already holds ``--trail`` decisions for the model (spread over 10 registry
-versions), timing the session's whole write phase (decision file to catalog; wall and CPU) and
-counting its walks of the trail. With ``--compare DIR`` a second checkout runs interleaved with
-this one; medians over ``--rounds``.
+whose audit trail already holds ``--trail`` decisions for the model, each registry version's in a
+run (a version per ``--per-version`` decisions, 20 by default; the newest version's last). It times
+the session's whole write phase (decision file to catalog; wall and CPU) and counts its walks of
+the trail. With ``--compare DIR`` a second checkout runs interleaved with this one; medians over
+``--rounds``.
 
-    python benchmarks/bench_reports.py [--trail 2000 10000] [--rounds 5] [--compare DIR]
+    python benchmarks/bench_reports.py [--trail 2000 10000] [--per-version 20] [--rounds 5] [--compare DIR]
 """
 
 from __future__ import annotations
@@ -102,22 +103,31 @@ STAMP = '''
 import json, os, time
 import pytest
 
-STAMPS = {"walks": 0}
+STAMPS = {"walks": 0, "parsed": 0}
+
+def counted(read):  # a walk of the trail for the model's decisions, by either reader
+    def walk(log, event=None, model=None, **kwargs):
+        STAMPS["walks"] += event == "decision"
+        return read(log, event, model, **kwargs)
+    return walk
 
 def pytest_configure(config):
-    from pytest_mlgate.lifecycle.audit import AuditLog
+    from pytest_mlgate.lifecycle import audit
     from pytest_mlgate.session import GateSession
-    write, find = GateSession._write, AuditLog.find
+    write, parse = GateSession._write, audit._parse
     def timed(self, *args, **kwargs):
         start, cpu = time.perf_counter(), time.process_time()
         try:
             return write(self, *args, **kwargs)
         finally:
             STAMPS.update(wall=time.perf_counter() - start, cpu=time.process_time() - cpu)
-    def counted(self, event=None, model=None):
-        STAMPS["walks"] += event == "decision"
-        return find(self, event, model)
-    GateSession._write, AuditLog.find = timed, counted
+    def parsed(*args):
+        STAMPS["parsed"] += 1
+        return parse(*args)
+    GateSession._write, audit._parse = timed, parsed
+    for name in ("find", "newest"):
+        if hasattr(audit.AuditLog, name):
+            setattr(audit.AuditLog, name, counted(getattr(audit.AuditLog, name)))
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
@@ -125,11 +135,8 @@ def pytest_unconfigure(config):
         json.dump(STAMPS, fh)
 '''
 GATE_FILE = "".join(f"def test_gate_{i}():\n    assert True\n\n" for i in range(20))
-VERSIONS = 10
-
-
-def seed(root: Path, decisions: int) -> Path:
-    """A project whose registry holds 10 versions and whose trail ``decisions`` decisions among them."""
+def seed(root: Path, decisions: int, per_version: int) -> Path:
+    """A project whose registry holds a version per ``per_version`` decisions of its trail."""
     (root / "gates").mkdir(parents=True)
     (root / "gates" / "test_bench.py").write_text(GATE_FILE)
     (root / "conftest.py").write_text("")
@@ -139,12 +146,12 @@ def seed(root: Path, decisions: int) -> Path:
         'junit = "reports/junit.xml"\nmarkdown = "reports/summary.md"\nhtml = "reports/report.html"\n'
         'docs = "reports/gates.md"\n')
     registry = Registry(root / ".mlgate" / "registry")
-    shas = []
-    for v in range(VERSIONS):
+    shas, versions = [], max(1, decisions // per_version)
+    for v in range(versions):
         artifact = root / f"v{v}.bin"
         artifact.write_bytes(f"model {v}".encode())
         shas.append(registry.register("bench", artifact, owner="ml@example.org")["sha256"])
-    shutil.copy(root / f"v{VERSIONS - 1}.bin", root / "model.bin")
+    shutil.copy(root / f"v{versions - 1}.bin", root / "model.bin")
     bodies = []
     for sha in shas:
         body = record(20)
@@ -154,7 +161,7 @@ def seed(root: Path, decisions: int) -> Path:
     with trail.open("w") as fh:
         for seq in range(1, decisions + 1):
             entry = {"seq": seq, "at": "2026-01-01T00:00:00+00:00", "event": "decision", "model": "bench",
-                     "data": bodies[seq * VERSIONS // (decisions + 1)], "prev": prev}
+                     "data": bodies[(seq - 1) * versions // decisions], "prev": prev}
             entry["hash"] = prev = entry_hash(entry)
             fh.write(canonical(entry) + "\n")
     return trail
@@ -172,28 +179,31 @@ def write_phase(root: Path, trail: Path, tree: str) -> dict[str, float]:
     return json.loads(stamps.read_text())
 
 
-def long_trails(sizes: list[int], rounds: int, trees: dict[str, str]) -> None:
+def long_trails(sizes: list[int], per_version: int, rounds: int, trees: dict[str, str]) -> None:
     results: dict[tuple[int, str], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        seeded = {n: (Path(tmp) / f"t{n}", seed(Path(tmp) / f"t{n}", n)) for n in sizes}
+        seeded = {n: (Path(tmp) / f"t{n}", seed(Path(tmp) / f"t{n}", n, per_version)) for n in sizes}
         for _ in range(rounds):
             for n, (root, trail) in seeded.items():
                 for name, tree in trees.items():
                     results.setdefault((n, name), []).append(write_phase(root, trail, tree))
         size = {n: trail.stat().st_size / 2**20 for n, (_, trail) in seeded.items()}
     load = os.getloadavg()
-    print(f"\nA session's write phase on a long trail: {rounds} interleaved rounds, medians; "
+    print(f"\nA session's write phase on a long trail ({per_version} decisions per registry version): "
+          f"{rounds} interleaved rounds, medians; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     for (n, name), runs in results.items():
         wall, cpu = (statistics.median(r[k] for r in runs) for k in ("wall", "cpu"))
-        walks = sorted({r["walks"] for r in runs})
+        walks, parsed = (sorted({r[k] for r in runs}) for k in ("walks", "parsed"))
         print(f"{n:>6} prior decisions ({size[n]:.0f} MiB) {name:>10}: {wall * 1000:.0f} ms wall, "
-              f"{cpu * 1000:.0f} ms CPU, {'/'.join(map(str, walks))} walk(s) of the trail")
+              f"{cpu * 1000:.0f} ms CPU, {'/'.join(map(str, walks))} read(s) of the trail, "
+              f"{'/'.join(map(str, parsed))} lines parsed")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trail", nargs="*", type=int, default=[2000, 10000])
+    parser.add_argument("--per-version", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--compare", default=None, help="another checkout to run interleaved")
     args = parser.parse_args()
@@ -201,7 +211,7 @@ def main() -> None:
     here = str(Path(__file__).resolve().parents[1])
     trees = {"this tree": here, **({"compared": str(Path(args.compare).resolve())} if args.compare else {})}
     if args.trail:
-        long_trails(args.trail, args.rounds, trees)
+        long_trails(args.trail, args.per_version, args.rounds, trees)
 
 
 if __name__ == "__main__":
