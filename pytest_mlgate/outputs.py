@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.lifecycle.promotion import after_decision
+from pytest_mlgate.lifecycle.review import review_block
+from pytest_mlgate.monitoring.monitor import after_run
+from pytest_mlgate.records import write_atomic, write_json
+from pytest_mlgate.reports import html, junit, markdown
 
 if TYPE_CHECKING:
     from pytest_mlgate.config import Settings
@@ -72,8 +77,6 @@ def destinations(settings: Settings) -> dict[str, Path]:
 
 def write_decision(settings: Settings, record: dict[str, Any]) -> dict[str, Path]:
     """The first write: the decision file (atomic), naming every output still to come."""
-    from pytest_mlgate.records import write_json
-
     outputs = destinations(settings)
     record["outputs"] = {k: str(v) for k, v in outputs.items()}
     write_json(outputs["decision"], record)
@@ -88,12 +91,6 @@ def write_after_decision(settings: Settings, record: dict[str, Any], outputs: di
     ``alert`` is called with each alert of a monitor run, ``paths`` are the run's test paths (for a
     retrain's follow-up run), ``specs`` the collected gates (for the catalog).
     """
-    from pytest_mlgate.lifecycle.promotion import after_decision
-    from pytest_mlgate.lifecycle.review import review_block
-    from pytest_mlgate.monitoring.monitor import after_run
-    from pytest_mlgate.records import write_atomic, write_json
-    from pytest_mlgate.reports import html, junit, markdown
-
     s = settings
     exit_status = record["exit_status"]
     record["lifecycle"] = after_decision(s, record, lambda r: {  # audit entry, registry log, --mlgate-promote
