@@ -342,10 +342,10 @@ class GateSession:
         record.update(approvals_ignored=ignored, training=self.training, not_run=self.not_run)
         if self.aliases_at_start is not None:
             record["aliases_at_start"] = self.aliases_at_start
-        paths = write_decision(s, record)
+        outputs = write_decision(s, record)
         self.record = record  # written: kept for the summary even when a later step fails
         base = self.config.invocation_params.dir
         write_after_decision(
-            s, record, paths, alert=lambda alert: self.config.hook.pytest_mlgate_alert(alert=alert, config=self.config),
+            s, record, outputs, alert=lambda alert: self.config.hook.pytest_mlgate_alert(alert=alert, config=self.config),
             paths=[str(base / arg) for arg in self.config.args], specs=self.specs, cwd=base)
         return record
