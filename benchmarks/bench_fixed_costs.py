@@ -12,7 +12,9 @@ fresh process; a small plugin stamps the phases with wall-clock time:
 - after the decision: the decision written to the process gone (reports, terminal summary,
   pytest's unconfigure, interpreter exit); ``reports`` is its share spent writing report files,
   and ``CPU after the decision`` the CPU seconds the process used in it (the steadier figure on a
-  loaded machine: the wall time also counts the time other jobs held the cores).
+  loaded machine: the wall time also counts the time other jobs held the cores); ``interpreter
+  exit`` and ``its CPU`` the part after the exit handlers ran (Python's finalisation and the
+  process torn down), which no plugin code runs in.
 
 The bare work (``bench_scale``'s script: pandas reads, one ``predict_proba`` per model, the same
 metrics, ``ks_2samp`` and null counts) runs interleaved with the gate runs; medians are printed,
@@ -39,18 +41,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_scale import BARE, project, write_data
 
 PHASES = '''
-import json, os, resource, time
+import atexit, json, os, resource, time
 import pytest
 
 STAMPS = {"writes": []}
+
+def cpu_used():
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in used)
+
+def exit_handlers_done():  # registered before the plugin's own: runs after them
+    STAMPS["exit handlers"] = (time.time(), cpu_used())
+    with open(os.environ["MLGATE_PHASES"], "w") as fh:
+        json.dump(STAMPS, fh)
+
+atexit.register(exit_handlers_done)
 
 def pytest_configure(config):
     import pytest_mlgate.records as records
     original = records.write_atomic
     def write_atomic(path, text):
         original(path, text)
-        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-        STAMPS["writes"].append((path.name, time.time(), sum(u.ru_utime + u.ru_stime for u in used)))
+        STAMPS["writes"].append((path.name, time.time(), cpu_used()))
     records.write_atomic = write_atomic
 
 def pytest_runtest_logstart(nodeid, location):
@@ -95,7 +107,8 @@ def gate_run(root: Path, tree: str) -> dict[str, float]:
     written = max(t for _, t, _ in s["writes"])
     return {"wall": end - start, "startup": s["first_gate"] - start, "gates": s["last_gate"] - s["first_gate"],
             "decision": decided - s["last_gate"], "after the decision": end - decided,
-            "reports": written - decided, "CPU after the decision": cpu - cpu_decided, "exit status": code}
+            "reports": written - decided, "CPU after the decision": cpu - cpu_decided,
+            "interpreter exit": end - s["exit handlers"][0], "its CPU": cpu - s["exit handlers"][1], "exit status": code}
 
 
 def bare_run(root: Path, script: Path) -> float:

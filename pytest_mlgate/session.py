@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,19 +326,13 @@ class GateSession:
         return why
 
     def _write(self, decision: Any, exit_status: int, ignored: list[dict[str, Any]]) -> dict[str, Any]:
-        """Decision file first (atomic), then the audit entry, then promotion or alerts, then reports.
+        """The decision record, written with everything after it in order (:mod:`pytest_mlgate.outputs`).
 
         A failure at a step raises and leaves the steps before it intact; promotion needs the audit.
         """
-        from pytest_mlgate.lifecycle.promotion import after_decision, owner_of
-        from pytest_mlgate.monitoring.monitor import after_run
-        from pytest_mlgate.records import (
-            decision_record,
-            git_commit,
-            write_atomic,
-            write_json,
-        )
-        from pytest_mlgate.reports import html, junit, markdown
+        from pytest_mlgate.lifecycle.promotion import owner_of
+        from pytest_mlgate.outputs import write_after_decision, write_decision
+        from pytest_mlgate.records import decision_record, git_commit
 
         s = self.settings
         record = decision_record(
@@ -349,72 +342,10 @@ class GateSession:
         record.update(approvals_ignored=ignored, training=self.training, not_run=self.not_run)
         if self.aliases_at_start is not None:
             record["aliases_at_start"] = self.aliases_at_start
-        outputs = {"decision": s.path(s.decision)}
-        for name in ("junit", "markdown", "html", "docs"):
-            if getattr(s, name):
-                outputs[name] = s.path(getattr(s, name))
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            outputs["step summary"] = Path(os.environ["GITHUB_STEP_SUMMARY"])
-        record["outputs"] = {k: str(v) for k, v in outputs.items()}
-        write_json(outputs["decision"], record)
+        outputs = write_decision(s, record)
         self.record = record  # written: kept for the summary even when a later step fails
-        record["lifecycle"] = after_decision(s, record, lambda r: {  # audit entry, registry log, --mlgate-promote
-            "mlgate-decision.md": markdown.render(r), "mlgate-decision.html": html.render(r)})
-        record["monitor"] = after_run(s, record, lambda alert: self.config.hook.pytest_mlgate_alert(
-            alert=alert, config=self.config))  # monitor stage: alerts and --mlgate-auto-rollback
-        self._close_loop(record)
-        from pytest_mlgate.lifecycle.review import review_block
-
-        record["review"] = review_block(s, record, self.config.invocation_params.dir)
-        if record["lifecycle"].get("error") and exit_status in (0, s.review_exit_code):
-            record["exit_status"] = 1
-        write_json(outputs["decision"], record)
-        for name, renderer in (("junit", junit), ("markdown", markdown), ("html", html)):
-            if name in outputs:
-                write_atomic(outputs[name], renderer.render(record))
-        if "docs" in outputs:
-            write_atomic(outputs["docs"], self._catalog(record, outputs["docs"]))
-        if "step summary" in outputs:
-            markdown.append_step_summary(outputs["step summary"], record)
-        return record
-
-    def _close_loop(self, record: dict[str, Any]) -> None:
-        """After the audit entry: a retrain on alert (``on_alert = "retrain"``), the history for the report."""
-        s = self.settings
-        if record["monitor"] is not None:
-            from pytest_mlgate.lifecycle.loop import after_alert
-
-            retrain = after_alert(s, record, self._paths())
-            if retrain is not None:
-                record["monitor"]["retrain"] = retrain
-        if s.html:
-            from pytest_mlgate.lifecycle.history import for_report
-
-            record["history"] = for_report(s, record)  # charted by the HTML report
-
-    def _paths(self) -> list[str]:
-        """The run's test paths, absolute, for a follow-up pytest process."""
         base = self.config.invocation_params.dir
-        return [str(base / arg) for arg in self.config.args]
-
-    def _catalog(self, record: dict[str, Any], path: Path) -> str:
-        """The gate catalog after this run: its gates (all stages) joined with the audit trail."""
-        from pytest_mlgate.lifecycle.audit import open_log
-        from pytest_mlgate.reports.catalog import (
-            build,
-            format_for,
-            render,
-            spec_from_result,
-        )
-
-        s = self.settings
-        specs = self.specs or [spec_from_result(g) for g in record["gates"]]  # xdist: the controller collects none
-        try:
-            decisions = open_log(s).find("decision", s.model) if s.model and "audit" in record["lifecycle"] else []
-        except (MlgateError, OSError):  # an unreadable trail must not cost the decision file
-            decisions = []
-        if not decisions:  # no trail to read: this run still counts
-            decisions.append({"seq": None, "at": record["finished"], "data": record})
-        catalog = build(specs, decisions, model=s.model, owner=record.get("owner"), approvers=s.approvers,
-                        generated=record["finished"])
-        return render(catalog, format_for(path))
+        write_after_decision(
+            s, record, outputs, alert=lambda alert: self.config.hook.pytest_mlgate_alert(alert=alert, config=self.config),
+            paths=[str(base / arg) for arg in self.config.args], specs=self.specs, cwd=base)
+        return record

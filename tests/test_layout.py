@@ -117,7 +117,7 @@ def test_unknown_names_are_attribute_errors():
 # Bottom to top; a module may import its own layer and the ones below (README, "Architecture").
 LAYERS = (("errors", "config", "decision", "records"), ("evaluate", "engines"), ("lifecycle",), ("monitoring",),
           ("serving",), ("checks",), ("gates",), ("reports",),
-          ("session", "gate_items", "sources_builtin", "hookspecs", "suite", "validation"),
+          ("session", "outputs", "gate_items", "sources_builtin", "hookspecs", "suite", "validation"),
           ("plugin", "commands", "cli", ""))
 
 

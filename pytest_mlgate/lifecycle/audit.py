@@ -81,6 +81,43 @@ class AuditLog:
         for number, line in self._lines():
             yield _parse(self.path, number, line)
 
+    def newest(self, event: str | None = None, model: str | None = None,
+               block: int = 1 << 20) -> Iterator[dict[str, Any]]:
+        """Entries of one event type and/or model, newest first, read from the end of the file in
+        blocks: a reader that stops early reads only the tail. A line that is not JSON raises."""
+        if not self.path.exists():
+            return
+        position, rest = self.path.stat().st_size, b""
+        while position > 0:
+            step = min(block, position)
+            position -= step
+            with self.path.open("rb") as fh:
+                fh.seek(position)
+                chunk = fh.read(step) + rest
+            start = 0
+            if position:  # the first line may begin in the block before: kept for it
+                start = chunk.find(b"\n") + 1
+                if not start:
+                    rest = chunk
+                    continue
+                rest = chunk[:start]
+            lines, offset = [], position + start
+            for line in chunk[start:].splitlines(keepends=True):
+                lines.append((offset, line))
+                offset += len(line)
+            for offset, line in reversed(lines):
+                if line.strip():
+                    try:
+                        entry = _parse(self.path, None, line)
+                    except MlgateError:  # raised again, with its line number counted from the start
+                        entry = _parse(self.path, self._line_number(offset), line)
+                    if (event is None or entry.get("event") == event) and (model is None or entry.get("model") == model):
+                        yield entry
+
+    def _line_number(self, offset: int) -> int:
+        with self.path.open("rb") as fh:
+            return fh.read(offset).count(b"\n") + 1
+
     def find(self, event: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
         """Entries of one event type and/or model, oldest first."""
         return [e for e in self.entries()

@@ -8,6 +8,7 @@ registry version without a second store that could disagree with the log.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.errors import MlgateError
@@ -95,20 +96,62 @@ def _rows(columns: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     return [*rows.values(), {"check": "decision", **{label: d["decision"] for label, d in columns}}]
 
 
-def for_report(settings: Settings, record: dict[str, Any], last: int = 5) -> dict[str, Any] | None:
+def for_report(settings: Settings, record: dict[str, Any], last: int = 5,
+               newest: Callable[[], Iterator[dict[str, Any]]] | None = None) -> dict[str, Any] | None:
     """The history the HTML report charts: the last versions' checks and, unless it is one of them,
-    this run's candidate as the last column. None for a model without registered history."""
+    this run's candidate as the last column. None for a model without registered history.
+
+    ``newest()`` gives the model's decision entries newest first (default: read from the audit log);
+    they are read only as far back as the answer needs.
+    """
     model = record.get("model")
     if not model or record.get("stage") != "push":
         return None
     try:
-        decided = [v for v in versions(settings, model) if v["decisions"]][-last:]
+        decided = _recent(settings, model, last, newest)
     except (MlgateError, OSError):  # an unreadable registry or trail: the report goes out without history
         return None
     if not decided:
         return None
-    columns = [(v["version"], v["decisions"][-1]) for v in decided]
+    columns = [(version["version"], decision) for version, decision in decided]
     sha = ((record.get("artifacts") or {}).get("candidate") or {}).get("sha256")
-    if sha not in {v["sha256"] for v in decided}:
+    if sha not in {version["sha256"] for version, _ in decided}:
         columns.append(("candidate", _decision({"data": record})))
     return {"versions": [label for label, _ in columns], "rows": _rows(columns)}
+
+
+def _recent(settings: Settings, model: str, last: int,
+            newest: Callable[[], Iterator[dict[str, Any]]] | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The last ``last`` registry versions with a push decision, each with its latest one (as
+    :func:`versions` has them). Read newest first, the trail is walked back until each of the
+    versions from the newest on has a decision, ``last`` of them or all."""
+    from pytest_mlgate.lifecycle.audit import open_log
+    from pytest_mlgate.lifecycle.registry import open_registry
+
+    registry = open_registry(settings, audit=False)
+    if model not in registry.models():
+        return []
+    listed = registry.index(model)["versions"]
+    shas = {version["sha256"] for version in listed}
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in newest() if newest else open_log(settings).newest("decision", model):
+        data = entry.get("data") or {}
+        sha = ((data.get("artifacts") or {}).get("candidate") or {}).get("sha256")
+        if sha in shas and sha not in latest and data.get("stage", "push") == "push":
+            latest[sha] = _decision(entry)
+            if _settled(listed, latest, last):
+                break
+    decided = [version for version in listed if version["sha256"] in latest][-last:]
+    return [(version, latest[version["sha256"]]) for version in decided]
+
+
+def _settled(listed: list[dict[str, Any]], latest: dict[str, Any], last: int) -> bool:
+    """Whether older entries can no longer change which versions are the last ``last`` with a decision."""
+    found = 0
+    for version in reversed(listed):
+        if version["sha256"] not in latest:
+            return False
+        found += 1
+        if found == last:
+            return True
+    return True

@@ -9,6 +9,7 @@ its last outcomes from the audit trail, and who may approve it from the severity
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from html import escape
 from typing import Any
 
@@ -39,16 +40,34 @@ def spec_from_result(gate: dict[str, Any]) -> dict[str, Any]:
 def build(specs: list[dict[str, Any]], decisions: list[dict[str, Any]], *, model: str | None,
           owner: str | None, approvers: tuple[str, ...] | list[str], generated: str) -> dict[str, Any]:
     """The catalog: one entry per gate spec, joined with ``decisions`` (audit entries, oldest first)."""
-    gates = [_entry(spec, decisions, owner, list(approvers)) for spec in specs]
+    runs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for decision in decisions:
+        for gate in (decision.get("data") or {}).get("gates") or []:
+            runs.setdefault(gate.get("gate"), []).append((decision, gate))
+    gates = [_entry(spec, runs.get(spec["gate"], []), owner, list(approvers)) for spec in specs]
     last = decisions[-1] if decisions else None
     return {"model": model, "owner": owner, "generated": generated, "gates": gates,
             "last_decision": None if last is None else {"seq": last.get("seq"), "at": last.get("at"),
                                                         "decision": (last.get("data") or {}).get("decision")}}
 
 
-def _entry(spec: dict[str, Any], decisions: list[dict[str, Any]], owner: str | None,
+def recent(specs: list[dict[str, Any]], newest: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The decisions :func:`build` needs, oldest first, taken from ``newest`` (newest first) back to
+    the one that gives every gate its last outcomes: the catalog built on them is the one built on all."""
+    wanted = {spec["gate"]: LAST_OUTCOMES for spec in specs}
+    taken = []
+    for decision in newest:
+        taken.append(decision)
+        for gate in (decision.get("data") or {}).get("gates") or []:
+            if wanted.get(gate.get("gate")):
+                wanted[gate.get("gate")] -= 1
+        if not any(wanted.values()):
+            break
+    return taken[::-1]
+
+
+def _entry(spec: dict[str, Any], runs: list[tuple[dict[str, Any], dict[str, Any]]], owner: str | None,
            approvers: list[str]) -> dict[str, Any]:
-    runs = [(d, g) for d in decisions for g in (d.get("data") or {}).get("gates") or [] if g.get("gate") == spec["gate"]]
     thresholds = None
     if runs:
         entry, gate = runs[-1]
