@@ -74,9 +74,9 @@ class Recorder:
             self._sample_reads[data.name] = reads
             if reads == before:
                 continue
-            note = f"on a uniform sample of {data.sampled} of {len(data)} rows (streamed dataset '{data.name}')"
+            note = data.sample_note()
             for check in checks:
-                if check.dataset in (data.name, None):
+                if check.dataset in (data.name, None) and "sampled_rows" not in check.details:  # not yet stated
                     check.details["sampled_rows"] = data.sampled
                     check.message = f"{check.message} [{note}]" if check.message else note
 
