@@ -77,12 +77,20 @@ def test_folded_multiclass_auc_is_sklearns_on_the_binned_scores() -> None:
     per_class = [ScoreHistogram(hists.counts[k]).auc_bound() for k in range(3)]
     assert bound == pytest.approx(np.mean(per_class)) and 0 < bound < 1e-3
     assert abs(folded - skm.roc_auc_score(y, proba, multi_class="ovr", labels=TIERS)) <= bound
+    # a target outside the model's classes fails closed, as scikit-learn does on the rows
+    model.classes = TIERS
+    unknown = ClassHistograms.of(np.where(np.arange(len(y)) == 5, "top", y), proba, TIERS)
+    with pytest.raises(MlgateError, match=r"roc_auc on model 'candidate', dataset 'holdout': 1 rows have a target "
+                                          r"that is not one of the model's classes \['high', 'low', 'mid'\]"):
+        readouts.metric_value(resolve("roc_auc"), Group(class_scores={"candidate": unknown}), Statistics(), model, data)
 
 
 def test_class_bins_keep_a_models_histograms_the_size_of_a_binary_ones() -> None:
     assert [class_bins(k) for k in (3, 4, 5, 8, 9, 64, 200)] == [4096, 4096, 2048, 2048, 1024, 256, 256]
     for k in (3, 4, 8, 64):
         assert k * class_bins(k) <= 1 << 14
+    # the Poisson replicates' bins per class: 1,024 over the class count rounded up to a power of two, at least 64
+    assert [class_bins(k, 1024, 64) for k in (3, 4, 5, 16, 17, 100)] == [256, 256, 128, 64, 64, 64]
 
 
 def test_streamed_multiclass_auc_is_within_its_bound_of_sklearn_on_rows(multiclass: Path) -> None:

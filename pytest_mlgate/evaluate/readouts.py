@@ -58,6 +58,9 @@ def metric_value(spec: Metric, group: Group, stats: Statistics, model: Any, data
         return _binned(spec.name, positive, bins, weight, model, data)
     if spec.name in FROM_CLASS_BINS and role in group.class_scores:
         hists = group.class_scores[role]
+        if hists.unknown:
+            raise MlgateError(f"{spec.name} on model '{role}', dataset '{data.name}': {hists.unknown} rows have a "
+                              f"target that is not one of the model's classes {np.asarray(model.classes).tolist()}")
         return float(np.mean([_binned(spec.name, *hists.histogram(k).cells(), model, data)
                               for k in range(len(hists.counts))]))
     if spec.name in FROM_MOMENTS:

@@ -150,6 +150,7 @@ class ClassHistograms:
     probability column ``k``, on ``class_bins(classes)`` bins."""
 
     counts: np.ndarray  # (classes, 2, bins)
+    unknown: int = 0    # rows whose target is none of the classes (scikit-learn refuses them)
 
     @classmethod
     def of(cls, y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> ClassHistograms:
@@ -157,10 +158,12 @@ class ClassHistograms:
         bins = class_bins(k)
         positive = np.asarray(y)[:, None] == np.asarray(classes)[None, :]
         cell = (np.arange(k)[None, :] * 2 + positive) * bins + ScoreHistogram.bin_of(proba, bins)
-        return cls(np.bincount(cell.ravel(), minlength=k * 2 * bins).reshape(k, 2, bins))
+        return cls(np.bincount(cell.ravel(), minlength=k * 2 * bins).reshape(k, 2, bins),
+                   int((~positive.any(axis=1)).sum()))
 
     def merge(self, other: ClassHistograms) -> ClassHistograms:
         self.counts += other.counts
+        self.unknown += other.unknown
         return self
 
     def histogram(self, k: int) -> ScoreHistogram:
