@@ -76,9 +76,10 @@ class Recorder:
                 continue
             note = data.sample_note()
             for check in checks:
-                if check.dataset in (data.name, None) and "sampled_rows" not in check.details:  # not yet stated
-                    check.details["sampled_rows"] = data.sampled
-                    check.message = f"{check.message} [{note}]" if check.message else note
+                if check.dataset in (data.name, None):
+                    check.details.setdefault("sampled_rows", data.sampled)
+                    if note not in (check.message or ""):  # a check may state its sample itself
+                        check.message = f"{check.message} [{note}]" if check.message else note
 
     def _unique(self, name: str) -> str:
         taken = {c.name for c in self.checks}
