@@ -56,37 +56,64 @@ def write_parts(data: pd.DataFrame, directory: Path, parts: int) -> None:
         data.iloc[piece].to_parquet(directory / f"part-{i:03d}.parquet", index=False)
 
 
+def write_models_and_parts(root: Path, estimator: Any, target: str, baseline: list[str], data: Any) -> Path:
+    """Candidate (``STRONG`` features) and baseline (``baseline``) ``estimator`` models of ``target``,
+    fitted on ``data(1)`` (also the reference), and the holdout ``data(2)`` and shifted current
+    ``data(3)``, each written as partitioned Parquet."""
+    import skops.io as sio
+
+    train = data(1)
+    for name, features in (("candidate", STRONG), ("baseline", baseline)):
+        sio.dump(estimator().fit(train[features], train[target]), root / f"{name}.skops")
+    for name, seed, parts in (("reference", 1, 3), ("holdout", 2, 4), ("current", 3, 5)):
+        write_parts(train if seed == 1 else data(seed), root / name, parts)
+    return root
+
+
+def _shift(seed: int) -> float:
+    return 0.25 if seed == 3 else 0.0
+
+
 def write_project(root: Path, rows: int = 12_000) -> Path:
     """Models and three partitioned datasets (train as reference, holdout, a shifted current)."""
-    import skops.io as sio
     from sklearn.linear_model import LogisticRegression
 
-    train = frame(rows, seed=1)
-    for name, features in (("candidate", STRONG), ("baseline", GOOD)):
-        sio.dump(LogisticRegression().fit(train[features], train["defaulted"]), root / f"{name}.skops")
-    write_parts(train, root / "reference", 3)
-    write_parts(frame(rows, seed=2), root / "holdout", 4)
-    write_parts(frame(rows, seed=3, shift=0.25), root / "current", 5)
-    return root
+    return write_models_and_parts(root, LogisticRegression, "defaulted", GOOD,
+                                  lambda seed: frame(rows, seed=seed, shift=_shift(seed)))
 
 
 def write_regression_project(root: Path, rows: int = 6_000) -> Path:
     """Two regressors of a float target (``amount``) and the same three partitioned datasets."""
-    import skops.io as sio
     from sklearn.linear_model import LinearRegression
 
-    def amounts(data: pd.DataFrame, seed: int) -> pd.DataFrame:
-        noise = np.random.default_rng(seed).normal(0, 1, len(data))
+    def amounts(seed: int) -> pd.DataFrame:
+        data = frame(rows, seed=seed, shift=_shift(seed))
+        noise = np.random.default_rng(10 + seed).normal(0, 1, len(data))
         return data.assign(amount=2 * data["income"] - data["debt"] + 0.5 * data["age"] + noise).drop(
             columns="defaulted")
 
-    train = amounts(frame(rows, seed=1), 11)
-    for name, features in (("candidate", STRONG), ("baseline", ["income", "debt"])):
-        sio.dump(LinearRegression().fit(train[features], train["amount"]), root / f"{name}.skops")
-    write_parts(train, root / "reference", 3)
-    write_parts(amounts(frame(rows, seed=2), 12), root / "holdout", 4)
-    write_parts(amounts(frame(rows, seed=3, shift=0.25), 13), root / "current", 5)
-    return root
+    return write_models_and_parts(root, LinearRegression, "amount", ["income", "debt"], amounts)
+
+
+TIERS = np.array(["high", "low", "mid"])  # the multi-class target's labels (sorted: the models' classes)
+
+
+def tiers(seed: int, rows: int) -> pd.DataFrame:
+    """Rows with a three-class target (``tier``) drawn from a softmax of their features."""
+    data = frame(rows, seed=seed, shift=_shift(seed))
+    logits = np.column_stack([1.2 * data["income"] - 0.5 * data["debt"], 0.8 * data["debt"] + 0.2 * data["tenure"],
+                              0.4 * data["age"] - 0.6 * data["income"]])
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    draw = np.random.default_rng(20 + seed).random(len(data))[:, None] > np.cumsum(p, axis=1)
+    return data.assign(tier=TIERS[np.minimum(draw.sum(axis=1), 2)]).drop(columns="defaulted")
+
+
+def write_multiclass_project(root: Path, rows: int = 6_000) -> Path:
+    """Two three-class classifiers of ``tier`` and the same three partitioned datasets."""
+    from sklearn.linear_model import LogisticRegression
+
+    return write_models_and_parts(root, LogisticRegression, "tier", ["income", "age"], lambda seed: tiers(seed, rows))
 
 
 def workspace(root: Path, **settings: Any) -> Workspace:
@@ -146,6 +173,31 @@ def run_regression_gates(ws: Workspace) -> list[Check]:
         lambda: gate.no_prediction_drift("reference", "current"),
         lambda: gate.no_drift("reference", "holdout"),
         lambda: gate.no_missing("current", max_rate=0.01),
+    ]
+    return _run(gate, calls)
+
+
+def tier_spread(y: np.ndarray, labels: np.ndarray) -> float:
+    """A custom label metric (no mergeable statistic): the share of rows predicted ``high`` or ``low``."""
+    return float(np.isin(labels, ["high", "low"]).mean())
+
+
+def run_multiclass_gates(ws: Workspace) -> list[Check]:
+    """The gates of a three-class classifier (:func:`write_multiclass_project`): macro ROC AUC and its
+    Poisson bootstrap intervals on slices, label and loss metrics, and a custom metric."""
+    gate = MlGate("multiclass", ws)
+    calls = [
+        lambda: gate.at_least("roc_auc", 0.8, by="region"),
+        lambda: gate.at_least("roc_auc", 0.8, where="age > 0"),
+        lambda: [gate.at_least(m, 0.6, by="sex") for m in ("accuracy", "f1", "balanced_accuracy")],
+        lambda: gate.at_most("log_loss", 0.9),
+        lambda: [gate.no_regression("roc_auc", max_absolute_drop=0.005, criterion=c)
+                 for c in ("point", "significant", "non_inferiority")],
+        lambda: gate.no_regression("roc_auc", max_absolute_drop=0.01, by="region", criterion="non_inferiority"),
+        lambda: gate.no_regression("roc_auc", max_absolute_drop=0.02, by="sex", where="income > 0"),
+        lambda: gate.no_concept_drift("roc_auc", "current", max_drop=0.02),
+        lambda: gate.at_most(tier_spread, 0.9, by="sex"),
+        lambda: gate.no_regression(tier_spread, max_absolute_drop=0.05, criterion="non_inferiority"),
     ]
     return _run(gate, calls)
 

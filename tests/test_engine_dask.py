@@ -22,8 +22,10 @@ from engine_scenarios import (  # noqa: E402
     assert_same_checks,
     copy_project,
     run_gates,
+    run_multiclass_gates,
     run_regression_gates,
     workspace,
+    write_multiclass_project,
     write_project,
     write_regression_project,
 )
@@ -69,6 +71,17 @@ def test_every_regression_gate_gives_the_same_checks_on_dask(tmp_path_factory: p
                                          memory_budget=TINY_BUDGET))
     assert {c.details.get("ci_method") for c in expected} >= {"paired normal", "Poisson bootstrap"}
     assert_same_checks(expected, got)
+
+
+def test_every_multiclass_gate_gives_the_same_checks_on_dask(tmp_path_factory: pytest.TempPathFactory,
+                                                            cluster: str) -> None:
+    root = write_multiclass_project(tmp_path_factory.mktemp("dask-multiclass"))
+    expected = run_multiclass_gates(workspace(root, target="tier"))
+    ws = workspace(root, target="tier", engine="dask", dask_scheduler=cluster, memory_budget=TINY_BUDGET)
+    got = run_multiclass_gates(ws)
+    assert {c.details.get("ci_method") for c in got if c.metric == "roc_auc" and c.ci} == {"Poisson bootstrap"}
+    assert_same_checks(expected, got)  # macro AUC within its bound, identical intervals, the same outcomes
+    assert ws.dataset("holdout").engine_name == "dask"
 
 
 def test_workers_send_statistics_that_do_not_grow_with_rows(project: Path, cluster: str) -> None:

@@ -55,3 +55,15 @@ def test_the_readme_table_says_what_each_family_folds(family: str) -> None:
     assert found, f"README table: no row names `{family}`"
     for statistic in needs.FAMILIES[family]:
         assert needs.STATISTICS[statistic] in found, (family, statistic)
+
+
+@pytest.mark.parametrize("metric", sorted(needs.MULTICLASS))
+def test_the_readme_table_says_what_a_multiclass_metric_folds(metric: str) -> None:
+    rows = [(gates, statistic) for gates, statistic in table_rows() if metric in names(gates) and "multi-class" in gates]
+    values = [s for g, s in rows if "interval" not in g]
+    intervals = [s for g, s in rows if "interval" in g]
+    assert values and intervals, f"README table: no multi-class row names `{metric}` and its interval"
+    assert all(needs.STATISTICS[needs.MULTICLASS[metric]] in s for s in values), (metric, values)
+    for statistic in needs.MULTICLASS_INTERVALS[metric]:
+        assert any(needs.STATISTICS[statistic] in s for s in intervals), (metric, statistic, intervals)
+    assert readouts.FROM_CLASS_BINS == tuple(m for m, s in needs.MULTICLASS.items() if s == "class bins")

@@ -132,3 +132,73 @@ def test_poisson_and_multinomial_row_bootstrap_intervals_agree_over_simulated_da
             covered["rows"] += r[0] <= truth <= r[1]
     assert np.median(gaps) < 0.12 and max(gaps) < 0.3, gaps
     assert abs(covered["poisson"] - covered["rows"]) <= 2, covered
+
+
+def _three_classes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1, (n, 3)) + 1.2 * np.eye(3)[y]
+    a = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    weak = logits + rng.normal(0, 1.5, (n, 3))
+    return y, a, np.exp(weak) / np.exp(weak).sum(axis=1, keepdims=True)
+
+
+def test_per_replicate_multiclass_auc_is_sklearns_with_the_poisson_weights() -> None:
+    n, n_boot, classes = 3_000, 60, np.arange(3)
+    y, a, b = _three_classes(n, 6)
+    one = poisson.fold_class_replicates(np.arange(n), y, {"a": a, "b": b}, {"a": classes, "b": classes}, n_boot, 9)
+    merged: dict = {}
+    for rows in np.array_split(np.arange(n), [5, 1200, 1201]):  # chunks at their own positions, in any sizes
+        piece = poisson.fold_class_replicates(rows, y[rows], {"a": a[rows], "b": b[rows]}, {"a": classes, "b": classes},
+                                              n_boot, 9)
+        for key, value in piece.items():
+            merged[key] = value if key not in merged else merged[key].merge(value)
+    assert merged.keys() == one.keys() and all(np.array_equal(merged[k].counts, one[k].counts) for k in one)
+    w = poisson.weights(np.arange(n), n_boot, 9)
+    bins = 256  # 1,024 / 4 for three classes
+    binned = np.clip((a * bins).astype(int), 0, bins - 1)
+    macro = poisson.macro_roc_auc(one, "a")
+    for r in (0, 31, 59):
+        per_class = [skm.roc_auc_score(y == k, binned[:, k], sample_weight=w[:, r]) for k in classes]
+        assert poisson.replicate_auc(one[("class scores", "a", "1")])[r] == pytest.approx(per_class[1], rel=1e-12)
+        assert macro[r] == pytest.approx(np.mean(per_class), rel=1e-12)
+    # the stated size: 2 x 256 counts per class and replicate, 12 MB a model at 1,000 replicates
+    big = poisson.fold_class_replicates(np.arange(10), y[:10], {"a": a[:10]}, {"a": classes}, 1000, 0)
+    assert sum(h.counts.nbytes for h in big.values()) == 3 * 1000 * 2 * 256 * 8
+
+
+def test_in_memory_multiclass_auc_interval_folds_the_same_replicates() -> None:
+    n = 2_000
+    y, a, b = _three_classes(n, 7)
+    auc = BUILTIN["roc_auc"]
+    kw = {"pos_label": 1, "classes": np.arange(3), "confidence": 0.9, "n_boot": 100, "seed": 2}
+    low, high, method = interval(auc, y, [a, b], **kw)
+    assert method == "Poisson bootstrap"
+    w = poisson.weights(np.arange(n), 100, 2)
+    binned = [np.clip((p * 256).astype(int), 0, 255) for p in (a, b)]
+    draws = [np.mean([skm.roc_auc_score(y == k, s[:, k], sample_weight=w[:, r]) for k in range(3)])
+             - np.mean([skm.roc_auc_score(y == k, t[:, k], sample_weight=w[:, r]) for k in range(3)])
+             for r in range(100) for s, t in [binned]]
+    assert (low, high) == pytest.approx(tuple(np.percentile(draws, [5, 95])), rel=1e-12)
+    # a slice's interval is the one its rows give at their dataset positions
+    mask = a[:, 0] > 0.2
+    rows = np.flatnonzero(mask)
+    sliced = interval(auc, y[mask], [a[mask]], **kw, rows=rows)
+    found = poisson.fold_class_replicates(rows, y[mask], {"0": a[mask]}, {"0": np.arange(3)}, 100, 2)
+    assert sliced[:2] == poisson.replicate_interval("roc_auc", found, ["0"], 0.9)
+    assert sliced[:2] != interval(auc, y[mask], [a[mask]], **kw)[:2]
+    # a class without rows: undefined in every replicate, as scikit-learn says of the rows
+    assert np.isnan(interval(auc, y[y != 1], [a[y != 1]], **kw)[:2]).all()
+
+
+def test_poisson_and_row_bootstrap_intervals_of_a_multiclass_auc_agree_over_simulated_data() -> None:
+    spec = BUILTIN["roc_auc"]
+    rows_bootstrap = Metric("row_roc_auc", spec.fn, spec.needs, spec.greater_is_better)
+    gaps = []
+    for trial in range(4):
+        y, a, b = _three_classes(800, 200 + trial)
+        kw = {"pos_label": 1, "classes": np.arange(3), "confidence": 0.9, "n_boot": 150, "seed": trial}
+        p, r = interval(spec, y, [a, b], **kw), interval(rows_bootstrap, y, [a, b], **kw)
+        assert p[2] == "Poisson bootstrap" and r[2] == "row bootstrap"
+        gaps.append(max(abs(p[0] - r[0]), abs(p[1] - r[1])) / (r[1] - r[0]))
+    assert np.median(gaps) < 0.12 and max(gaps) < 0.3, gaps

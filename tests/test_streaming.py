@@ -136,15 +136,6 @@ def test_gates_needing_rows_use_a_stated_sample(project: Path) -> None:
     assert "sampled_rows" not in later[0].details
 
 
-def test_a_metric_without_a_mergeable_statistic_fails_closed(project: Path) -> None:
-    from pytest_mlgate.evaluate.metrics import Metric
-
-    ws = workspace(project, memory_budget=TINY_BUDGET)
-    custom = Metric("custom_score", lambda y, out, pos_label=1, classes=None: 0.0)
-    with pytest.raises(MlgateError, match="metric 'custom_score' on dataset 'holdout': not available from streamed"):
-        ws.model("candidate").metric(custom, ws.dataset("holdout"))
-
-
 def test_moments_merge_like_one_pass() -> None:
     rng = np.random.default_rng(0)
     values = rng.normal(5, 2, 10_001)

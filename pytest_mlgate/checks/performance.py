@@ -120,10 +120,11 @@ def threshold(metric: str | Callable[..., float] | Metric, limit: Threshold, dat
         context = f" (baseline {_fmt(base)}, {_percent(value, base)})" if base is not None else ""
         message = f"{name} {_fmt(value)} {bad} {limit_here:g}{context}" if not passed else \
             f"{name} {_fmt(value)} {sign} {limit_here:g}"
-        checks.append(Check(name, PASSED if passed else FAILED, metric=spec.name, dataset=data.name,
-                            candidate=value, baseline=base, delta=None if base is None else value - base,
-                            threshold=f"{sign} {limit_here:g}", message=message, kind="performance",
-                            details={"rows": n, "limit": limit_here, **_bound(data, candidate, spec, piece)}))
+        checks.append(_stated(Check(name, PASSED if passed else FAILED, metric=spec.name, dataset=data.name,
+                                    candidate=value, baseline=base, delta=None if base is None else value - base,
+                                    threshold=f"{sign} {limit_here:g}", message=message, kind="performance",
+                                    details={"rows": n, "limit": limit_here, **_bound(data, candidate, spec, piece)}),
+                              data, spec))
     return checks
 
 
@@ -133,6 +134,16 @@ def _bound(data: Dataset, model: ModelUnderTest, spec: Metric, piece: Slice) -> 
         return {}
     bound = data.error_bound(model, spec, piece.mask)
     return {} if bound is None else {"error_bound": bound}
+
+
+def _stated(check: Check, data: Dataset, spec: Metric) -> Check:
+    """A custom metric on a streamed dataset was evaluated on its seeded sample: the check says so in
+    its details, its message and its threshold (which every report's row prints)."""
+    if getattr(data, "streamed", False) and data.on_sample(spec):
+        check.details.update(sampled_rows=data.sampled, rows_total=len(data))
+        check.message = f"{check.message} [{data.sample_note()}]"
+        check.threshold = f"{check.threshold} [sample {data.sampled} of {len(data)}]"
+    return check
 
 
 def _percent(value: float, base: float | None) -> str:
@@ -191,8 +202,8 @@ def regression(metric: str | Callable[..., float] | Metric, data: Dataset, candi
             rows = None if piece.mask is None else np.flatnonzero(piece.mask)
             low, high, method = interval(spec, y, [c, b], confidence=level, n_boot=n_boot, seed=seed, rows=rows,
                                          **kwargs)
-        checks.append(_judge(name, spec, data, value, base, (low, high), method, level, n, criterion,
-                             max_absolute_drop, max_relative_drop, underpowered))
+        checks.append(_stated(_judge(name, spec, data, value, base, (low, high), method, level, n, criterion,
+                                     max_absolute_drop, max_relative_drop, underpowered), data, spec))
     return checks
 
 

@@ -74,11 +74,12 @@ class Recorder:
             self._sample_reads[data.name] = reads
             if reads == before:
                 continue
-            note = f"on a uniform sample of {data.sampled} of {len(data)} rows (streamed dataset '{data.name}')"
+            note = data.sample_note()
             for check in checks:
                 if check.dataset in (data.name, None):
-                    check.details["sampled_rows"] = data.sampled
-                    check.message = f"{check.message} [{note}]" if check.message else note
+                    check.details.setdefault("sampled_rows", data.sampled)
+                    if note not in (check.message or ""):  # a check may state its sample itself
+                        check.message = f"{check.message} [{note}]" if check.message else note
 
     def _unique(self, name: str) -> str:
         taken = {c.name for c in self.checks}

@@ -15,9 +15,10 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.metrics import BUILTIN
-from pytest_mlgate.evaluate.poisson import fold_replicates, fold_row_replicates
+from pytest_mlgate.evaluate.poisson import fold_class_replicates, fold_replicates, fold_row_replicates
 from pytest_mlgate.evaluate.statistics import (
     MAX_VALUES,
+    ClassHistograms,
     Column,
     Counts,
     JointHistogram,
@@ -64,12 +65,14 @@ class Group:
     diffs: dict[str, Moments] = field(default_factory=dict)               # metric -> first - second
     target: Moments = field(default_factory=Moments)
     replicates: dict[tuple[str, ...], Any] = field(default_factory=dict)   # Poisson bootstrap counters
+    class_scores: dict[str, ClassHistograms] = field(default_factory=dict)  # multi-class: one vs rest
 
     def merge(self, other: Group) -> Group:
         self.rows += other.rows
         merge_maps(self.replicates, other.replicates)
         self.cells.merge(other.cells)
         merge_maps(self.scores, other.scores)
+        merge_maps(self.class_scores, other.class_scores)
         merge_maps(self.losses, other.losses)
         merge_maps(self.diffs, other.diffs)
         self.target.merge(other.target)
@@ -146,6 +149,7 @@ def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any]
     if plan.outputs:
         stats.outputs = {role: profile_column(_output_column(out)) for role, out in outputs.items()}
     first = models[plan.roles[0]]
+    classes = {role: models[role].classes for role in plan.roles}
     positions = offset + np.arange(len(frame))
     for grouping in plan.groupings:
         keys, selected, nulls = _group_keys(chunk, grouping)
@@ -154,6 +158,7 @@ def fold_chunk(frame: Any, name: str, target: str | None, models: dict[str, Any]
         for key, rows in _split(keys, selected):
             taken = {r: _take(o, rows) for r, o in outputs.items()}
             group = groups[key] = _measure(y[rows], taken, first)
+            _class_scores(group, y[rows], taken, classes, positions[rows], (0, 0) if plan.losses else plan.bootstrap)
             if plan.bootstrap[0] and group.rows and plan.losses:
                 _loss_replicates(group, positions[rows], y[rows], taken, first, plan)
             elif plan.bootstrap[0] and group.rows:
@@ -192,6 +197,20 @@ def _loss_replicates(group: Group, rows: np.ndarray, y: np.ndarray, outputs: dic
     group.replicates.update(fold_row_replicates(rows, values, *plan.bootstrap))
 
 
+def _class_scores(group: Group, y: np.ndarray, outputs: dict[str, Outputs], classes: dict[str, Any],
+                  rows: np.ndarray, bootstrap: tuple[int, int]) -> None:
+    """Multi-class classifiers' one-vs-rest score histograms (probability column ``k``, class ``k``
+    positive), and with a bootstrap their replicate histograms."""
+    probas = {r: o.proba for r, o in outputs.items() if o.score is None and o.proba is not None
+              and classes[r] is not None}
+    if not probas or not group.rows:
+        return
+    for role, proba in probas.items():
+        group.class_scores[role] = ClassHistograms.of(y, proba, classes[role])
+    if bootstrap[0]:
+        group.replicates.update(fold_class_replicates(rows, y, probas, classes, *bootstrap))
+
+
 def fresh(model: Any) -> Any:
     """A copy of a ModelUnderTest without cached outputs (a chunk's outputs must not be kept)."""
     return type(model)(model.role, model.model, model.artifact, positive_label=model.positive_label,
@@ -222,6 +241,14 @@ def _group_keys(chunk: Any, grouping: Grouping) -> tuple[np.ndarray | None, np.n
     keys = np.empty(len(frame), dtype=object)
     keys[:] = list(parts.itertuples(index=False, name=None))
     return keys, selected & ~missing, int((missing & selected).sum())
+
+
+def group_mask(data: Any, grouping: Grouping, key: Any) -> np.ndarray:
+    """The rows of ``data`` (a Dataset) in group ``key`` of ``grouping`` (ALL: every row ``where`` keeps)."""
+    keys, selected, _ = _group_keys(data, grouping)
+    if keys is None:
+        return selected
+    return selected & np.fromiter((k == key for k in keys), bool, len(keys))
 
 
 def _split(keys: np.ndarray | None, selected: np.ndarray) -> list[tuple[Any, np.ndarray | slice]]:

@@ -14,6 +14,9 @@ STATISTICS = {
     "joint bins": "histogram of both models' scores",  # statistics.JointHistogram
     "moments": "moments",                            # statistics.Moments of per-row losses
     "replicates": "Poisson bootstrap replicates",    # poisson.ReplicateMoments / ReplicateHistogram
+    "class bins": "one-vs-rest score bins per class",  # statistics.ClassHistograms
+    "class replicates": "one-vs-rest Poisson bootstrap replicates per class",  # poisson.fold_class_replicates
+    "sample": "seeded uniform sample",               # StreamedDataset.frame (sample_rows rows)
     "counts": "exact value counts",                  # statistics.Column.categories
     "sketches": "KLL sketches",                      # statistics.Sketch
     "nulls": "null counts",                          # statistics.Column.nulls
@@ -25,6 +28,12 @@ METRICS = {
     **dict.fromkeys(("roc_auc", "average_precision"), "bins"),
     **dict.fromkeys(("log_loss", "brier", "mae", "mse", "rmse", "r2"), "moments"),
 }
+
+#: metric -> the statistic a multi-class classifier's value is read from, where it differs
+MULTICLASS = {"roc_auc": "class bins"}
+
+#: metric -> the statistics a multi-class classifier's interval is read from, where they differ
+MULTICLASS_INTERVALS = {"roc_auc": ("class replicates",)}
 
 #: interval method (``Metric.pairing``) -> the statistics its interval is read from
 INTERVALS = {
@@ -41,9 +50,10 @@ FAMILIES = {
     "no_label_drift": ("counts", "sketches"),
     "no_prediction_drift": ("counts", "sketches"),
     "no_missing": ("nulls",),
+    "register_metric": ("sample",),   # custom metrics (registered or callables): value and row bootstrap
 }
 
 
-def metrics_from(statistic: str) -> tuple[str, ...]:
-    """The metrics whose value is read from ``statistic``."""
-    return tuple(name for name, found in METRICS.items() if found == statistic)
+def metrics_from(statistic: str, table: dict[str, str] = METRICS) -> tuple[str, ...]:
+    """The metrics whose value is read from ``statistic`` (``table``: MULTICLASS for multi-class)."""
+    return tuple(name for name, found in table.items() if found == statistic)

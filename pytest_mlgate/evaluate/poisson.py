@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 REPLICATE_BINS = 1 << 10   # score bins of each replicate's histogram (average precision)
+MIN_CLASS_REPLICATE_BINS = 64  # fewest bins per class of a multi-class model's replicate histograms
 _BLOCK = 1 << 22           # weights generated at once (rows x replicates)
 
 
@@ -173,6 +174,53 @@ def fold_replicates(rows: np.ndarray, y: np.ndarray, outputs: dict[str, np.ndarr
     return found
 
 
+def fold_class_replicates(rows: np.ndarray, y: np.ndarray, probas: dict[str, np.ndarray],
+                          classes: dict[str, np.ndarray], n_boot: int, seed: int) -> dict[tuple[str, ...], ReplicateHistogram]:
+    """One-vs-rest replicate histograms of multi-class probabilities (rows at dataset positions
+    ``rows``): for each role and class ``k``, a ReplicateHistogram of probability column ``k`` with
+    class ``k``'s rows positive, on ``class_bins(classes, REPLICATE_BINS)`` bins, under the key
+    ``("class scores", role, k)``.
+
+    Each block's weights are summed into every (role, class, truth, bin) cell at once, as the
+    product of a sparse rows x cells indicator matrix with the weights (exact: integer sums)."""
+    from scipy import sparse
+
+    from pytest_mlgate.evaluate.statistics import ScoreHistogram, class_bins
+
+    rows, y = np.asarray(rows), np.asarray(y)
+    layout, start = {}, 0   # role -> (first cell, classes, bins)
+    for role, proba in probas.items():
+        k = proba.shape[1]
+        bins = class_bins(k, REPLICATE_BINS, MIN_CLASS_REPLICATE_BINS)
+        layout[role], start = (start, k, bins), start + k * 2 * bins
+    total = np.zeros((start, n_boot))
+    for part in blocks(rows, n_boot):
+        cells = []
+        for role, (first, k, bins) in layout.items():
+            positive = y[part][:, None] == np.asarray(classes[role])[None, :]
+            cells.append(first + (np.arange(k)[None, :] * 2 + positive) * bins
+                         + ScoreHistogram.bin_of(probas[role][part], bins))
+        cell = np.concatenate(cells, axis=1)
+        width = cell.shape[1]
+        indicator = sparse.csr_matrix((np.ones(cell.size), cell.ravel(), np.arange(0, cell.size + 1, width)),
+                                      shape=(len(cell), start))
+        total += indicator.T @ weights(rows[part], n_boot, seed)
+    found = {}
+    for role, (first, k, bins) in layout.items():
+        counts = np.rint(total[first:first + k * 2 * bins]).astype(np.int64).reshape(k, 2, bins, n_boot)
+        for c in range(k):
+            found[("class scores", role, str(c))] = ReplicateHistogram(np.ascontiguousarray(counts[c].transpose(2, 0, 1)))
+    return found
+
+
+def macro_roc_auc(found: dict[tuple[str, ...], object], role: str) -> np.ndarray:
+    """Each replicate's multi-class ROC AUC of ``role``: the mean of its one-vs-rest AUCs
+    (:func:`replicate_auc` of each class's histogram; the macro average, as scikit-learn's
+    ``multi_class="ovr"``); NaN where a class has no rows or all rows."""
+    keys = sorted((key for key in found if key[:2] == ("class scores", role)), key=lambda key: int(key[2]))
+    return np.mean([replicate_auc(found[key]) for key in keys], axis=0)
+
+
 def replicate_interval(name: str, found: dict[tuple[str, ...], object], roles: list[str],
              confidence: float) -> tuple[float, float]:
     """The percentile interval of ``name`` (one role) or of the paired difference (two roles)."""
@@ -183,6 +231,8 @@ def replicate_interval(name: str, found: dict[tuple[str, ...], object], roles: l
 def _metric(name: str, found: dict[tuple[str, ...], object], role: str) -> np.ndarray:
     if name == "average_precision":
         return found[("scores", role)].average_precision()
+    if name == "roc_auc":
+        return macro_roc_auc(found, role)
     errors = found[("squared_error", role)]
     with np.errstate(invalid="ignore", divide="ignore"):
         if name == "rmse":

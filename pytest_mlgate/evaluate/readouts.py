@@ -7,7 +7,10 @@ precision, RMSE and R^2 intervals from the same Poisson bootstrap replicates. RO
 and average precision are computed on scores binned to ``1/BINS``; for ROC AUC the error is at
 most ``ScoreHistogram.auc_bound()`` (reported with the check). The DeLong interval of a paired
 AUC difference takes its variance from a ``JOINT_BINS`` x ``JOINT_BINS`` histogram of both
-models' scores (DeLong, DeLong and Clarke-Pearson 1988, on binned scores).
+models' scores (DeLong, DeLong and Clarke-Pearson 1988, on binned scores). A multi-class ROC AUC
+is the mean of the one-vs-rest AUCs on each class's bins (scikit-learn's ``multi_class="ovr"``
+macro average), within the mean of the classes' bounds; its interval comes from one-vs-rest
+Poisson bootstrap replicates, the same in memory.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import numpy as np
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.evaluate.fold import Group, Grouping, Statistics
-from pytest_mlgate.evaluate.metrics import Metric
-from pytest_mlgate.evaluate.needs import METRICS, metrics_from
+from pytest_mlgate.evaluate.metrics import BUILTIN, Metric
+from pytest_mlgate.evaluate.needs import METRICS, MULTICLASS, metrics_from
 from pytest_mlgate.evaluate.poisson import replicate_interval
 from pytest_mlgate.evaluate.statistics import Counts
 
 FROM_CELLS, FROM_BINS, FROM_MOMENTS = (metrics_from(s) for s in ("cells", "bins", "moments"))
+FROM_CLASS_BINS = metrics_from("class bins", MULTICLASS)
 STREAMED_METRICS = tuple(METRICS)
 
 
@@ -31,6 +35,11 @@ def unsupported(spec: Metric, data: Any, what: str = "metric") -> MlgateError:
     return MlgateError(f"{what} '{spec.name}' on dataset '{data.name}': not available from streamed statistics "
                        f"({len(data)} rows, engine {data.engine_name}); streamed metrics: "
                        f"{', '.join(STREAMED_METRICS)} (raise memory_budget to evaluate it in memory)")
+
+
+def folded(spec: Metric) -> bool:
+    """Whether ``spec`` is a built-in metric read off folded statistics (else: on the sample)."""
+    return spec.name in METRICS and BUILTIN.get(spec.name) is spec
 
 
 def group_of(stats: Statistics, grouping: Grouping, key: Any) -> Group:
@@ -47,14 +56,23 @@ def metric_value(spec: Metric, group: Group, stats: Statistics, model: Any, data
     if spec.name in FROM_BINS and role in group.scores:
         positive, bins, weight = group.scores[role].cells()
         return _binned(spec.name, positive, bins, weight, model, data)
+    if spec.name in FROM_CLASS_BINS and role in group.class_scores:
+        hists = group.class_scores[role]
+        if hists.unknown:
+            raise MlgateError(f"{spec.name} on model '{role}', dataset '{data.name}': {hists.unknown} rows have a "
+                              f"target that is not one of the model's classes {np.asarray(model.classes).tolist()}")
+        return float(np.mean([_binned(spec.name, *hists.histogram(k).cells(), model, data)
+                              for k in range(len(hists.counts))]))
     if spec.name in FROM_MOMENTS:
         return _from_moments(spec, group, role, model, data)
     raise unsupported(spec, data)
 
 
 def auc_bound(group: Group, role: str) -> float | None:
-    """Largest possible error of the binned ROC AUC of ``role`` on ``group``."""
-    return group.scores[role].auc_bound() if role in group.scores else None
+    """Largest possible error of the binned ROC AUC of ``role`` on ``group`` (multi-class: of the
+    macro average, the mean of the classes' bounds)."""
+    found = group.scores.get(role) or group.class_scores.get(role)
+    return None if found is None else found.auc_bound()
 
 
 def _cells_of(cells: Counts, position: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,6 +145,8 @@ def interval(spec: Metric, group: Group, stats: Statistics, models: list[Any], d
                                                   confidence), "paired normal")
     if spec.pairing == "delong" and all(r in group.scores for r in roles):
         return (*delong(group, roles, confidence), "DeLong (binned scores)")
+    if spec.pairing == "delong" and all(("class scores", r, "0") in group.replicates for r in roles):
+        return (*replicate_interval(spec.name, group.replicates, roles, confidence), "Poisson bootstrap")
     if spec.pairing == "poisson" and group.replicates:
         return (*replicate_interval(spec.name, group.replicates, roles, confidence), "Poisson bootstrap")
     raise unsupported(spec, data, "interval of")

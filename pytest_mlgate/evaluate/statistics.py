@@ -8,6 +8,9 @@ proportional to the number of rows. Error bounds:
 - :class:`ScoreHistogram` bins scores in ``[0, 1]`` into ``BINS`` equal bins. ROC AUC from the
   bins differs from the exact AUC by at most ``auc_bound()`` = half the share of
   (positive, negative) pairs that share a bin (pairs in different bins are ordered correctly).
+- :class:`ClassHistograms` holds one such histogram per class of a multi-class model (one vs
+  rest), on ``class_bins(classes)`` bins; the macro-averaged ROC AUC is within the mean of the
+  classes' ``auc_bound()`` (the mean of errors each within its bound).
 - :class:`Sketch` is Apache DataSketches' KLL quantile sketch: a rank (CDF) is within
   ``rank_error`` (the library's normalized rank error at 99% confidence) of the exact one.
 """
@@ -25,6 +28,14 @@ BINS = 1 << 14        # score bins for AUC / average precision
 JOINT_BINS = 1 << 8   # per-model bins of the paired (candidate x baseline) score histogram
 SKETCH_K = 2000       # KLL accuracy parameter: normalized rank error about 0.14%
 MAX_VALUES = 1000     # distinct values counted exactly in an integer column
+MIN_CLASS_BINS = 256  # fewest score bins per class of a multi-class model
+
+
+def class_bins(classes: int, bins: int = BINS, floor: int = MIN_CLASS_BINS) -> int:
+    """Score bins per class of a multi-class model: ``bins`` over the class count rounded up to a
+    power of two (one model's histograms on one group take no more than a binary model's), at
+    least ``floor`` (beyond ``bins / floor`` classes they grow with the class count)."""
+    return max(floor, bins >> max(0, (classes - 1).bit_length()))
 
 
 @dataclass
@@ -130,6 +141,38 @@ class ScoreHistogram:
         neg, pos = self.counts.astype(float)
         pairs = neg.sum() * pos.sum()
         return float(0.5 * (neg @ pos) / pairs) if pairs else 0.0
+
+
+@dataclass
+class ClassHistograms:
+    """One-vs-rest score histograms of a multi-class model: for each class ``k`` (in the model's
+    ``classes`` order), counts of the other classes' rows (0) and class ``k``'s rows (1) per bin of
+    probability column ``k``, on ``class_bins(classes)`` bins."""
+
+    counts: np.ndarray  # (classes, 2, bins)
+    unknown: int = 0    # rows whose target is none of the classes (scikit-learn refuses them)
+
+    @classmethod
+    def of(cls, y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> ClassHistograms:
+        k = proba.shape[1]
+        bins = class_bins(k)
+        positive = np.asarray(y)[:, None] == np.asarray(classes)[None, :]
+        cell = (np.arange(k)[None, :] * 2 + positive) * bins + ScoreHistogram.bin_of(proba, bins)
+        return cls(np.bincount(cell.ravel(), minlength=k * 2 * bins).reshape(k, 2, bins),
+                   int((~positive.any(axis=1)).sum()))
+
+    def merge(self, other: ClassHistograms) -> ClassHistograms:
+        self.counts += other.counts
+        self.unknown += other.unknown
+        return self
+
+    def histogram(self, k: int) -> ScoreHistogram:
+        """Class ``k`` against the rest."""
+        return ScoreHistogram(self.counts[k])
+
+    def auc_bound(self) -> float:
+        """Largest possible error of the macro-averaged binned ROC AUC: the mean of the classes' bounds."""
+        return float(np.mean([self.histogram(k).auc_bound() for k in range(len(self.counts))]))
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 Each method stays cheap at a million rows: confusion-matrix metrics resample the joint confusion
 cells (a multinomial bootstrap that never touches rows), mean losses use the normal interval of
-per-row differences, ROC AUC uses DeLong's method, average precision, RMSE and R^2 the Poisson
-bootstrap of :mod:`pytest_mlgate.evaluate.poisson` (the same replicates streamed and distributed
-evaluation fold). Other metrics fall back to a row bootstrap.
+per-row differences, ROC AUC uses DeLong's method, average precision, RMSE, R^2 and a multi-class
+ROC AUC the Poisson bootstrap of :mod:`pytest_mlgate.evaluate.poisson` (the same replicates
+streamed and distributed evaluation fold). Other metrics fall back to a row bootstrap.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlgate.evaluate.metrics import Metric
-from pytest_mlgate.evaluate.poisson import fold_replicates, replicate_interval
+from pytest_mlgate.evaluate.poisson import fold_class_replicates, fold_replicates, replicate_interval
 
 
 def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_label: Any,
@@ -40,7 +40,21 @@ def interval(metric: Metric, y: np.ndarray, outputs: list[np.ndarray], *, pos_la
                 "Poisson bootstrap")
     if metric.pairing == "delong" and outputs[0].ndim == 1:
         return (*_delong(np.asarray(y) == pos_label, outputs, confidence), "DeLong")
+    if metric.pairing == "delong":  # multi-class probabilities: one-vs-rest replicate histograms
+        return (*_class_poisson(y, outputs, classes, confidence, n_boot, seed, rows), "Poisson bootstrap")
     return (*_rows(metric, y, outputs, pos_label, classes, confidence, n_boot, rng), "row bootstrap")
+
+
+def _class_poisson(y: np.ndarray, outputs: list[np.ndarray], classes: np.ndarray | None, confidence: float,
+                   n_boot: int, seed: int, rows: np.ndarray | None) -> tuple[float, float]:
+    """The Poisson bootstrap interval of a multi-class ROC AUC (macro average of one vs rest), or of
+    a paired difference, from the replicates streamed and distributed evaluation fold."""
+    y = np.asarray(y)
+    labels = np.unique(y) if classes is None else np.asarray(classes)
+    roles = [str(i) for i in range(len(outputs))]
+    found = fold_class_replicates(np.arange(len(y)) if rows is None else rows, y, dict(zip(roles, outputs)),
+                                  dict.fromkeys(roles, labels), n_boot, seed)
+    return replicate_interval("roc_auc", found, roles, confidence)
 
 
 def _normal(values: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -6,7 +6,7 @@ chunk and folds them for the whole dataset and for each sensitive column, so lat
 without another pass; a slice or grouping not in that pass costs one more pass. Column profiles
 (nulls, sketches, category counts) come from one pass that reads without predicting. Gates
 that need rows (``frame``, ``y``) get a seeded uniform sample of ``sample_rows`` rows, and their
-checks say so.
+checks say so; so do custom metrics (no mergeable statistic), evaluated and bootstrapped on it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.evaluate.fold import ALL, Grouping, Plan, Statistics
+from pytest_mlgate.evaluate.fold import ALL, Grouping, Plan, Statistics, group_mask
 from pytest_mlgate.evaluate.models import Dataset
 from pytest_mlgate.evaluate.parts import Parts
 
@@ -78,6 +80,27 @@ class StreamedDataset(Dataset):
         """How many rows gates that needed rows saw (``None``: no gate asked for rows)."""
         return None if self._sample is None else len(self._sample)
 
+    def sample_note(self) -> str:
+        """How a check on the sample says so."""
+        return f"on a uniform sample of {self.sampled} of {len(self)} rows (streamed dataset '{self.name}')"
+
+    def on_sample(self, spec: Any) -> bool:
+        """Whether metric ``spec`` is evaluated on the sample (a custom metric: no folded statistic)."""
+        from pytest_mlgate.evaluate import readouts
+
+        return not readouts.folded(spec)
+
+    def _sampled(self, spec: Any, where: Slot | None) -> tuple[Dataset, Any]:
+        """The sample as an in-memory dataset, and the mask of the slice ``where`` on it."""
+        data = self.sample_dataset()
+        if where is None:
+            return data, None
+        mask = group_mask(data, *where)
+        if not mask.any():
+            raise MlgateError(f"{spec.name} on dataset '{self.name}': no rows of the slice in its uniform sample of "
+                              f"{self.sampled} of {len(self)} rows (raise sample_rows)")
+        return data, mask
+
     def column(self, name: str) -> pd.Series:
         """A column of the sample; a missing column is an error without reading any rows."""
         self.column_known(name)
@@ -112,26 +135,37 @@ class StreamedDataset(Dataset):
         """``spec`` of ``model`` on every row, or on the slice ``where`` (a grouping and a key)."""
         from pytest_mlgate.evaluate import readouts
 
+        if self.on_sample(spec):
+            data, mask = self._sampled(spec, where)
+            return model.metric(spec, data, mask=mask, observe=False)
         grouping, key = where or (Grouping(), ALL)
         stats = self.statistics((model.role,), grouping, {model.role: model})
         return readouts.metric_value(spec, readouts.group_of(stats, grouping, key), stats, model, self)
 
     def interval(self, spec: Any, models: list[Any], where: Slot | None, *, confidence: float, n_boot: int,
                  seed: int) -> tuple[float, float, str]:
-        """CI of one model's metric or of two models' paired difference on a slice."""
-        from pytest_mlgate.evaluate import readouts
+        """CI of one model's metric or of two models' paired difference on a slice (a custom
+        metric's: the row bootstrap on the sample)."""
+        from pytest_mlgate.evaluate import readouts, stats
 
+        if self.on_sample(spec):
+            data, mask = self._sampled(spec, where)
+            sel = slice(None) if mask is None else mask
+            return stats.interval(spec, data.y[sel], [m.output(data, spec.needs)[sel] for m in models],
+                                  pos_label=models[0].pos_label, classes=models[0].classes, confidence=confidence,
+                                  n_boot=n_boot, seed=seed, rows=None if mask is None else np.flatnonzero(mask))
         grouping, key = where or (Grouping(), ALL)
-        bootstrap = (n_boot, seed) if spec.pairing == "poisson" else (0, 0)
-        stats = self.statistics(tuple(m.role for m in models), grouping, {m.role: m for m in models}, bootstrap)
-        return readouts.interval(spec, readouts.group_of(stats, grouping, key), stats, models, self,
+        multiclass = spec.name == "roc_auc" and all(m.classes is not None and len(m.classes) > 2 for m in models)
+        bootstrap = (n_boot, seed) if spec.pairing == "poisson" or multiclass else (0, 0)
+        found = self.statistics(tuple(m.role for m in models), grouping, {m.role: m for m in models}, bootstrap)
+        return readouts.interval(spec, readouts.group_of(found, grouping, key), found, models, self,
                                  confidence=confidence, n_boot=n_boot, seed=seed)
 
     def error_bound(self, model: Any, spec: Any, where: Slot | None = None) -> float | None:
         """Largest possible error of a binned metric (ROC AUC) on a slice; ``None`` when exact."""
         from pytest_mlgate.evaluate import readouts
 
-        if spec.name != "roc_auc":
+        if spec.name != "roc_auc" or self.on_sample(spec):
             return None
         grouping, key = where or (Grouping(), ALL)
         stats = self.statistics((model.role,), grouping, {model.role: model})
