@@ -56,6 +56,14 @@ def test_a_smaller_sample_is_stated_on_every_check(project: Path) -> None:
     assert "income" in checks[0].details["drifted"]
 
 
+def test_a_sampled_reference_is_stated_too(project: Path) -> None:
+    ws = workspace(project, memory_budget=TINY_BUDGET, sample_rows=500)
+    current = pd.read_parquet(project / "current")  # in memory: only the reference is sampled
+    check = MlGate("g", ws).no_drift("reference", current, method="cvm")[0]
+    assert check.details["sampled_rows"] == 500
+    assert "uniform sample of 500 of 3000 rows (streamed dataset 'reference')" in check.message
+
+
 def test_the_ks_family_on_streamed_data_is_still_folded_not_sampled(project: Path) -> None:
     ws = workspace(project, memory_budget=TINY_BUDGET, sample_rows=500)
     checks = MlGate("g", ws).no_drift("reference", "holdout")

@@ -76,7 +76,7 @@ class Recorder:
                 continue
             note = data.sample_note()
             for check in checks:
-                if check.dataset in (data.name, None):
+                if check.dataset in (data.name, None) or check.details.get("reference") == data.name:
                     check.details.setdefault("sampled_rows", data.sampled)
                     if note not in (check.message or ""):  # a check may state its sample itself
                         check.message = f"{check.message} [{note}]" if check.message else note
