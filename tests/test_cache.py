@@ -214,3 +214,23 @@ def test_a_project_loader_hook_always_loads_at_once(pytester: pytest.Pytester, p
     for _ in range(2):
         pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     assert (pytester.path / "loads.txt").read_text().split() == ["candidate.skops", "candidate.skops"]
+
+
+@pytest.mark.parametrize("budget", [None, TINY_BUDGET])
+def test_another_target_on_the_same_bytes_is_not_read_from_the_cache(project: Path, budget: str | None) -> None:
+    import pandas as pd
+    from engine_scenarios import write_parts
+
+    holdout = pd.read_parquet(project / "holdout")
+    holdout["flipped"] = 1 - holdout["defaulted"]
+    shutil.rmtree(project / "holdout")
+    write_parts(holdout, project / "holdout", 4)
+    extra = {} if budget is None else {"memory_budget": budget}
+
+    def accuracy(target: str) -> float:
+        ws = workspace(project, target=target, **extra)
+        return ws.model("candidate").metric("accuracy", ws.dataset("holdout"))
+
+    first = accuracy("defaulted")
+    assert accuracy("flipped") == pytest.approx(1 - first)  # not the cached value for 'defaulted'
+    assert accuracy("defaulted") == first

@@ -83,14 +83,15 @@ class Dataset:
 
     def remembered(self, kind: str, params: Any, compute: Callable[[], Any], *others: Dataset) -> Any:
         """``compute()``, or its value from the warm cache when it was computed before on the same
-        bytes: the key is ``kind``, the fingerprints (bytes' sha256, rows, column types) of this
-        dataset and of ``others``, and ``repr(params)``. Uncached when a dataset has no file hash."""
+        bytes: the key is ``kind``, the fingerprints (bytes' sha256, rows, column types) and target
+        columns of this dataset and of ``others``, and ``repr(params)``. Uncached when a dataset has
+        no file hash."""
         datasets = (self, *others)
         key = None
         if self.cache is not None and all(getattr(d.artifact, "sha256", None) for d in datasets):
             prints = [d.fingerprint() for d in datasets]
-            key = self.cache.key(kind, *(f"{p['sha256']}:{p['rows']}:{p['schema_sha256']}" for p in prints),
-                                 repr(params))
+            key = self.cache.key(kind, *(f"{p['sha256']}:{p['rows']}:{p['schema_sha256']}:{d.target}"
+                                         for p, d in zip(prints, datasets)), repr(params))
             found = self.cache.get_object(key)
             if found is not None:
                 return found
@@ -298,7 +299,8 @@ class ModelUnderTest:
         if self.cache is None or self.sha256 is None or data.artifact is None or getattr(data, "streamed", False):
             return None
         found = data.fingerprint()
-        return self.cache.key("outputs", method, self.sha256, found["sha256"], found["rows"], found["schema_sha256"])
+        return self.cache.key("outputs", method, self.sha256, found["sha256"], found["rows"], found["schema_sha256"],
+                              str(data.target))  # a model without feature names is given every column but it
 
 
 # scikit-learn classifiers whose predict() returns classes_[argmax(predict_proba())] (their own code,

@@ -211,7 +211,8 @@ class StreamedDataset(Dataset):
         shas = [getattr(models[r], "sha256", None) for r in plan.roles]
         if self.cache is None or self.artifact is None or None in shas:
             return None
-        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self), self.parts.typer.key())
+        return self.cache.key("statistics", repr(plan), *shas, self.artifact.sha256, len(self), self.parts.typer.key(),
+                              str(self.target))
 
     def fingerprint(self) -> dict[str, Any]:
         import hashlib
