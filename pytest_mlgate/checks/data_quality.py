@@ -260,10 +260,6 @@ def overlap(data: Dataset, reference: Dataset, max_rate: float = 0.0, columns: I
     return col.overlap_check(data, reference, len(rows), rows[:20], data.frame.iloc[rows[:20]], chosen, max_rate)
 
 
-def _columns_of(data: Dataset) -> list[str]:
-    return list(data.parts.columns) if getattr(data, "streamed", False) else list(data.frame.columns)
-
-
 # ---------------------------------------------------------------- the mixin
 
 

@@ -188,11 +188,11 @@ def fairness(data: Dataset, model: ModelUnderTest, sensitive: str | Sequence[str
 
 
 def _note_sample(ev: Evaluation, checks: list[Check]) -> list[Check]:
-    """Name the sample in every check judged on one (its table row and its details say so)."""
+    """Put the sample's size in every check judged on one (the recorder notes it in the message; the
+    name stays the one history and the catalog know the check by)."""
     if ev.sampled is not None:
         used, total = ev.sampled
         for check in checks:
-            check.name = f"{check.name[:-1]}, sample of {used}/{total} rows]"
             check.details = {**check.details, "sampled_rows": used, "rows_total": total}
     return checks
 
