@@ -291,3 +291,18 @@ def test_class_balance_of_a_streamed_dataset_counts_every_row(rare: Path) -> Non
         assert "sampled_rows" not in got.details
     rows = {r["class"]: r for r in got.details["table"]}
     assert rows["new"]["count"] == 10 and rows["new"]["outcome"] == "failed"  # 10 of 6000 < 0.2%
+
+
+def test_a_constant_date_column_of_a_streamed_dataset_fails(tmp_path: Path) -> None:
+    from engine_scenarios import frame, write_parts
+
+    root = write_project(tmp_path, rows=ROWS)
+    data = frame(ROWS, seed=4).assign(snapshot=pd.Timestamp("2026-11-30"),
+                                      seen=pd.date_range("2026-01-01", periods=ROWS, freq="h"))
+    shutil.rmtree(root / "holdout")
+    write_parts(data, root / "holdout", 3)
+    ws = workspace(root, memory_budget=TINY_BUDGET, sample_rows=500)
+    got = MlGate("g", ws).no_constant_columns("holdout", columns=["snapshot", "seen", "income"])[0]
+    constant = {r["column"]: r["constant"] for r in got.details["table"]}
+    assert constant == {"snapshot": 1, "seen": 0, "income": 0} and got.outcome == "failed"
+    assert got.details["sampled_rows"] == 500  # the dates were judged on the sample, and it says so

@@ -46,12 +46,20 @@ def constant_columns(data: Dataset, columns: Iterable[str] | None = None) -> Che
     rows = []
     for column in col.columns(data, columns, list(profiles), "a column"):
         found = profiles[column]
-        constant, value = _constant(found)
+        constant, value = _constant(found) if found.kind != "datetime" else _sampled(data, column)
         rows.append({"column": column, "constant": int(constant), "value": value, "limit": 0,
                      "missing": found.nulls, "outcome": FAILED if constant else PASSED})
     return col.summarise("no_constant_columns", "constant", data, rows, "constant",
                          lambda r: f"{r['column']} is constant ({r['value']!r}, {r['missing']} missing)"
                          if r["constant"] else f"{r['column']} has at least two values")
+
+
+def _sampled(data: Any, column: str) -> tuple[bool, Any]:
+    """Whether ``column`` holds fewer than two values in the stated sample: dates fold no counts or
+    sketch, and the profile alone cannot tell (a sample never shows a constant column varying)."""
+    values = data.sample_dataset().frame[column].dropna()
+    distinct = values.nunique()
+    return distinct < 2, jsonable(values.iloc[0]) if distinct == 1 else None
 
 
 def _constant(found: Any) -> tuple[bool, Any]:
