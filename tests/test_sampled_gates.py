@@ -257,7 +257,7 @@ def test_rules_across_rows_are_judged_on_the_stated_sample(rare: Path) -> None:
     ws = workspace(rare, memory_budget=TINY_BUDGET, sample_rows=500)
     got = MlGate("g", ws).schema("current", schema_of(unique=True))[0]
     assert got.details["judged_on_sample"] == ["region unique"] and got.details["sampled_rows"] == 500
-    assert "judged on a sample" in got.message
+    assert "the whole schema judged on a sample" in got.message
 
 
 def test_a_full_temporary_disk_stops_the_count_with_one_line(repeated: Path, monkeypatch: pytest.MonkeyPatch,

@@ -5,7 +5,8 @@ whether pandera sees the whole frame or its chunks, so a streamed dataset is val
 chunk, exactly, and each case's ``index`` is the row's position in the dataset. Rules that compare
 rows with each other (``unique`` columns or column sets, ``unique_values_eq``, DataFrame-level
 checks) and inferred schemas (their missing-share test is over the whole column) would judge each
-chunk alone; they are judged on the dataset's stated sample instead, and the check says which rules.
+chunk alone; a schema with any of them is judged, whole, on the dataset's stated sample instead,
+and the check says which rules sent it there.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def validate(data: Any, schema: pa.DataFrameSchema, source: str, *, inferred: bo
     if sampled:
         check = schemas.validate(data.sample_dataset(), schema, source, max_cases=max_cases)
         check.details["judged_on_sample"] = sampled
-        check.message = f"{check.message} [{', '.join(sampled)} compare rows: judged on a sample]"
+        check.message = f"{check.message} [{', '.join(sampled)} compare rows: the whole schema judged on a sample]"
         return check
     absent = [name for name, column in schema.columns.items()
               if column.required and not column.regex and name not in data.parts.columns]
