@@ -221,7 +221,8 @@ def assert_same_checks(expected: list[Check], got: list[Check]) -> None:
             _close(getattr(want, field), getattr(have, field), tolerance, f"{want.name} {field}")
         if want.details.get("ci_method") == "Poisson bootstrap":
             assert have.details["ci_method"] == "Poisson bootstrap", want.name
-        for a, b in zip(want.ci or (), have.ci or ()):
+        assert (want.ci is None) == (have.ci is None), (want.name, want.ci, have.ci)
+        for a, b in zip(want.ci or (), have.ci or (), strict=True):
             _close(a, b, _ci_tolerance(want, tolerance), f"{want.name} ci")
         if want.kind == "drift" and "table" in want.details:
             _same_drift_rows(want.details["table"], have.details["table"])

@@ -189,6 +189,7 @@ def test_a_streamed_run_keeps_collecting_so_its_sketches_are_freed_at_exit(pytes
     (pytester.path / "gates" / "test_drift.py").write_text(
         "def test_drift(mlgate):\n    mlgate.no_drift('reference', 'current', features=['income', 'debt'])\n")
     result = pytester.runpytest_subprocess("gates", "-p", "no:cacheprovider")
+    assert "mlgate decision: REJECTED" in result.stdout.str()  # the run got to its decision (income drifted)
     assert "_datasketches" in json.loads((pytester.path / "probe.json").read_text())["modules"]
     assert "leaked" not in result.stderr.str() and "leaked" not in result.stdout.str()
 

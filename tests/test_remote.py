@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from engine_scenarios import (
     TINY_BUDGET,
     assert_same_checks,
+    copy_project,
     run_gates,
     workspace,
     write_project,
@@ -157,8 +157,7 @@ def test_drift(mlgate):
 
 @pytest.mark.parametrize("budget", [None, TINY_BUDGET])
 def test_a_file_url_end_to_end(pytester: pytest.Pytester, fsspec, project: Path, budget: str | None) -> None:
-    for item in project.iterdir():
-        (shutil.copytree if item.is_dir() else shutil.copy)(item, pytester.path / item.name)
+    copy_project(project, pytester.path)
     local_sha = workspace(pytester.path).artifacts()["holdout"]["sha256"]
     extra = f'memory_budget = "{budget}"\n' if budget else ""
     url = f"file://{pytester.path / 'holdout'}/"
