@@ -234,3 +234,26 @@ def test_another_target_on_the_same_bytes_is_not_read_from_the_cache(project: Pa
     first = accuracy("defaulted")
     assert accuracy("flipped") == pytest.approx(1 - first)  # not the cached value for 'defaulted'
     assert accuracy("defaulted") == first
+
+
+def test_a_loading_hooks_frame_is_never_cached_under_the_files_bytes(pytester: pytest.Pytester, project: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook's code is in no key: what it makes of the same bytes may change between runs."""
+    import pandas as pd
+
+    shutil.copy(project / "candidate.skops", pytester.path / "candidate.skops")
+    pd.read_parquet(project / "holdout").to_csv(pytester.path / "holdout.csv", index=False)
+    pytester.makefile(".toml", pyproject=(
+        '[tool.mlgate]\ncandidate = "candidate.skops"\ntarget = "defaulted"\n'
+        '[tool.mlgate.datasets]\nholdout = "holdout.csv"\n'))
+    pytester.makeconftest("import os, pandas\n\n"
+                          "def pytest_mlgate_load_dataset(path, settings):\n"
+                          "    frame = pandas.read_csv(path)\n"
+                          "    if os.environ.get('FLIP'):\n"
+                          "        frame['defaulted'] = 1 - frame['defaulted']\n"
+                          "    return frame\n")
+    pytester.makepyfile(test_gates="def test_accuracy(candidate, holdout):\n"
+                                   "    assert candidate.metric('accuracy', holdout) > 0.5\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    monkeypatch.setenv("FLIP", "1")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(failed=1)  # not the first run's value

@@ -232,7 +232,7 @@ class Workspace:
             raise MlgateError(f"dataset '{name}' has no rows ({artifact.path})")
         frame, mismatches = _typed(name, frame, artifact.path, expected, by_hook)
         return Dataset(name, frame, self.settings.target, artifact, dtype_mismatches=mismatches,
-                       cache=None if source else self.cache)
+                       cache=None if source or by_hook else self.cache)  # a hook's frame is not the bytes' function
 
 
 def _typed(name: str, frame: Any, path: Path, expected: dict[str, dtypes.Column] | None,
