@@ -194,7 +194,7 @@ def test_a_streamed_run_keeps_collecting_so_its_sketches_are_freed_at_exit(pytes
     assert "leaked" not in result.stderr.str() and "leaked" not in result.stdout.str()
 
 
-def test_a_process_that_made_sketches_is_not_frozen_at_exit() -> None:
+def test_a_process_that_made_sketches_is_not_frozen_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
     """An xdist worker whose earlier tests made sketches, then ran a run that froze: at exit the
     sketches must still be collected, or their bindings report each one."""
     from pytest_mlgate import session
@@ -207,3 +207,8 @@ def test_a_process_that_made_sketches_is_not_frozen_at_exit() -> None:
     if frozen != before:  # leave this process as it was
         gc.unfreeze()
     assert frozen == before
+    monkeypatch.setattr(Sketch, "made", 0)  # one that made none is frozen
+    session._freeze_at_exit()
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    assert frozen > 0
