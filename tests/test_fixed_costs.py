@@ -8,6 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import skops.io  # noqa: F401  (imported here, not inside a pytester test, which would drop it after)
 from engine_scenarios import write_project
 

@@ -68,14 +68,15 @@ def test_the_ks_family_on_streamed_data_is_still_folded_not_sampled(project: Pat
     ws = workspace(project, memory_budget=TINY_BUDGET, sample_rows=500)
     checks = MlGate("g", ws).no_drift("reference", "holdout")
     assert "sampled_rows" not in checks[0].details
-    assert ws.dataset("holdout").sample_reads == 0
+    assert ws.dataset("holdout").streamed and ws.dataset("holdout").sample_reads == 0
 
 
 def test_a_float_target_is_tested_with_cvm_on_the_sample(tmp_path: Path) -> None:
     root = write_regression_project(tmp_path, rows=ROWS)
     expected = MlGate("g", workspace(root, target="amount")).no_label_drift("reference", "current", method="cvm")
-    got = MlGate("g", workspace(root, target="amount", memory_budget=TINY_BUDGET, sample_rows=10 * ROWS)
-                 ).no_label_drift("reference", "current", method="cvm")
+    ws = workspace(root, target="amount", memory_budget=TINY_BUDGET, sample_rows=10 * ROWS)
+    got = MlGate("g", ws).no_label_drift("reference", "current", method="cvm")
+    assert ws.dataset("current").streamed and got[0].details["sampled_rows"] == ROWS  # the whole, as its sample
     assert tables(got) == tables(expected)
     assert got[0].details["table"][0]["test"] == "cvm"
 
@@ -127,6 +128,7 @@ def test_a_row_repeated_many_times_is_counted_in_full(tmp_path: Path) -> None:
     write_parts(data, root / "holdout", 3)
     ws = workspace(root, memory_budget=TINY_BUDGET, sample_rows=100)
     got = MlGate("g", ws).no_duplicates("holdout", max_rate=0.0)[0]
+    assert ws.dataset("holdout").streamed
     assert got.details["duplicates"] == 2000 and got.outcome == "failed"
     assert got.details["table"][0]["row"] == ROWS and got.details["table"][0]["income"] == data["income"][7]
 
@@ -151,8 +153,11 @@ def test_overlap_survives_a_float_round_trip_on_streamed_data_too(repeated: Path
     write_parts_of(reference, tmp_path / "p" / "reference")
     sets = {"reference": "reference", "current": "current"}
     exact = MlGate("g", workspace(tmp_path / "p", datasets=sets)).no_overlap("current", "reference", max_rate=1.0)[0]
-    got = MlGate("g", workspace(tmp_path / "p", datasets=sets, memory_budget=TINY_BUDGET)
-                 ).no_overlap("current", "reference", max_rate=1.0)[0]
+    ws = workspace(tmp_path / "p", datasets=sets, memory_budget=TINY_BUDGET)
+    got = MlGate("g", ws).no_overlap("current", "reference", max_rate=1.0)[0]
+    assert ws.dataset("reference").streamed
+    assert not (pd.read_parquet(tmp_path / "p" / "reference")["income"].to_numpy()
+                == pd.read_parquet(repeated / "reference")["income"].to_numpy()).all()  # the bits did change
     assert got.candidate == exact.candidate == pytest.approx(0.3)
 
 
