@@ -23,7 +23,8 @@ catboost = require("catboost", "MLGATE_REQUIRE_FRAMEWORKS")
 
 
 def _train(frame, path, **params):
-    model = catboost.CatBoostClassifier(iterations=60, depth=4, verbose=0, random_seed=0, thread_count=1, **params)
+    model = catboost.CatBoostClassifier(iterations=60, depth=4, verbose=0, random_seed=0, thread_count=1,
+                                       allow_writing_files=False, **params)  # no catboost_info/ in the cwd
     model.fit(frame[features(frame)], frame[TARGET])
     model.save_model(str(path))
     return model
@@ -41,6 +42,7 @@ def test_native_catboost_file_approves_a_good_model_and_rejects_a_bad_one(pytest
 def test_a_catboost_file_under_any_name_is_recognised_by_content(tmp_path):
     train, holdout, _ = frames()
     regressor = catboost.CatBoostRegressor(iterations=30, depth=3, verbose=0, random_seed=0, thread_count=1,
+                                           allow_writing_files=False,
                                            loss_function="Poisson")
     regressor.fit(train[features(train)], train["mean radius"].round())
     regressor.save_model(str(tmp_path / "model.bin"))
